@@ -1,0 +1,97 @@
+/**
+ * 2-D convolution reference: NCHW input, OIHW weight (PyTorch), square stride and zero padding,
+ * dilation 1, groups 1. Forward and both backward passes walk the same list of (input, weight,
+ * output) taps, so the backward passes are the exact adjoints of the forward by construction.
+ */
+
+export interface Conv2dShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  /** Output channels. */
+  k: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  padding: number;
+}
+
+/** PyTorch output size: floor((H + 2p − kh) / stride) + 1. */
+export function conv2dOutSize(s: Conv2dShape): { oh: number; ow: number } {
+  return {
+    oh: Math.floor((s.h + 2 * s.padding - s.kh) / s.stride) + 1,
+    ow: Math.floor((s.w + 2 * s.padding - s.kw) / s.stride) + 1,
+  };
+}
+
+/** Calls `tap(xi, wi, yi)` for every multiply-accumulate that lands inside the unpadded input. */
+function forEachTap(s: Conv2dShape, tap: (xi: number, wi: number, yi: number) => void): void {
+  const { oh, ow } = conv2dOutSize(s);
+  for (let n = 0; n < s.n; n++) {
+    for (let k = 0; k < s.k; k++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          const yi = ((n * s.k + k) * oh + oy) * ow + ox;
+          for (let c = 0; c < s.c; c++) {
+            for (let ky = 0; ky < s.kh; ky++) {
+              const iy = oy * s.stride - s.padding + ky;
+              if (iy < 0 || iy >= s.h) continue;
+              for (let kx = 0; kx < s.kw; kx++) {
+                const ix = ox * s.stride - s.padding + kx;
+                if (ix < 0 || ix >= s.w) continue;
+                tap(
+                  ((n * s.c + c) * s.h + iy) * s.w + ix,
+                  ((k * s.c + c) * s.kh + ky) * s.kw + kx,
+                  yi,
+                );
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function conv2dForward(
+  x: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  s: Conv2dShape,
+): { y: Float64Array; oh: number; ow: number } {
+  const { oh, ow } = conv2dOutSize(s);
+  const y = new Float64Array(s.n * s.k * oh * ow);
+  if (bias) {
+    const plane = oh * ow;
+    for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % s.k];
+  }
+  forEachTap(s, (xi, wi, yi) => y[yi] += x[xi] * weight[wi]);
+  return { y, oh, ow };
+}
+
+/** dL/dx given dL/dy (N,K,OH,OW). */
+export function conv2dBackwardData(
+  dy: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  s: Conv2dShape,
+): Float64Array {
+  const dx = new Float64Array(s.n * s.c * s.h * s.w);
+  forEachTap(s, (xi, wi, yi) => dx[xi] += dy[yi] * weight[wi]);
+  return dx;
+}
+
+/** dL/dweight (K,C,KH,KW) and dL/dbias (K) given the forward input and dL/dy. */
+export function conv2dBackwardWeight(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  s: Conv2dShape,
+): { dw: Float64Array; db: Float64Array } {
+  const dw = new Float64Array(s.k * s.c * s.kh * s.kw);
+  forEachTap(s, (xi, wi, yi) => dw[wi] += dy[yi] * x[xi]);
+  const { oh, ow } = conv2dOutSize(s);
+  const plane = oh * ow;
+  const db = new Float64Array(s.k);
+  for (let i = 0; i < s.n * s.k * plane; i++) db[Math.floor(i / plane) % s.k] += dy[i];
+  return { dw, db };
+}
