@@ -1,0 +1,140 @@
+/**
+ * The model registry: every network the project trains or benchmarks, by name, with the input
+ * size and class count it was published for as defaults.
+ */
+
+import { countWeightLayers, type Graph } from "../graph/ir.ts";
+import type { ShortcutOption } from "./resnet_blocks.ts";
+import { resnetCifar } from "./resnet_cifar.ts";
+import { type ImageNetDepth, resnetImageNet } from "./resnet_imagenet.ts";
+import { vgg19 } from "./vgg.ts";
+
+export type { ShortcutOption };
+
+export interface ModelOptions {
+  /** [C, H, W]; defaults to the dataset the model was published for. */
+  inputShape?: [number, number, number];
+  classes?: number;
+  /** Residual networks only; defaults to "B" (torchvision) for ImageNet and "A" for CIFAR. */
+  shortcut?: ShortcutOption;
+  /** Base-width multiplier (64 for ImageNet ResNets and VGG, 16 for CIFAR ResNets). */
+  width?: number;
+}
+
+export type Family = "imagenet-resnet" | "cifar-resnet" | "vgg";
+
+export interface ModelInfo {
+  name: string;
+  family: Family;
+  /** No shortcuts at all (the paper's plain baselines and VGG): `shortcut` does not apply. */
+  plain: boolean;
+  inputShape: readonly [number, number, number];
+  classes: number;
+}
+
+const IMAGENET = { inputShape: [3, 224, 224], classes: 1000 } as const;
+const CIFAR = { inputShape: [3, 32, 32], classes: 10 } as const;
+
+interface Entry extends ModelInfo {
+  build(o: ModelOptions & { inputShape: [number, number, number]; classes: number }): Graph;
+}
+
+const entries: Entry[] = [];
+
+for (const depth of [18, 34, 50, 101, 152] as ImageNetDepth[]) {
+  for (const plain of depth <= 34 ? [false, true] : [false]) {
+    entries.push({
+      name: `${plain ? "plain" : "resnet"}${depth}`,
+      family: "imagenet-resnet",
+      plain,
+      ...IMAGENET,
+      build: (o) => resnetImageNet({ ...o, depth, plain }),
+    });
+  }
+}
+for (const batchNorm of [false, true]) {
+  entries.push({
+    name: batchNorm ? "vgg19_bn" : "vgg19",
+    family: "vgg",
+    plain: true,
+    ...IMAGENET,
+    build: (o) => vgg19({ ...o, batchNorm }),
+  });
+}
+// 1202 is the paper's over-deep CIFAR net; it has no plain counterpart in Figure 6.
+for (const depth of [20, 32, 44, 56, 110, 1202]) {
+  for (const plain of depth < 1202 ? [false, true] : [false]) {
+    entries.push({
+      name: `${plain ? "plain" : "resnet"}${depth}`,
+      family: "cifar-resnet",
+      plain,
+      ...CIFAR,
+      build: (o) => resnetCifar({ ...o, depth, plain }),
+    });
+  }
+}
+
+const registry = new Map(entries.map((e) => [e.name, e]));
+
+/** Registered model names, ImageNet ResNets first, then VGG, then the CIFAR family. */
+export function listModels(): string[] {
+  return entries.map((e) => e.name);
+}
+
+export function modelInfo(name: string): ModelInfo {
+  const e = registry.get(name);
+  if (!e) {
+    throw new Error(`unknown model "${name}"; known models: ${listModels().join(", ")}`);
+  }
+  const { build: _build, ...info } = e;
+  return info;
+}
+
+export function buildModel(name: string, opts: ModelOptions = {}): Graph {
+  const info = modelInfo(name);
+  const e = registry.get(name)!;
+  if (opts.shortcut !== undefined) {
+    if (info.plain) throw new Error(`${name} has no shortcuts; the shortcut option does not apply`);
+    if (!["A", "B", "C"].includes(opts.shortcut)) {
+      throw new Error(`${name}: shortcut must be "A", "B" or "C", got "${opts.shortcut}"`);
+    }
+  }
+  try {
+    return e.build({
+      ...opts,
+      inputShape: opts.inputShape ?? [...info.inputShape],
+      classes: opts.classes ?? info.classes,
+    });
+  } catch (err) {
+    // Builders report the layer that failed; say which model was asked for as well.
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(msg.startsWith(name) ? msg : `${name}: ${msg}`, { cause: err });
+  }
+}
+
+/** Projection-shortcut convolutions: torchvision's `downsample.0`, present with options B and C. */
+function isProjection(n: Graph["nodes"][number]): boolean {
+  return n.op === "conv2d" && n.name.endsWith(".downsample.0");
+}
+
+/**
+ * Depth as the paper counts it: weight layers on the main path (so ResNet-18 has 18 and
+ * ResNet-20 has 20 whichever shortcut option is used).
+ */
+export function countMainPathLayers(g: Graph): number {
+  return countWeightLayers(g) - countProjectionLayers(g);
+}
+
+export function countProjectionLayers(g: Graph): number {
+  return g.nodes.filter(isProjection).length;
+}
+
+/** Parameters in projection shortcuts (conv and its BN): zero for option A. */
+export function countShortcutParameters(g: Graph): number {
+  return g.params
+    .filter((p) =>
+      p.name.includes(".downsample.") && p.kind !== "running_mean" &&
+      p.kind !== "running_var"
+    )
+    .reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+}
