@@ -1,0 +1,30 @@
+/**
+ * resgpu: residual networks trained on WebGPU with hand-written WGSL kernels.
+ *
+ * ```ts
+ * import { Runtime, Tensor } from "./mod.ts";
+ * const rt = await Runtime.create();
+ * console.log(rt.report.description);
+ * ```
+ *
+ * @module
+ */
+export { GpuError, type Kernel, Runtime } from "./src/gpu/runtime.ts";
+export {
+  type AdapterReport,
+  type DeviceLimits,
+  NoAdapterError,
+  OPTIONAL_FEATURES,
+  type OptionalFeature,
+} from "./src/gpu/device.ts";
+export { BufferLimitError, type PoolStats, sizeClass } from "./src/gpu/buffer_pool.ts";
+export { type DType, type Layout, numel, Tensor } from "./src/tensor.ts";
+export { axpb } from "./src/ops/elementwise.ts";
+export {
+  countMacs,
+  countParameters,
+  countWeightLayers,
+  type Graph,
+  GraphBuilder,
+  type GraphNode,
+} from "./src/graph/ir.ts";

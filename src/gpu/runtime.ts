@@ -1,0 +1,290 @@
+/**
+ * The runtime: one device, its buffer pool, compiled kernels and the command stream.
+ *
+ * Work is recorded into one open compute pass (dispatches in a pass see each other's writes) and
+ * sent with {@link Runtime.submit}. Nothing here waits on the GPU except {@link Runtime.read} and
+ * {@link Runtime.sync}: Deno's map/done promises cost ≥10 ms each, so hot loops never call them.
+ *
+ * GPU errors arrive asynchronously (`uncapturederror`); they are collected and thrown, with the
+ * label of the kernel or buffer involved, at the next submit, read or sync.
+ */
+import { type Acquired, acquireDevice, type AcquireOptions, type AdapterReport } from "./device.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { foldGrid, type Grid } from "./dispatch.ts";
+import { type ShaderName, SHADERS } from "./shaders.gen.ts";
+
+export class GpuError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuError";
+  }
+}
+
+/** A compiled entry point of a shader family, specialized by override constants. */
+export interface Kernel {
+  readonly id: number;
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** A buffer, or a window of one, bound at consecutive binding indices from 0. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly report: AdapterReport;
+  readonly pool: BufferPool;
+  private kernels = new Map<string, Promise<Kernel>>();
+  private kernelCount = 0;
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private uniforms = new Map<string, GPUBuffer>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private staging = new Map<number, GPUBuffer>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private errors: string[] = [];
+  private lost: string | null = null;
+  /** Counters a steady-state loop can be checked against. */
+  readonly counters = { submits: 0, dispatches: 0, pipelinesCompiled: 0, reads: 0 };
+
+  private constructor(acq: Acquired) {
+    this.device = acq.device;
+    this.report = acq.report;
+    const l = acq.report.limits;
+    this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
+    this.device.addEventListener("uncapturederror", (e) => {
+      this.errors.push((e as GPUUncapturedErrorEvent).error.message);
+    });
+    this.device.lost.then((info) => {
+      this.lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  static async create(opts: AcquireOptions = {}): Promise<Runtime> {
+    return new Runtime(await acquireDevice(opts));
+  }
+
+  get limits() {
+    return this.report.limits;
+  }
+
+  /**
+   * The kernel for `entry` of shader family `name`, compiled once per (source, entry, constants).
+   * Compile and validation errors are thrown with the family, entry point and WGSL message.
+   */
+  kernel(
+    name: ShaderName,
+    entry: string,
+    constants: Record<string, number> = {},
+  ): Promise<Kernel> {
+    return this.kernelFromSource(`${name}:${entry}`, SHADERS[name], entry, constants);
+  }
+
+  /** Like {@link kernel} for WGSL not in shaders/ (tests, generated variants). */
+  kernelFromSource(
+    label: string,
+    code: string,
+    entry: string,
+    constants: Record<string, number> = {},
+  ): Promise<Kernel> {
+    const key = `${entry}\u0000${JSON.stringify(Object.entries(constants).sort())}\u0000${code}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      k = this.compile(label, code, entry, constants);
+      this.kernels.set(key, k);
+      // A failed compile should not be cached as a permanent rejection of that key.
+      k.catch(() => this.kernels.delete(key));
+    }
+    return k;
+  }
+
+  private async compile(
+    label: string,
+    code: string,
+    entryPoint: string,
+    constants: Record<string, number>,
+  ): Promise<Kernel> {
+    this.throwIfBroken();
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ code, label });
+    const moduleError = await this.device.popErrorScope();
+    if (moduleError) {
+      throw new GpuError(`WGSL of ${label} does not compile: ${moduleError.message}`);
+    }
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.device.createComputePipelineAsync({
+        label,
+        layout: "auto",
+        compute: { module, entryPoint, constants },
+      });
+    } catch (e) {
+      throw new GpuError(`pipeline ${label} (constants ${JSON.stringify(constants)}): ${e}`);
+    }
+    this.counters.pipelinesCompiled++;
+    return { id: ++this.kernelCount, label, pipeline, layout: pipeline.getBindGroupLayout(0) };
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  /** A bind group for `kernel` over `bindings` (binding i = bindings[i]), reused when seen before. */
+  bindGroup(kernel: Kernel, bindings: Binding[]): GPUBindGroup {
+    let key = `${kernel.id}`;
+    for (const b of bindings) {
+      const r = b instanceof GPUBuffer ? { buffer: b } : b;
+      key += `|${this.bufferId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+    }
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      g = this.device.createBindGroup({
+        label: kernel.label,
+        layout: kernel.layout,
+        entries: bindings.map((b, i) => ({
+          binding: i,
+          resource: b instanceof GPUBuffer ? { buffer: b } : b,
+        })),
+      });
+      this.bindGroups.set(key, g);
+    }
+    return g;
+  }
+
+  /**
+   * A uniform buffer holding `data`, shared by every caller asking for the same bytes: shape
+   * parameters repeat across layers and steps, so these are created at plan time only.
+   */
+  uniform(data: ArrayBufferView | ArrayBuffer): GPUBuffer {
+    const bytes = data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const padded = new Uint8Array(Math.max(16, Math.ceil(bytes.length / 16) * 16));
+    padded.set(bytes);
+    let key = "";
+    for (let i = 0; i < padded.length; i += 4) {
+      key += String.fromCharCode(
+        padded[i] | padded[i + 1] << 8,
+        padded[i + 2] | padded[i + 3] << 8,
+      );
+    }
+    let buf = this.uniforms.get(key);
+    if (!buf) {
+      buf = this.device.createBuffer({
+        size: padded.length,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: "params",
+      });
+      this.device.queue.writeBuffer(buf, 0, padded);
+      this.uniforms.set(key, buf);
+    }
+    return buf;
+  }
+
+  /** The open command encoder (compute pass closed), for copies and clears. */
+  commands(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: "resgpu" });
+    return this.encoder;
+  }
+
+  /**
+   * Records `kernel` over `groups` workgroups: a 1-D count is folded by {@link foldGrid} (the
+   * kernel must use `linear_workgroup`), a 3-D grid is used as given and checked against limits.
+   */
+  dispatch(kernel: Kernel, bindGroup: GPUBindGroup, groups: number | Grid): void {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    const grid = typeof groups === "number" ? foldGrid(groups, max) : groups;
+    if (grid.some((g) => g > max)) {
+      throw new GpuError(`${kernel.label}: grid [${grid}] exceeds ${max} workgroups per dimension`);
+    }
+    if (grid[0] * grid[1] * grid[2] === 0) return;
+    if (!this.pass) this.pass = this.commands().beginComputePass({ label: "resgpu" });
+    this.pass.setPipeline(kernel.pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    this.counters.dispatches++;
+  }
+
+  /** Sends everything recorded so far. Throws errors the device reported since the last check. */
+  submit(): void {
+    this.throwIfBroken();
+    if (this.encoder) {
+      this.commands();
+      const cb = this.encoder!.finish();
+      this.encoder = null;
+      this.device.queue.submit([cb]);
+      this.counters.submits++;
+    }
+    this.pool.afterSubmit();
+  }
+
+  /** Submits pending work and copies `bytes` of `buffer` (from `offset`) back to the CPU. */
+  async read(buffer: GPUBuffer, bytes = buffer.size, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    let staging = this.staging.get(size);
+    if (staging) this.staging.delete(size); // taken while mapped, so a concurrent read gets another
+    else {
+      staging = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: "readback",
+      });
+    }
+    this.commands().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.submit();
+    this.counters.reads++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.throwIfBroken();
+      throw new GpuError(`reading back '${buffer.label}' failed: ${e}`);
+    }
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    this.staging.set(size, staging);
+    this.throwIfBroken();
+    return out;
+  }
+
+  /** Waits until the GPU has finished all submitted work; then idle buffers may be trimmed. */
+  async sync(): Promise<void> {
+    this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfBroken();
+  }
+
+  /** Frees idle pooled buffers (after a sync) and forgets bind groups that may name them. */
+  async trim(): Promise<number> {
+    await this.sync();
+    this.bindGroups.clear();
+    return this.pool.trim();
+  }
+
+  /** Throws the first pending device error, or a lost device. */
+  throwIfBroken(): void {
+    if (this.lost) throw new GpuError(`GPU device lost (${this.lost})`);
+    if (this.errors.length) {
+      const all = this.errors.splice(0);
+      throw new GpuError(
+        `GPU reported ${all.length} error(s): ${all.slice(0, 3).join(" | ")}${
+          all.length > 3 ? " | …" : ""
+        }`,
+      );
+    }
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The contract between kernels and the scheduler. An op's `plan…` function does everything that
+ * can be done once — compile pipelines, write shape uniforms, build bind groups, take scratch
+ * buffers — and returns the {@link Step}s that replaying one training step records. Replaying
+ * costs only `setPipeline`/`setBindGroup`/`dispatchWorkgroups` calls.
+ */
+import type { Kernel, Runtime } from "../gpu/runtime.ts";
+import type { Grid } from "../gpu/dispatch.ts";
+
+export type Step =
+  | { kind: "dispatch"; kernel: Kernel; bindGroup: GPUBindGroup; groups: number | Grid }
+  /** Zero `size` bytes of `buffer` from `offset` (closes the compute pass; use sparingly). */
+  | { kind: "clear"; buffer: GPUBuffer; offset: number; size: number };
+
+export interface Planned {
+  steps: Step[];
+  /** Buffers the op took from the pool for its own use; the plan owner releases them. */
+  scratch: GPUBuffer[];
+}
+
+export function dispatchStep(
+  rt: Runtime,
+  kernel: Kernel,
+  bindings: Parameters<Runtime["bindGroup"]>[1],
+  groups: number | Grid,
+): Step {
+  return { kind: "dispatch", kernel, bindGroup: rt.bindGroup(kernel, bindings), groups };
+}
+
+/** Records `steps` into the runtime's open command stream (no submit). */
+export function replay(rt: Runtime, steps: readonly Step[]): void {
+  for (const s of steps) {
+    if (s.kind === "dispatch") rt.dispatch(s.kernel, s.bindGroup, s.groups);
+    else rt.commands().clearBuffer(s.buffer, s.offset, s.size);
+  }
+}
+
+/** Records and submits a plan once, then releases its scratch: for tests and eager use. */
+export function runOnce(rt: Runtime, planned: Planned): void {
+  replay(rt, planned.steps);
+  rt.submit();
+  for (const b of planned.scratch) rt.pool.release(b);
+}
+
+/** Packs shape parameters for a uniform: integers as u32, entries in `floats` as f32. */
+export function packParams(values: number[], floats: ReadonlySet<number> = new Set()): Uint32Array {
+  const words = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
+  const asFloat = new Float32Array(words.buffer);
+  values.forEach((v, i) => {
+    if (floats.has(i)) asFloat[i] = v;
+    else {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+        throw new RangeError(`param ${i} = ${v}`);
+      }
+      words[i] = v;
+    }
+  });
+  return words;
+}
