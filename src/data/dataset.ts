@@ -1,0 +1,194 @@
+/**
+ * One image-classification data set shape for every source (IDX, CIFAR binary, synthetic), so the
+ * loader and the trainer never care where the pixels came from.
+ */
+
+import { CIFAR10_CLASSES, findCifarDir, loadCifar10 } from "./cifar.ts";
+import { findIdxFile, IDX_FILES, readIdxPair } from "./idx.ts";
+import { generateSynthetic, SYNTHETIC_CLASSES } from "./synthetic.ts";
+
+export interface Dataset {
+  /** count × channels × height × width; Uint8 in 0..255, Float32 in [0, 1]. */
+  images: Uint8Array | Float32Array;
+  labels: Uint8Array;
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  classes: number;
+  name: string;
+  classNames?: string[];
+}
+
+export interface Splits {
+  train: Dataset;
+  test: Dataset;
+}
+
+export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/";
+export const MNIST_DIR = "/usr/share/datasets/mnist/";
+export const CIFAR10_DIR = "/usr/share/datasets/cifar10/";
+
+export const FASHION_MNIST_CLASSES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+];
+
+export interface LoadOptions {
+  /** Overrides the default directory of a named data set. */
+  dir?: string;
+  /** Keep only the first N training samples (`--subset N`). */
+  subset?: number;
+  /** Keep only the first N test samples. */
+  testSubset?: number;
+  /** Synthetic only. */
+  seed?: number;
+  trainCount?: number;
+  testCount?: number;
+  channels?: 1 | 3;
+}
+
+/**
+ * `spec` is a data set name or a directory, which is recognised as IDX (MNIST-style files) or
+ * CIFAR-10 binary batches by the files it contains.
+ */
+export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise<Splits> {
+  let splits: Splits;
+  switch (spec) {
+    case "fashion-mnist":
+      splits = await loadIdxDir(opts.dir ?? FASHION_MNIST_DIR, "fashion-mnist");
+      break;
+    case "mnist":
+      splits = await loadIdxDir(opts.dir ?? MNIST_DIR, "mnist");
+      break;
+    case "cifar10":
+    case "cifar-10":
+      splits = await loadCifarDir(opts.dir ?? CIFAR10_DIR);
+      break;
+    case "synthetic":
+      splits = loadSynthetic(opts);
+      break;
+    default:
+      splits = await loadDirectory(spec);
+  }
+  return {
+    train: opts.subset ? subsetDataset(splits.train, opts.subset) : splits.train,
+    test: opts.testSubset ? subsetDataset(splits.test, opts.testSubset) : splits.test,
+  };
+}
+
+export function fashionMnistAvailable(dir = FASHION_MNIST_DIR): boolean {
+  return Object.values(IDX_FILES).every((stem) => findIdxFile(dir, stem) !== null);
+}
+
+/** First `n` samples as views (no copy); `n` larger than the set is an error, not a no-op. */
+export function subsetDataset(ds: Dataset, n: number): Dataset {
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`subset must be a positive integer: ${n}`);
+  if (n > ds.count) {
+    throw new Error(`subset ${n} is larger than ${ds.name} (${ds.count} samples)`);
+  }
+  const per = ds.channels * ds.height * ds.width;
+  return {
+    ...ds,
+    images: ds.images.subarray(0, n * per),
+    labels: ds.labels.subarray(0, n),
+    count: n,
+  };
+}
+
+async function loadDirectory(dir: string): Promise<Splits> {
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new Error(`${dir}: not a directory`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `unknown data set "${dir}": not one of fashion-mnist, mnist, cifar10, synthetic, ` +
+          `and no such directory`,
+      );
+    }
+    throw e;
+  }
+  if (findIdxFile(dir, IDX_FILES.trainImages) || findIdxFile(dir, IDX_FILES.testImages)) {
+    const name = /fashion/i.test(dir) ? "fashion-mnist" : dir.replace(/\/+$/, "");
+    return await loadIdxDir(dir, name);
+  }
+  if (findCifarDir(dir)) return await loadCifarDir(dir);
+  throw new Error(
+    `${dir}: neither IDX files (${IDX_FILES.trainImages}[.gz], ...) nor CIFAR-10 batches ` +
+      `(data_batch_1.bin, ...) found`,
+  );
+}
+
+async function loadIdxDir(dir: string, name: string): Promise<Splits> {
+  const paths = Object.fromEntries(
+    Object.entries(IDX_FILES).map(([k, stem]) => [k, findIdxFile(dir, stem)]),
+  ) as Record<keyof typeof IDX_FILES, string | null>;
+  const missing = Object.entries(paths).filter(([, p]) => p === null).map(([k]) =>
+    IDX_FILES[k as keyof typeof IDX_FILES]
+  );
+  if (missing.length > 0) {
+    throw new Error(`${dir}: missing IDX file(s): ${missing.join(", ")} (raw or .gz)`);
+  }
+  const [train, test] = await Promise.all([
+    readIdxPair(paths.trainImages!, paths.trainLabels!),
+    readIdxPair(paths.testImages!, paths.testLabels!),
+  ]);
+  const classNames = name === "fashion-mnist" ? FASHION_MNIST_CLASSES : undefined;
+  const make = (s: typeof train, split: string): Dataset => ({
+    images: s.data,
+    labels: s.labels,
+    count: s.count,
+    channels: 1,
+    height: s.height,
+    width: s.width,
+    classes: 10,
+    name: `${name}/${split}`,
+    ...(classNames ? { classNames } : {}),
+  });
+  return { train: make(train, "train"), test: make(test, "test") };
+}
+
+async function loadCifarDir(dir: string): Promise<Splits> {
+  const { train, test } = await loadCifar10(dir);
+  const make = (s: typeof train, split: string): Dataset => ({
+    images: s.images,
+    labels: s.labels,
+    count: s.count,
+    channels: 3,
+    height: 32,
+    width: 32,
+    classes: 10,
+    name: `cifar10/${split}`,
+    classNames: CIFAR10_CLASSES,
+  });
+  return { train: make(train, "train"), test: make(test, "test") };
+}
+
+function loadSynthetic(opts: LoadOptions): Splits {
+  const seed = opts.seed ?? 0;
+  const channels = opts.channels ?? 1;
+  const size = channels === 3 ? 32 : 28;
+  const make = (count: number, s: number, split: string): Dataset => ({
+    ...generateSynthetic({ count, seed: s, channels, size }),
+    count,
+    channels,
+    height: size,
+    width: size,
+    classes: 10,
+    name: `synthetic/${split}`,
+    classNames: SYNTHETIC_CLASSES,
+  });
+  // Different seeds per split so test images are never copies of training images.
+  return {
+    train: make(opts.trainCount ?? 10000, seed * 2 + 1, "train"),
+    test: make(opts.testCount ?? 2000, seed * 2 + 2, "test"),
+  };
+}
