@@ -15,6 +15,11 @@ export class Rng {
 
   /** Seeds from any number of integers (e.g. seed, epoch, batch) mixed with splitmix32. */
   constructor(...seed: number[]) {
+    this.seed(...seed);
+  }
+
+  /** Re-seeds in place, so per-batch streams need no new object. */
+  seed(...seed: number[]): this {
     let h = 0x9e3779b9;
     for (const part of seed.length ? seed : [0]) {
       h = splitmix32(h ^ (part >>> 0)) ^ splitmix32(Math.floor(part / 2 ** 32) + 0x632be5ab);
@@ -22,6 +27,7 @@ export class Rng {
     for (let i = 0; i < 4; i++) this.#s[i] = h = splitmix32(h + i);
     // sfc32's first outputs are correlated with the seed; burn them.
     for (let i = 0; i < 12; i++) this.nextU32();
+    return this;
   }
 
   nextU32(): number {
