@@ -25,8 +25,25 @@ export function conv2dOutSize(s: Conv2dShape): { oh: number; ow: number } {
   };
 }
 
-/** Calls `tap(xi, wi, yi)` for every multiply-accumulate that lands inside the unpadded input. */
-function forEachTap(s: Conv2dShape, tap: (xi: number, wi: number, yi: number) => void): void {
+/** Placeholder for the operand a pass does not read (typed, so the loads stay monomorphic). */
+const NONE = new Float64Array(0);
+
+/** Which product a pass accumulates: y += x·w, dx += dy·w, or dw += dy·x. */
+type Pass = "forward" | "data" | "weight";
+
+/**
+ * Walks every multiply-accumulate tap (xi, wi, yi) that lands inside the unpadded input and
+ * accumulates the product `pass` asks for. One loop nest for all three passes keeps them exact
+ * adjoints; the switch (rather than a callback) lets V8 keep the inner loop monomorphic.
+ */
+function accumulateTaps(
+  pass: Pass,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  y: ArrayLike<number>,
+  out: Float64Array,
+  s: Conv2dShape,
+): void {
   const { oh, ow } = conv2dOutSize(s);
   for (let n = 0; n < s.n; n++) {
     for (let k = 0; k < s.k; k++) {
@@ -37,14 +54,24 @@ function forEachTap(s: Conv2dShape, tap: (xi: number, wi: number, yi: number) =>
             for (let ky = 0; ky < s.kh; ky++) {
               const iy = oy * s.stride - s.padding + ky;
               if (iy < 0 || iy >= s.h) continue;
+              const xRow = ((n * s.c + c) * s.h + iy) * s.w;
+              const wRow = ((k * s.c + c) * s.kh + ky) * s.kw;
               for (let kx = 0; kx < s.kw; kx++) {
                 const ix = ox * s.stride - s.padding + kx;
                 if (ix < 0 || ix >= s.w) continue;
-                tap(
-                  ((n * s.c + c) * s.h + iy) * s.w + ix,
-                  ((k * s.c + c) * s.kh + ky) * s.kw + kx,
-                  yi,
-                );
+                const xi = xRow + ix;
+                const wi = wRow + kx;
+                switch (pass) {
+                  case "forward":
+                    out[yi] += x[xi] * w[wi];
+                    break;
+                  case "data":
+                    out[xi] += y[yi] * w[wi];
+                    break;
+                  case "weight":
+                    out[wi] += y[yi] * x[xi];
+                    break;
+                }
               }
             }
           }
@@ -66,7 +93,7 @@ export function conv2dForward(
     const plane = oh * ow;
     for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % s.k];
   }
-  forEachTap(s, (xi, wi, yi) => y[yi] += x[xi] * weight[wi]);
+  accumulateTaps("forward", x, weight, NONE, y, s);
   return { y, oh, ow };
 }
 
@@ -77,7 +104,7 @@ export function conv2dBackwardData(
   s: Conv2dShape,
 ): Float64Array {
   const dx = new Float64Array(s.n * s.c * s.h * s.w);
-  forEachTap(s, (xi, wi, yi) => dx[xi] += dy[yi] * weight[wi]);
+  accumulateTaps("data", NONE, weight, dy, dx, s);
   return dx;
 }
 
@@ -88,7 +115,7 @@ export function conv2dBackwardWeight(
   s: Conv2dShape,
 ): { dw: Float64Array; db: Float64Array } {
   const dw = new Float64Array(s.k * s.c * s.kh * s.kw);
-  forEachTap(s, (xi, wi, yi) => dw[wi] += dy[yi] * x[xi]);
+  accumulateTaps("weight", x, NONE, dy, dw, s);
   const { oh, ow } = conv2dOutSize(s);
   const plane = oh * ow;
   const db = new Float64Array(s.k);
