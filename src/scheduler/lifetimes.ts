@@ -1,0 +1,86 @@
+/**
+ * The step's timeline and each virtual tensor's lifetime on it.
+ *
+ * Train: t = 0 the host writes the input batch; t = 1…L forward layer i at 1 + i; loss at L + 1;
+ * backward of layer i at 2L + 1 − i (reverse order); the optimizer reads only parameter
+ * gradients, which are not planned here (they persist). Eval: the forward part only.
+ *
+ * Tensors: `act:t` (activation of tensor t), `grad:t` (its gradient), `save:i` (state layer i
+ * keeps for its backward, e.g. batch statistics or max-pool argmax).
+ */
+import type { Lifetime } from "./memory.ts";
+import { backwardNeeds, type Layer, type Schedule } from "./schedule.ts";
+
+export interface Timeline {
+  fwd(layer: number): number;
+  bwd(layer: number): number;
+  loss: number;
+}
+
+export function timeline(s: Schedule): Timeline {
+  const L = s.layers.length;
+  return { fwd: (i) => 1 + i, bwd: (i) => 2 * L + 1 - i, loss: L + 1 };
+}
+
+export function activationBytes(s: Schedule, t: number, batch: number): number {
+  return batch * s.graph.nodes[t].shape.reduce((a, b) => a * b, 1) * 4;
+}
+
+/** Index of the layer that writes tensor `t` (−1 for the graph input). */
+export function producerOf(s: Schedule): Map<number, number> {
+  return new Map(s.layers.map((l, i) => [l.output, i]));
+}
+
+/**
+ * The consumer whose backward writes `grad:t` first (the latest in forward order); the others
+ * accumulate into it.
+ */
+export function firstGradWriter(s: Schedule, t: number): number {
+  const c = s.consumers.get(t) ?? [];
+  return Math.max(...c);
+}
+
+export function stepLifetimes(
+  s: Schedule,
+  batch: number,
+  savedBytes: (layer: Layer) => number,
+): Lifetime[] {
+  const tl = timeline(s);
+  const producer = producerOf(s);
+  const train = s.mode === "train";
+  const out: Lifetime[] = [];
+  const tensors = [0, ...s.layers.map((l) => l.output)];
+  for (const t of tensors) {
+    const p = producer.get(t) ?? -1;
+    const start = p < 0 ? 0 : tl.fwd(p);
+    let end = start;
+    for (const c of s.consumers.get(t) ?? []) {
+      end = Math.max(end, tl.fwd(c));
+      if (train && backwardNeeds(s.layers[c]).inputs) end = Math.max(end, tl.bwd(c));
+    }
+    if (t === s.output) end = Math.max(end, train ? tl.loss : start);
+    if (train && p >= 0 && backwardNeeds(s.layers[p]).output) end = Math.max(end, tl.bwd(p));
+    out.push({ key: `act:${t}`, bytes: activationBytes(s, t, batch), start, end });
+
+    if (train && p >= 0) {
+      const gStart = t === s.output
+        ? tl.loss
+        : Math.min(...(s.consumers.get(t) ?? []).map((c) => tl.bwd(c)));
+      if (Number.isFinite(gStart)) {
+        out.push({
+          key: `grad:${t}`,
+          bytes: activationBytes(s, t, batch),
+          start: gStart,
+          end: tl.bwd(p),
+        });
+      }
+    }
+  }
+  if (train) {
+    s.layers.forEach((l, i) => {
+      const bytes = savedBytes(l);
+      if (bytes > 0) out.push({ key: `save:${i}`, bytes, start: tl.fwd(i), end: tl.bwd(i) });
+    });
+  }
+  return out;
+}
