@@ -1,0 +1,163 @@
+/**
+ * Training progress: a live line rewritten in place on a terminal, plain periodic lines
+ * otherwise (log files and CI would otherwise fill with carriage returns). Formatting is pure;
+ * the reporter takes an injectable sink and clock so its output can be tested exactly.
+ */
+
+/** h:mm:ss; "--:--:--" when unknown (no rate yet, or a stalled run). */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "--:--:--";
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return `${h}:${String(m).padStart(2, "0")}:${String(r).padStart(2, "0")}`;
+}
+
+/**
+ * Exponential moving average; the first sample seeds it so early readings aren't dragged
+ * towards 0. Per-step rates are noisy (data loading, GC, the first step compiling pipelines).
+ */
+export function ema(prev: number | undefined, sample: number, alpha: number): number {
+  return prev === undefined || !Number.isFinite(prev) ? sample : prev + alpha * (sample - prev);
+}
+
+export interface ProgressState {
+  epoch: number;
+  epochs: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  /** Train accuracy in [0, 1]. */
+  accuracy: number;
+  imagesPerSec?: number;
+  etaSec?: number;
+}
+
+export function formatProgress(s: ProgressState): string {
+  const rate = s.imagesPerSec === undefined || !Number.isFinite(s.imagesPerSec)
+    ? "-"
+    : Math.round(s.imagesPerSec).toLocaleString("en-US");
+  const width = String(s.totalSteps).length;
+  return [
+    `epoch ${String(s.epoch).padStart(String(s.epochs).length)}/${s.epochs}`,
+    `step ${String(s.step).padStart(width)}/${s.totalSteps}`,
+    `loss ${Number.isFinite(s.loss) ? s.loss.toFixed(4) : String(s.loss)}`,
+    `acc ${(s.accuracy * 100).toFixed(1).padStart(5)}%`,
+    `${rate} img/s`,
+    `ETA ${formatDuration(s.etaSec ?? NaN)}`,
+  ].join("  ");
+}
+
+export type Sink = (text: string) => void;
+
+const encoder = new TextEncoder();
+export const stdoutSink: Sink = (text) => {
+  const bytes = encoder.encode(text);
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+};
+
+export interface ReporterOptions {
+  epochs: number;
+  totalSteps: number;
+  sink?: Sink;
+  /** Default: Deno.stdout.isTerminal(). */
+  tty?: boolean;
+  /** Non-TTY: print every N steps (and the last). Default 100. */
+  every?: number;
+  /** EMA weight of the newest rate sample. Default 0.1. */
+  alpha?: number;
+  /** TTY: minimum milliseconds between redraws, so fast steps don't flood the terminal. */
+  minRedrawMs?: number;
+  /** Milliseconds clock; default performance.now. */
+  now?: () => number;
+}
+
+export interface StepUpdate {
+  epoch: number;
+  /** Global steps completed so far (1 after the first step). */
+  step: number;
+  loss: number;
+  accuracy: number;
+  /** Images processed in this update's steps. */
+  images: number;
+}
+
+export class ProgressReporter {
+  readonly #sink: Sink;
+  readonly #tty: boolean;
+  readonly #every: number;
+  readonly #alpha: number;
+  readonly #minRedrawMs: number;
+  readonly #now: () => number;
+  #lastTime: number;
+  #lastStep = 0;
+  #lastDraw = -Infinity;
+  #imagesPerSec: number | undefined;
+  #secPerStep: number | undefined;
+  #liveLine = false;
+
+  constructor(readonly opts: ReporterOptions) {
+    this.#sink = opts.sink ?? stdoutSink;
+    this.#tty = opts.tty ?? Deno.stdout.isTerminal();
+    this.#every = Math.max(1, opts.every ?? 100);
+    this.#alpha = opts.alpha ?? 0.1;
+    this.#minRedrawMs = opts.minRedrawMs ?? 100;
+    this.#now = opts.now ?? (() => performance.now());
+    this.#lastTime = this.#now();
+  }
+
+  /** Resets the rate clock, e.g. after evaluation so its time isn't counted as training. */
+  resume(step: number): void {
+    this.#lastTime = this.#now();
+    this.#lastStep = step;
+  }
+
+  update(u: StepUpdate): void {
+    const t = this.#now();
+    const dt = (t - this.#lastTime) / 1000, steps = u.step - this.#lastStep;
+    if (dt > 0 && steps > 0) {
+      this.#imagesPerSec = ema(this.#imagesPerSec, u.images / dt, this.#alpha);
+      this.#secPerStep = ema(this.#secPerStep, dt / steps, this.#alpha);
+    }
+    this.#lastTime = t;
+    this.#lastStep = u.step;
+
+    const total = this.opts.totalSteps;
+    const last = u.step >= total;
+    const line = formatProgress({
+      epoch: u.epoch,
+      epochs: this.opts.epochs,
+      step: u.step,
+      totalSteps: total,
+      loss: u.loss,
+      accuracy: u.accuracy,
+      imagesPerSec: this.#imagesPerSec,
+      etaSec: this.#secPerStep === undefined ? undefined : (total - u.step) * this.#secPerStep,
+    });
+    if (this.#tty) {
+      if (!last && t - this.#lastDraw < this.#minRedrawMs) return;
+      this.#lastDraw = t;
+      // \x1b[K clears what's left of a longer previous line.
+      this.#sink(`\r${line}\x1b[K`);
+      this.#liveLine = true;
+    } else if (u.step % this.#every === 0 || last) {
+      this.#sink(line + "\n");
+    }
+  }
+
+  /** A permanent message (epoch summary, eval result) that must not be overwritten. */
+  log(message: string): void {
+    if (this.#liveLine) {
+      this.#sink(`\r\x1b[K${message}\n`);
+      this.#lastDraw = -Infinity; // redraw the live line on the next update
+      this.#liveLine = false;
+    } else {
+      this.#sink(message + "\n");
+    }
+  }
+
+  /** Ends the live line so following output starts on a fresh one. */
+  finish(): void {
+    if (this.#liveLine) this.#sink("\n");
+    this.#liveLine = false;
+  }
+}
