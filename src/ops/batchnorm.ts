@@ -1,0 +1,208 @@
+/**
+ * Batch normalization (NCHW, per channel) planned as steps; kernels in shaders/batchnorm.wgsl.
+ *
+ * Train forward: 3 dispatches (partial Welford statistics, per-channel merge + running-stat
+ * update, normalize). Backward: 2 dispatches (Σdy and Σdy·x̂ per channel chunk; then dx with dγ,
+ * dβ). `relu: true` fuses y = relu(bn(x)) and its backward (the mask comes from the saved y).
+ */
+import type { Runtime } from "../gpu/runtime.ts";
+import { dispatchStep, packParams, type Planned } from "./plan.ts";
+
+export interface BatchNormShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+}
+
+export interface BatchNormOptions {
+  /** Default 1e-5. */
+  eps?: number;
+  /** Running-stat momentum, PyTorch's convention; default 0.1. */
+  momentum?: number;
+  /** Fuse a ReLU after the normalization (forward) / mask by y > 0 (backward). */
+  relu?: boolean;
+}
+
+export interface BatchNormTrainBuffers {
+  x: GPUBuffer;
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  y: GPUBuffer;
+  /** Updated in place every replay. */
+  runningMean: GPUBuffer;
+  runningVar: GPUBuffer;
+  /** Saved batch mean and 1/sqrt(var + eps), [C]; taken from the pool when absent. */
+  mean?: GPUBuffer;
+  invstd?: GPUBuffer;
+}
+
+/** The train-forward plan; `mean` and `invstd` are what {@link planBatchNormBackward} needs. */
+export interface PlannedBatchNormForward extends Planned {
+  mean: GPUBuffer;
+  invstd: GPUBuffer;
+}
+
+export interface BatchNormEvalBuffers {
+  x: GPUBuffer;
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  runningMean: GPUBuffer;
+  runningVar: GPUBuffer;
+  y: GPUBuffer;
+}
+
+export interface BatchNormBackwardBuffers {
+  dy: GPUBuffer;
+  x: GPUBuffer;
+  gamma: GPUBuffer;
+  mean: GPUBuffer;
+  invstd: GPUBuffer;
+  dx: GPUBuffer;
+  dgamma: GPUBuffer;
+  dbeta: GPUBuffer;
+  /** The forward output; required (and only read) with `relu: true`. */
+  y?: GPUBuffer;
+}
+
+export interface BatchNormBackwardOptions {
+  relu?: boolean;
+  /** dx += … instead of dx = … (dγ and dβ are always overwritten). */
+  accumulate?: boolean;
+}
+
+const WG = 256;
+const MAXP = 64;
+/** Aim for about this many workgroups so few-channel layers still fill a GPU. */
+const TARGET_GROUPS = 512;
+/** …but give every lane at least this many elements, so merging partials stays cheap. */
+const MIN_PER_LANE = 8;
+
+/** The channel-chunk decomposition shared by every batch-norm kernel. */
+export function batchNormGrid(s: BatchNormShape): { parts: number; chunk: number } {
+  const m = s.n * s.h * s.w;
+  const parts = Math.max(
+    1,
+    Math.min(MAXP, Math.ceil(TARGET_GROUPS / s.c), Math.floor(m / (WG * MIN_PER_LANE))),
+  );
+  return { parts, chunk: Math.ceil(m / parts) };
+}
+
+function params(rt: Runtime, s: BatchNormShape, eps: number, momentum: number): GPUBuffer {
+  if ([s.n, s.c, s.h, s.w].some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new RangeError(`batch norm: bad shape ${JSON.stringify(s)}`);
+  }
+  const hw = s.h * s.w;
+  const { parts, chunk } = batchNormGrid(s);
+  return rt.uniform(packParams(
+    [s.c, hw, s.c * hw, s.n * hw, parts, chunk, Math.floor(WG / hw), WG % hw, eps, momentum, 0, 0],
+    new Set([8, 9]),
+  ));
+}
+
+function distinct(label: string, bufs: (GPUBuffer | undefined)[]): void {
+  const seen = new Set<GPUBuffer>();
+  for (const b of bufs) {
+    if (!b) continue;
+    if (seen.has(b)) throw new Error(`${label}: one buffer bound twice ('${b.label}')`);
+    seen.add(b);
+  }
+}
+
+export async function planBatchNormTrainForward(
+  rt: Runtime,
+  shape: BatchNormShape,
+  b: BatchNormTrainBuffers,
+  opts: BatchNormOptions = {},
+): Promise<PlannedBatchNormForward> {
+  const relu = opts.relu ?? false;
+  const [kPartial, kFinal, kNorm] = await Promise.all([
+    rt.kernel("batchnorm", "stats_partial"),
+    rt.kernel("batchnorm", "stats_final"),
+    rt.kernel("batchnorm", "normalize", { RELU: relu ? 1 : 0, EVAL: 0 }),
+  ]);
+  const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
+  const { parts } = batchNormGrid(shape);
+  const scratch: GPUBuffer[] = [];
+  const take = (bytes: number, label: string) => {
+    const buf = rt.pool.acquire(bytes, label);
+    scratch.push(buf);
+    return buf;
+  };
+  const mean = b.mean ?? take(shape.c * 4, "bn.mean");
+  const invstd = b.invstd ?? take(shape.c * 4, "bn.invstd");
+  const part = take(shape.c * parts * 16, "bn.partials");
+  distinct("batch norm forward", [
+    b.x,
+    b.gamma,
+    b.beta,
+    b.y,
+    b.runningMean,
+    b.runningVar,
+    mean,
+    invstd,
+  ]);
+  return {
+    steps: [
+      dispatchStep(rt, kPartial, [u, b.x, part], shape.c * parts),
+      dispatchStep(rt, kFinal, [u, part, mean, invstd, b.runningMean, b.runningVar], shape.c),
+      dispatchStep(rt, kNorm, [u, b.x, mean, invstd, b.gamma, b.beta, b.y], shape.c * parts),
+    ],
+    scratch,
+    mean,
+    invstd,
+  };
+}
+
+/** Inference: y = (x − running mean)/sqrt(running var + eps)·γ + β, one dispatch. */
+export async function planBatchNormEvalForward(
+  rt: Runtime,
+  shape: BatchNormShape,
+  b: BatchNormEvalBuffers,
+  opts: BatchNormOptions = {},
+): Promise<Planned> {
+  const k = await rt.kernel("batchnorm", "normalize", { RELU: opts.relu ? 1 : 0, EVAL: 1 });
+  const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
+  distinct("batch norm eval", [b.x, b.gamma, b.beta, b.runningMean, b.runningVar, b.y]);
+  const bind = [u, b.x, b.runningMean, b.runningVar, b.gamma, b.beta, b.y];
+  return { steps: [dispatchStep(rt, k, bind, shape.c * batchNormGrid(shape).parts)], scratch: [] };
+}
+
+/** dx, dγ, dβ of the train forward in two dispatches. */
+export async function planBatchNormBackward(
+  rt: Runtime,
+  shape: BatchNormShape,
+  b: BatchNormBackwardBuffers,
+  opts: BatchNormBackwardOptions = {},
+): Promise<Planned> {
+  const relu = opts.relu ?? false;
+  if (relu && !b.y) throw new Error("batch norm backward with relu needs the forward output y");
+  const suffix = relu ? "_relu" : "";
+  const [kReduce, kDx] = await Promise.all([
+    rt.kernel("batchnorm", `bwd_reduce${suffix}`),
+    rt.kernel("batchnorm", `bwd_dx${suffix}`, { ACC: opts.accumulate ? 1 : 0 }),
+  ]);
+  const u = params(rt, shape, 1e-5, 0.1);
+  const { parts } = batchNormGrid(shape);
+  const rec = rt.pool.acquire(shape.c * parts * 32, "bn.bwd_partials");
+  const y = relu ? [b.y!] : [];
+  distinct("batch norm backward", [
+    b.dy,
+    b.x,
+    b.gamma,
+    b.mean,
+    b.invstd,
+    b.dx,
+    b.dgamma,
+    b.dbeta,
+    ...y,
+  ]);
+  const groups = shape.c * parts;
+  return {
+    steps: [
+      dispatchStep(rt, kReduce, [u, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...y], groups),
+      dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta, ...y], groups),
+    ],
+    scratch: [rec],
+  };
+}
