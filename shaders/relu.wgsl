@@ -1,0 +1,66 @@
+// ReLU over a flat f32 array of n elements (any layout).
+// Tiling: one element per invocation, WG lanes per workgroup, grid folded by linear_workgroup.
+// Backward takes the forward OUTPUT y: y > 0 is the same mask as x > 0 and is what is kept.
+//
+// Entry points and bindings (0 is always the uniform params):
+//   relu_fwd      1 x, 2 y (rw)
+//   relu_inplace  1 x (rw)                   x = max(x, 0), a single binding
+//   relu_bwd      1 dy, 2 y, 3 dx (rw)       dx (+)= dy·(y > 0); ACC adds
+
+//!include common/grid.wgsl
+
+const WG: u32 = 256u;
+
+override ACC: bool = false;
+
+struct Params {
+  n: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn lane(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return linear_workgroup(wid, nwg) * WG + lid;
+}
+
+@group(0) @binding(1) var<storage, read> f_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> f_y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn relu_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = lane(wid, nwg, lid);
+  if (i < p.n) {
+    f_y[i] = max(f_x[i], 0.0);
+  }
+}
+
+@group(0) @binding(1) var<storage, read_write> ip_x: array<f32>;
+
+@compute @workgroup_size(WG)
+fn relu_inplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  let i = lane(wid, nwg, lid);
+  if (i < p.n) {
+    ip_x[i] = max(ip_x[i], 0.0);
+  }
+}
+
+@group(0) @binding(1) var<storage, read> b_dy: array<f32>;
+@group(0) @binding(2) var<storage, read> b_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> b_dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn relu_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = lane(wid, nwg, lid);
+  if (i >= p.n) {
+    return;
+  }
+  let g = select(0.0, b_dy[i], b_y[i] > 0.0);
+  if (ACC) {
+    b_dx[i] += g;
+  } else {
+    b_dx[i] = g;
+  }
+}

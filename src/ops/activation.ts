@@ -1,0 +1,49 @@
+/**
+ * ReLU planned as steps (shaders/relu.wgsl). The backward reads the forward output y, which is
+ * what a network keeps; `accumulate` adds into dx for tensors with two consumers.
+ */
+import type { Runtime } from "../gpu/runtime.ts";
+import { dispatchStep, packParams, type Planned } from "./plan.ts";
+
+const WG = 256;
+
+function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number } {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`relu: bad element count ${n}`);
+  return { u: rt.uniform(packParams([n])), groups: Math.ceil(n / WG) };
+}
+
+/** y = max(x, 0) over n elements. */
+export async function planReluForward(
+  rt: Runtime,
+  n: number,
+  b: { x: GPUBuffer; y: GPUBuffer },
+): Promise<Planned> {
+  if (b.x === b.y) throw new Error("relu forward: x and y are one buffer; use planReluInPlace");
+  const k = await rt.kernel("relu", "relu_fwd");
+  const { u, groups } = count(rt, n);
+  return { steps: [dispatchStep(rt, k, [u, b.x, b.y], groups)], scratch: [] };
+}
+
+/** x = max(x, 0), one read_write binding. */
+export async function planReluInPlace(
+  rt: Runtime,
+  n: number,
+  b: { x: GPUBuffer },
+): Promise<Planned> {
+  const k = await rt.kernel("relu", "relu_inplace");
+  const { u, groups } = count(rt, n);
+  return { steps: [dispatchStep(rt, k, [u, b.x], groups)], scratch: [] };
+}
+
+/** dx (+)= dy·(y > 0). */
+export async function planReluBackward(
+  rt: Runtime,
+  n: number,
+  b: { dy: GPUBuffer; y: GPUBuffer; dx: GPUBuffer },
+  opts: { accumulate?: boolean } = {},
+): Promise<Planned> {
+  if (new Set([b.dy, b.y, b.dx]).size < 3) throw new Error("relu backward: a buffer bound twice");
+  const k = await rt.kernel("relu", "relu_bwd", { ACC: opts.accumulate ? 1 : 0 });
+  const { u, groups } = count(rt, n);
+  return { steps: [dispatchStep(rt, k, [u, b.dy, b.y, b.dx], groups)], scratch: [] };
+}

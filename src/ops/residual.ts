@@ -1,0 +1,56 @@
+/**
+ * The fused residual join y = relu(a + b) and its one-pass backward (shaders/residual.wgsl):
+ * the mask is read once and the shared gradient written to both branches.
+ */
+import type { Runtime } from "../gpu/runtime.ts";
+import { dispatchStep, packParams, type Planned } from "./plan.ts";
+
+const WG = 256;
+
+export interface AddReluBackwardOptions {
+  /** da += … instead of da = …. */
+  accumulateA?: boolean;
+  /** db += … (e.g. db is the block input's gradient, which the main path also fills). */
+  accumulateB?: boolean;
+}
+
+function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number } {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`add+relu: bad element count ${n}`);
+  return { u: rt.uniform(packParams([n])), groups: Math.ceil(n / WG) };
+}
+
+/** y = relu(a + b) over n elements. */
+export async function planAddReluForward(
+  rt: Runtime,
+  n: number,
+  b: { a: GPUBuffer; b: GPUBuffer; y: GPUBuffer },
+): Promise<Planned> {
+  if (new Set([b.a, b.b, b.y]).size < 3) throw new Error("add+relu forward: a buffer bound twice");
+  const k = await rt.kernel("residual", "add_relu_fwd");
+  const { u, groups } = count(rt, n);
+  return { steps: [dispatchStep(rt, k, [u, b.a, b.b, b.y], groups)], scratch: [] };
+}
+
+/**
+ * da (+)= db (+)= dy·(y > 0) in one pass. `db` may be omitted when only one branch needs a
+ * gradient; da and db must be different buffers (one buffer cannot be bound twice).
+ */
+export async function planAddReluBackward(
+  rt: Runtime,
+  n: number,
+  b: { dy: GPUBuffer; y: GPUBuffer; da: GPUBuffer; db?: GPUBuffer },
+  opts: AddReluBackwardOptions = {},
+): Promise<Planned> {
+  const bufs = b.db ? [b.dy, b.y, b.da, b.db] : [b.dy, b.y, b.da];
+  if (new Set(bufs).size < bufs.length) {
+    throw new Error("add+relu backward: a buffer bound twice (da and db must differ)");
+  }
+  const k = b.db
+    ? await rt.kernel("residual", "add_relu_bwd", {
+      ACC_A: opts.accumulateA ? 1 : 0,
+      ACC_B: opts.accumulateB ? 1 : 0,
+    })
+    : await rt.kernel("residual", "add_relu_bwd_one", { ACC_A: opts.accumulateA ? 1 : 0 });
+  const { u, groups } = count(rt, n);
+  return { steps: [dispatchStep(rt, k, [u, ...bufs], groups)], scratch: [] };
+}
