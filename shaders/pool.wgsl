@@ -16,6 +16,8 @@
 //   adaptive_fwd  1 x, 2 y (rw)     windows [⌊o·H/OH⌋, ⌈(o+1)·H/OH⌉)
 //   adaptive_bwd  1 dy, 2 dx (rw)
 //   gap_fwd       1 x, 2 y (rw)     one workgroup per plane, strided lanes + tree reduction
+//   gap_fwd_lane  1 x, 2 y (rw)     one lane per plane, serial sum: for small planes (≤ 256),
+//                                   where a workgroup would idle most lanes and pay barriers
 //   gap_bwd       1 dy, 2 dx (rw)   dx = dy / (H·W)
 
 //!include common/grid.wgsl
@@ -265,6 +267,21 @@ fn gap_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   if (lid == 0u && plane < p.planes) {
     af_y[plane] = partial[0] / f32(hw);
   }
+}
+
+@compute @workgroup_size(WG)
+fn gap_fwd_lane(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  let plane = lane(wid, nwg, lid);
+  if (plane >= p.planes) {
+    return;
+  }
+  let hw = p.h * p.w;
+  var acc = 0.0;
+  for (var j = 0u; j < hw; j++) {
+    acc += af_x[plane * hw + j];
+  }
+  af_y[plane] = acc / f32(hw);
 }
 
 @compute @workgroup_size(WG)

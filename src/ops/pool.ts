@@ -91,15 +91,21 @@ export async function planAvgPool2dBackward(
   return { steps: [dispatchStep(rt, k, [u, b.dy, b.dx], groups(inp))], scratch: [] };
 }
 
-/** (N,C,H,W) → (N,C): one workgroup per plane reduces it. */
+/** Planes up to this size are summed by one lane each (ResNet's 8×8 and 7×7 heads). */
+const GAP_LANE_MAX = 256;
+
+/** (N,C,H,W) → (N,C): a lane per small plane, a workgroup tree reduction per large one. */
 export async function planGlobalAvgPoolForward(
   rt: Runtime,
   s: PlaneShape,
   b: { x: GPUBuffer; y: GPUBuffer },
 ): Promise<Planned> {
-  const k = await rt.kernel("pool", "gap_fwd");
+  const perLane = s.h * s.w <= GAP_LANE_MAX;
+  const k = await rt.kernel("pool", perLane ? "gap_fwd_lane" : "gap_fwd");
   const u = adaptiveParams(rt, { ...s, oh: 1, ow: 1 });
-  return { steps: [dispatchStep(rt, k, [u, b.x, b.y], s.n * s.c)], scratch: [] };
+  const planes = s.n * s.c;
+  const n = perLane ? groups(planes) : planes;
+  return { steps: [dispatchStep(rt, k, [u, b.x, b.y], n)], scratch: [] };
 }
 
 export async function planGlobalAvgPoolBackward(

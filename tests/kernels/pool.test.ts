@@ -187,6 +187,7 @@ Deno.test({
       { n: 3, c: 64, h: 8, w: 8, oh: 1, ow: 1 },
       { n: 1, c: 1, h: 13, w: 11, oh: 7, ow: 7 },
       { n: 2, c: 3, h: 7, w: 7, oh: 7, ow: 7 },
+      { n: 1, c: 5, h: 17, w: 19, oh: 1, ow: 1 }, // > 256 pixels: the workgroup reduction
       { n: 1, c: 2, h: 3, w: 4, oh: 5, ow: 6 }, // upsampling: bins overlap
     ];
     for (const [i, s] of shapes.entries()) {
