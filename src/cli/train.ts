@@ -1,0 +1,111 @@
+/**
+ * `deno task train [flags]`: train a model of the zoo. With no flags: ResNet-20 on Fashion-MNIST
+ * when it is installed (/usr/share/datasets/fashion-mnist), else on the embedded synthetic set.
+ */
+import { defineFlags, parseArgsOrExit } from "../train/args.ts";
+import { fashionMnistAvailable } from "../data/dataset.ts";
+import { DivergedError, trainRun } from "../train/run.ts";
+import { listModels } from "../models/zoo.ts";
+import { NoAdapterError } from "../gpu/device.ts";
+
+const flags = defineFlags({
+  model: { type: "string", default: "resnet20", help: `model name (${listModels().join(", ")})` },
+  shortcut: {
+    type: "enum",
+    values: ["A", "B", "C"],
+    help: "shortcut where shapes change: A zero-pad, B projection, C projection everywhere " +
+      "(default: A for CIFAR-style nets, B for ImageNet-style)",
+  },
+  width: { type: "number", default: 1, min: 0.01, help: "base-width multiplier" },
+  data: {
+    type: "string",
+    help: "fashion-mnist | mnist | cifar10 | synthetic | a directory of IDX or CIFAR-10 " +
+      "binary files (default: fashion-mnist if installed, else synthetic)",
+  },
+  epochs: { type: "int", default: 3, min: 1, help: "epochs" },
+  batch: { type: "int", default: 128, min: 1, help: "training batch size" },
+  evalBatch: { type: "int", default: 250, min: 1, help: "evaluation batch size" },
+  optimizer: { type: "enum", values: ["sgd", "adamw"], default: "sgd", help: "optimizer" },
+  lr: { type: "number", default: 0.1, min: 0, help: "peak learning rate" },
+  momentum: { type: "number", default: 0.9, min: 0, max: 1, help: "SGD momentum" },
+  nesterov: { type: "boolean", default: false, help: "Nesterov momentum" },
+  wd: { type: "number", default: 5e-4, min: 0, help: "weight decay" },
+  schedule: {
+    type: "enum",
+    values: ["step", "cosine", "constant"],
+    default: "cosine",
+    help: "learning-rate schedule (step: ×0.1 at 50% and 75% of the run)",
+  },
+  warmup: { type: "int", default: 100, min: 0, help: "linear warm-up steps" },
+  subset: { type: "int", min: 1, help: "train on the first N training images only" },
+  testSubset: { type: "int", min: 1, help: "evaluate on the first N test images only" },
+  seed: { type: "int", default: 0, help: "seed for initialization, shuffling and augmentation" },
+  out: { type: "string", help: "run directory (default runs/<model>-<data>-<time>)" },
+  resume: { type: "string", help: "checkpoint to continue from (a run's checkpoint.safetensors)" },
+  evalEvery: { type: "int", default: 1, min: 1, help: "evaluate on the test set every N epochs" },
+  clipGradNorm: { type: "number", min: 0, help: "clip the global gradient L2 norm to this" },
+  augment: { type: "boolean", default: true, help: "pad-4 random crop + horizontal flip" },
+  logEvery: {
+    type: "int",
+    default: 20,
+    min: 1,
+    help: "read loss/accuracy from the GPU every N steps",
+  },
+  gradNormEvery: {
+    type: "int",
+    default: 100,
+    min: 0,
+    help: "log per-layer gradient norms every N steps (0: off)",
+  },
+});
+
+const args = parseArgsOrExit(flags, Deno.args, "deno task train [flags]");
+const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
+if (!args.data && data === "synthetic") {
+  console.log(
+    "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): using the embedded synthetic set",
+  );
+}
+const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+const out = args.out ?? `runs/${args.model}-${data.replace(/[^\w.-]/g, "_")}-${stamp}`;
+
+try {
+  const s = await trainRun({
+    model: args.model,
+    shortcut: args.shortcut,
+    width: args.width,
+    data,
+    epochs: args.epochs,
+    batch: args.batch,
+    evalBatch: args.evalBatch,
+    optimizer: args.optimizer,
+    lr: args.lr,
+    momentum: args.momentum,
+    nesterov: args.nesterov,
+    wd: args.wd,
+    schedule: args.schedule,
+    warmup: args.warmup,
+    subset: args.subset,
+    testSubset: args.testSubset,
+    seed: args.seed,
+    out,
+    resume: args.resume,
+    evalEvery: args.evalEvery,
+    clipGradNorm: args.clipGradNorm,
+    augment: args.augment,
+    logEvery: args.logEvery,
+    gradNormEvery: args.gradNormEvery,
+  }, { handleSigint: true });
+  console.log(
+    `done (${s.stopped}): test accuracy ${(100 * s.testAccuracy).toFixed(2)}%, ` +
+      `${s.imagesPerSec.toFixed(1)} images/s, ${s.seconds.toFixed(0)} s → ${out}/ ` +
+      "(metrics.jsonl, loss.svg, error.svg, grad_norms.svg, checkpoint.safetensors)",
+  );
+  if (s.stopped === "interrupted") Deno.exit(130);
+} catch (e) {
+  if (e instanceof DivergedError || e instanceof NoAdapterError) {
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }
+  throw e;
+}

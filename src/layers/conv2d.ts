@@ -1,0 +1,61 @@
+/** 2-D convolution (OIHW weights, optional bias): implicit-GEMM forward and GEMM backward. */
+import {
+  planConv2dBackwardData,
+  planConv2dBackwardWeight,
+  planConv2dForward,
+} from "../ops/conv2d.ts";
+import type { Planned } from "../ops/plan.ts";
+import type { LayerContext, LayerRule } from "./rule.ts";
+import type { Layer } from "../scheduler/schedule.ts";
+
+function conv(ctx: LayerContext, layer: Layer) {
+  const node = layer.node;
+  if (node.op !== "conv2d") throw new Error(`conv2d rule got ${node.op}`);
+  const [c, h, w] = ctx.shape(layer.inputs[0]);
+  const shape = {
+    n: ctx.batch,
+    c,
+    h,
+    w,
+    k: node.outChannels,
+    kh: node.kernel,
+    kw: node.kernel,
+    stride: node.stride,
+    padding: node.padding,
+  };
+  return { node, shape };
+}
+
+export const conv2dRule: LayerRule = {
+  savedBytes: () => 0,
+  forward(ctx, layer) {
+    const { node, shape } = conv(ctx, layer);
+    return planConv2dForward(ctx.rt, shape, {
+      x: ctx.act(layer.inputs[0]),
+      w: ctx.model.param(`${node.name}.weight`),
+      bias: node.bias ? ctx.model.param(`${node.name}.bias`) : null,
+      y: ctx.act(layer.output),
+    });
+  },
+  async backward(ctx, layer) {
+    const { node, shape } = conv(ctx, layer);
+    const x = layer.inputs[0], dy = ctx.grad(layer.output)!;
+    const weight = await planConv2dBackwardWeight(ctx.rt, shape, {
+      x: ctx.act(x),
+      dy,
+      dw: ctx.model.grad(`${node.name}.weight`),
+      db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
+    });
+    const dx = ctx.grad(x);
+    if (!dx) return weight; // the network's input needs no gradient
+    const data: Planned = await planConv2dBackwardData(ctx.rt, shape, {
+      dy,
+      w: ctx.model.param(`${node.name}.weight`),
+      dx,
+    }, { accumulate: ctx.accumulate(x) });
+    return {
+      steps: [...weight.steps, ...data.steps],
+      scratch: [...weight.scratch, ...data.scratch],
+    };
+  },
+};

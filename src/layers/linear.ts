@@ -1,0 +1,40 @@
+/** Fully connected layer, PyTorch layout (weight [out, in]). */
+import { planLinearBackward, planLinearForward } from "../ops/linear.ts";
+import type { LayerContext, LayerRule } from "./rule.ts";
+import type { Layer } from "../scheduler/schedule.ts";
+
+function linear(ctx: LayerContext, layer: Layer) {
+  const node = layer.node;
+  if (node.op !== "linear") throw new Error(`linear rule got ${node.op}`);
+  const shape = {
+    n: ctx.batch,
+    inFeatures: ctx.shape(layer.inputs[0]).reduce((a, b) => a * b, 1),
+    outFeatures: node.outFeatures,
+  };
+  return { node, shape };
+}
+
+export const linearRule: LayerRule = {
+  savedBytes: () => 0,
+  forward(ctx, layer) {
+    const { node, shape } = linear(ctx, layer);
+    return planLinearForward(ctx.rt, shape, {
+      x: ctx.act(layer.inputs[0]),
+      weight: ctx.model.param(`${node.name}.weight`),
+      bias: node.bias ? ctx.model.param(`${node.name}.bias`) : undefined,
+      y: ctx.act(layer.output),
+    });
+  },
+  backward(ctx, layer) {
+    const { node, shape } = linear(ctx, layer);
+    const x = layer.inputs[0];
+    return planLinearBackward(ctx.rt, shape, {
+      dy: ctx.grad(layer.output)!,
+      x: ctx.act(x),
+      weight: ctx.model.param(`${node.name}.weight`),
+      dx: ctx.grad(x) ?? undefined,
+      dw: ctx.model.grad(`${node.name}.weight`),
+      db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
+    }, { accumulateDx: ctx.accumulate(x) });
+  },
+};

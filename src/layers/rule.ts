@@ -1,0 +1,38 @@
+/**
+ * A layer rule declares, next to each other, how one op runs forward and backward on the GPU.
+ * Rules only translate a scheduled layer and the buffers the planner assigned into kernel plans;
+ * memory, ordering and gradient accumulation are the scheduler's.
+ */
+import type { Runtime } from "../gpu/runtime.ts";
+import type { Planned } from "../ops/plan.ts";
+import type { Layer, Mode } from "../scheduler/schedule.ts";
+import type { Model } from "../model/model.ts";
+
+export interface LayerContext {
+  rt: Runtime;
+  model: Model;
+  batch: number;
+  mode: Mode;
+  /** Activation buffer of tensor t. */
+  act(t: number): GPUBuffer;
+  /** Gradient buffer of tensor t, or null when t needs none (the network's input). */
+  grad(t: number): GPUBuffer | null;
+  /** Whether this layer's backward must add into grad(t) rather than overwrite it. */
+  accumulate(t: number): boolean;
+  /** The buffer this layer keeps for its backward (size from `savedBytes`). */
+  saved(): GPUBuffer;
+  /** A u32 the trainer rewrites every step (dropout masks are drawn from it). */
+  stepSeed(): GPUBuffer;
+  /** Per-layer memo shared by forward and backward planning (e.g. buffers an op allocated). */
+  stash: Record<string, GPUBuffer>;
+  /** [C, H, W] or [F] of tensor t, without the batch. */
+  shape(t: number): readonly number[];
+}
+
+export interface LayerRule {
+  /** Bytes the layer keeps from forward to backward in training (0 for none). */
+  savedBytes(layer: Layer, batch: number): number;
+  forward(ctx: LayerContext, layer: Layer): Promise<Planned>;
+  /** Writes grad of the layer's inputs (and its parameters' gradients). */
+  backward(ctx: LayerContext, layer: Layer): Promise<Planned>;
+}

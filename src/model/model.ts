@@ -1,0 +1,124 @@
+/**
+ * A model on the GPU: its graph and one buffer per parameter and BN statistic, named as
+ * torchvision names them. Gradient buffers exist only once a training plan asks for them.
+ */
+import type { Graph, ParamSpec } from "../graph/ir.ts";
+import type { Runtime } from "../gpu/runtime.ts";
+import { initParameters } from "./init.ts";
+import { numel } from "../tensor.ts";
+
+export function isTrainable(p: ParamSpec): boolean {
+  return p.kind !== "running_mean" && p.kind !== "running_var";
+}
+
+export class Model {
+  readonly params = new Map<string, GPUBuffer>();
+  readonly grads = new Map<string, GPUBuffer>();
+  readonly specs: Map<string, ParamSpec>;
+
+  private constructor(readonly rt: Runtime, readonly graph: Graph, readonly name: string) {
+    this.specs = new Map(graph.params.map((p) => [p.name, p]));
+  }
+
+  /** Builds the model with freshly initialized parameters (see init.ts). */
+  static create(rt: Runtime, graph: Graph, opts: { name?: string; seed?: number } = {}): Model {
+    const m = new Model(rt, graph, opts.name ?? "model");
+    const values = initParameters(graph, opts.seed ?? 0);
+    for (const p of graph.params) {
+      const buf = rt.pool.acquire(values.get(p.name)!.byteLength, p.name);
+      m.params.set(p.name, buf);
+    }
+    m.loadStateDict(values);
+    return m;
+  }
+
+  param(name: string): GPUBuffer {
+    const b = this.params.get(name);
+    if (!b) throw new Error(`${this.name} has no parameter ${name}`);
+    return b;
+  }
+
+  /** The gradient buffer of a trainable parameter, created on first request. */
+  grad(name: string): GPUBuffer {
+    let g = this.grads.get(name);
+    if (!g) {
+      const spec = this.specs.get(name);
+      if (!spec || !isTrainable(spec)) throw new Error(`${name} is not a trainable parameter`);
+      g = this.rt.pool.acquire(numel(spec.shape) * 4, `grad:${name}`);
+      this.rt.commands().clearBuffer(g, 0, numel(spec.shape) * 4);
+      this.grads.set(name, g);
+    }
+    return g;
+  }
+
+  trainableNames(): string[] {
+    return this.graph.params.filter(isTrainable).map((p) => p.name);
+  }
+
+  /** Uploads values by torchvision name; every given tensor must match its declared shape. */
+  loadStateDict(values: Map<string, ArrayLike<number>>, opts: { strict?: boolean } = {}): void {
+    for (const [name, v] of values) {
+      const spec = this.specs.get(name);
+      if (!spec) throw new Error(`state dict has ${name}, which ${this.name} does not`);
+      const n = numel(spec.shape);
+      if (v.length !== n) {
+        throw new Error(`${name}: expected ${n} values for shape [${spec.shape}], got ${v.length}`);
+      }
+      const f = Float32Array.from(v) as Float32Array<ArrayBuffer>;
+      this.rt.device.queue.writeBuffer(this.param(name), 0, f);
+    }
+    if (opts.strict) {
+      const missing = [...this.specs.keys()].filter((k) => !values.has(k));
+      if (missing.length) throw new Error(`state dict lacks ${missing.slice(0, 5).join(", ")}…`);
+    }
+  }
+
+  /** Reads every parameter and BN statistic back, gathered into one readback. */
+  async stateDict(): Promise<Map<string, Float32Array>> {
+    return await gatherRead(
+      this.rt,
+      this.graph.params.map((p) => [p.name, this.param(p.name), numel(p.shape)]),
+    );
+  }
+
+  /** Returns parameter and gradient buffers to the pool. */
+  dispose(): void {
+    for (const b of [...this.params.values(), ...this.grads.values()]) this.rt.pool.release(b);
+    this.params.clear();
+    this.grads.clear();
+  }
+
+  parameterBytes(): number {
+    return this.graph.params.reduce((a, p) => a + numel(p.shape) * 4, 0);
+  }
+}
+
+/**
+ * Reads many buffers with one map: each is copied into a gather buffer (chunked below the
+ * binding limit) so a checkpoint costs one or a few ≥10 ms waits instead of one per tensor.
+ */
+export async function gatherRead(
+  rt: Runtime,
+  items: [string, GPUBuffer, number][],
+): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  const limit = Math.min(rt.limits.maxStorageBufferBindingSize, rt.limits.maxBufferSize);
+  let i = 0;
+  while (i < items.length) {
+    const chunk: [string, number, number][] = [];
+    let bytes = 0;
+    for (; i < items.length && (chunk.length === 0 || bytes + items[i][2] * 4 <= limit); i++) {
+      chunk.push([items[i][0], bytes, items[i][2]]);
+      bytes += items[i][2] * 4;
+    }
+    const gather = rt.pool.acquire(bytes, "gather");
+    const enc = rt.commands();
+    chunk.forEach(([, off, n], k) => {
+      if (n > 0) enc.copyBufferToBuffer(items[i - chunk.length + k][1], 0, gather, off, n * 4);
+    });
+    const data = new Float32Array(await rt.read(gather, bytes));
+    rt.pool.release(gather);
+    for (const [name, off, n] of chunk) out.set(name, data.slice(off / 4, off / 4 + n));
+  }
+  return out;
+}

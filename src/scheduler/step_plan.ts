@@ -1,0 +1,121 @@
+/**
+ * The planned training (or inference) step of one model at one batch size: every buffer, bind
+ * group and pipeline is made here, once; {@link StepPlan.forward}/{@link StepPlan.backward} are
+ * step lists the trainer replays each iteration.
+ */
+import type { Model } from "../model/model.ts";
+import type { Planned, Step } from "../ops/plan.ts";
+import { buildSchedule, type Layer, type Mode, type Schedule } from "./schedule.ts";
+import { activationBytes, firstGradWriter, stepLifetimes } from "./lifetimes.ts";
+import { type MemoryPlan, planMemory } from "./memory.ts";
+import type { LayerContext } from "../layers/rule.ts";
+import { ruleFor } from "../layers/mod.ts";
+
+export interface StepPlan {
+  schedule: Schedule;
+  batch: number;
+  mode: Mode;
+  memory: MemoryPlan;
+  forward: Step[];
+  backward: Step[];
+  /** Per-layer step ranges, for per-layer timing and debugging. */
+  layerSteps: { layer: Layer; forward: Step[]; backward: Step[] }[];
+  /** u32 the trainer writes each step: dropout's mask seed. */
+  seed: GPUBuffer;
+  /** Where the host writes the input batch (NCHW f32). */
+  input: GPUBuffer;
+  logits: GPUBuffer;
+  /** Gradient of the logits (train mode), written by the loss. */
+  dlogits: GPUBuffer | null;
+  /** Activation-memory bytes the plan holds (slots plus per-op scratch). */
+  plannedBytes: number;
+  release(): void;
+}
+
+export async function buildStepPlan(
+  model: Model,
+  opts: { batch: number; mode: Mode },
+): Promise<StepPlan> {
+  const { batch, mode } = opts;
+  if (!Number.isInteger(batch) || batch < 1) {
+    throw new RangeError(`batch must be ≥ 1, got ${batch}`);
+  }
+  const rt = model.rt;
+  const schedule = buildSchedule(model.graph, mode);
+  const memory = planMemory(
+    stepLifetimes(schedule, batch, (l) => ruleFor(l).savedBytes(l, batch)),
+  );
+  const slots = memory.slotBytes.map((b, i) => rt.pool.acquire(b, `slot${i}`));
+  const slot = (key: string): GPUBuffer => {
+    const s = memory.slotOf.get(key);
+    if (s === undefined) throw new Error(`planner has no buffer for ${key}`);
+    return slots[s];
+  };
+  const scratch: GPUBuffer[] = [];
+  // Rewritten by the trainer each step; never shared, unlike the runtime's cached uniforms.
+  const seed = rt.pool.acquire(16, "step seed");
+  scratch.push(seed);
+  const forward: Step[] = [], backward: Step[] = [];
+  const layerSteps: StepPlan["layerSteps"] = [];
+  const take = (p: Planned, into: Step[]): Step[] => {
+    into.push(...p.steps);
+    scratch.push(...p.scratch);
+    return p.steps;
+  };
+
+  const contexts = schedule.layers.map((layer, i): LayerContext => ({
+    rt,
+    model,
+    batch,
+    mode,
+    act: (t) => slot(`act:${schedule.tensorOf(t)}`),
+    grad: (t) => {
+      const r = schedule.tensorOf(t);
+      return r === 0 ? null : slot(`grad:${r}`);
+    },
+    accumulate: (t) => firstGradWriter(schedule, schedule.tensorOf(t)) !== i,
+    saved: () => slot(`save:${i}`),
+    stash: {},
+    stepSeed: () => seed,
+    shape: (t) => model.graph.nodes[t].shape,
+  }));
+
+  for (let i = 0; i < schedule.layers.length; i++) {
+    const layer = schedule.layers[i];
+    layerSteps.push({
+      layer,
+      forward: take(await ruleFor(layer).forward(contexts[i], layer), forward),
+      backward: [],
+    });
+  }
+  if (mode === "train") {
+    for (let i = schedule.layers.length - 1; i >= 0; i--) {
+      const layer = schedule.layers[i];
+      layerSteps[i].backward = take(await ruleFor(layer).backward(contexts[i], layer), backward);
+    }
+  }
+  const out = schedule.output;
+  const scratchBytes = scratch.reduce((a, b) => a + b.size, 0);
+  return {
+    schedule,
+    batch,
+    mode,
+    memory,
+    forward,
+    backward,
+    layerSteps,
+    seed,
+    input: slot("act:0"),
+    logits: slot(`act:${out}`),
+    dlogits: mode === "train" ? slot(`grad:${out}`) : null,
+    plannedBytes: memory.plannedBytes + scratchBytes,
+    release() {
+      for (const b of [...slots, ...scratch]) rt.pool.release(b);
+    },
+  };
+}
+
+/** Bytes of one input batch, for callers validating what they write. */
+export function inputBytes(plan: StepPlan): number {
+  return activationBytes(plan.schedule, 0, plan.batch);
+}

@@ -1,0 +1,182 @@
+/**
+ * A model's training step, planned once and replayed: forward, loss, backward, optional gradient
+ * clipping, optimizer update, and optionally per-layer gradient norms — all recorded into one
+ * submit. The host writes the batch with queue writes; nothing waits on the GPU except
+ * {@link Trainer.readMetrics} and {@link Trainer.readGradNorms}, which callers run every N steps.
+ */
+import type { Model } from "../model/model.ts";
+import { isTrainable } from "../model/model.ts";
+import { buildStepPlan, type StepPlan } from "../scheduler/step_plan.ts";
+import { planSoftmaxCrossEntropy, type SoftmaxXentPlan, type XentMetrics } from "../ops/loss.ts";
+import { type OptimizerPlan, planAdamW, planSgd } from "../ops/optimizer.ts";
+import { type ClipPlan, type NormsPlan, planClipGradNorm, planNorms } from "../ops/norms.ts";
+import { replay } from "../ops/plan.ts";
+import { numel } from "../tensor.ts";
+import { checkBatch } from "./batch_check.ts";
+
+export interface OptimizerConfig {
+  kind: "sgd" | "adamw";
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  /** SGD only: decoupled (AdamW-style) instead of torch's coupled L2 decay. */
+  decoupledWeightDecay?: boolean;
+  l1?: number;
+}
+
+export interface TrainerOptions {
+  batch: number;
+  optimizer: OptimizerConfig;
+  /** clip_grad_norm_ max norm, computed on the GPU; off when absent. */
+  clipGradNorm?: number;
+}
+
+export interface GradNorm {
+  /** Weight name, e.g. `layer1.0.conv1.weight`, from the input side to the output side. */
+  name: string;
+  norm: number;
+}
+
+export class Trainer {
+  /** Steps taken (the optimizer's 1-based step of the next update is `steps + 1`). */
+  steps = 0;
+  private captureNext = false;
+  private labelWords: Uint32Array<ArrayBuffer>;
+
+  private constructor(
+    readonly model: Model,
+    readonly plan: StepPlan,
+    readonly loss: SoftmaxXentPlan,
+    readonly optimizer: OptimizerPlan,
+    readonly optimizerNames: string[],
+    private labels: GPUBuffer,
+    private clip: ClipPlan | null,
+    private norms: NormsPlan,
+    readonly normNames: string[],
+  ) {
+    this.labelWords = new Uint32Array(plan.batch);
+  }
+
+  static async create(model: Model, opts: TrainerOptions): Promise<Trainer> {
+    const rt = model.rt;
+    const plan = await buildStepPlan(model, { batch: opts.batch, mode: "train" });
+    const labels = rt.pool.acquire(opts.batch * 4, "labels");
+    const loss = await planSoftmaxCrossEntropy(rt, {
+      n: opts.batch,
+      classes: model.graph.classes,
+    }, { logits: plan.logits, labels, dlogits: plan.dlogits! });
+
+    const names = model.trainableNames();
+    const sizes = names.map((n) => numel(model.specs.get(n)!.shape));
+    const grads = names.map((n) => model.grad(n));
+    const clip = opts.clipGradNorm
+      ? await planClipGradNorm(rt, sizes, grads, { maxNorm: opts.clipGradNorm })
+      : null;
+    const buf = {
+      params: names.map((n) => model.param(n)),
+      grads,
+      clipScale: clip?.clip,
+    };
+    const o = opts.optimizer;
+    const optimizer = o.kind === "sgd"
+      ? await planSgd(rt, sizes, buf, {
+        lr: o.lr,
+        momentum: o.momentum ?? 0,
+        nesterov: o.nesterov,
+        weightDecay: o.weightDecay ?? 0,
+        decoupledWeightDecay: o.decoupledWeightDecay,
+        l1: o.l1,
+      })
+      : await planAdamW(rt, sizes, buf, { lr: o.lr, weightDecay: o.weightDecay, l1: o.l1 });
+
+    // Gradient norms of the weight layers (conv and linear), input side first.
+    const normNames = model.graph.params
+      .filter((p) => isTrainable(p) && p.kind === "weight")
+      .map((p) => p.name);
+    const norms = await planNorms(
+      rt,
+      normNames.map((n) => numel(model.specs.get(n)!.shape)),
+      normNames.map((n) => model.grad(n)),
+    );
+    return new Trainer(model, plan, loss, optimizer, names, labels, clip, norms, normNames);
+  }
+
+  get batch(): number {
+    return this.plan.batch;
+  }
+
+  /** Ask the next step to also compute per-layer gradient norms (read with readGradNorms). */
+  captureGradNorms(): void {
+    this.captureNext = true;
+  }
+
+  /**
+   * One training step on `x` (NCHW f32, exactly the planned batch) and integer `labels`, with
+   * learning rate `lr`. Records and submits; returns without waiting for the GPU.
+   */
+  step(x: Float32Array, labels: ArrayLike<number>, lr: number): void {
+    const rt = this.model.rt, q = rt.device.queue, plan = this.plan;
+    checkBatch(this.model.graph, plan.batch, x, labels);
+    if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`learning rate ${lr} is not valid`);
+    for (let i = 0; i < plan.batch; i++) this.labelWords[i] = labels[i];
+    q.writeBuffer(plan.input, 0, x as Float32Array<ArrayBuffer>);
+    q.writeBuffer(this.labels, 0, this.labelWords);
+    this.steps++;
+    q.writeBuffer(plan.seed, 0, new Uint32Array([this.steps]));
+    this.optimizer.setLearningRate(lr);
+    this.optimizer.setStep(this.steps);
+    replay(rt, plan.forward);
+    replay(rt, this.loss.steps);
+    replay(rt, plan.backward);
+    if (this.captureNext) {
+      replay(rt, this.norms.steps);
+      this.captureNext = false;
+    }
+    if (this.clip) replay(rt, this.clip.steps);
+    replay(rt, this.optimizer.steps);
+    rt.submit();
+  }
+
+  /** Loss and accuracy accumulated on the GPU since the last read (one readback). */
+  async readMetrics(reset = true): Promise<XentMetrics> {
+    const m = await this.loss.readMetrics();
+    if (reset) this.loss.reset();
+    return m;
+  }
+
+  /** Norms captured by the last step that had {@link captureGradNorms} set. */
+  async readGradNorms(): Promise<GradNorm[]> {
+    const v = await this.norms.read();
+    return this.normNames.map((name, i) => ({ name, norm: v[i] }));
+  }
+
+  /** The clip factor and total norm of the last step (clipping on only). */
+  async readClip(): Promise<{ scale: number; totalNorm: number } | null> {
+    return this.clip ? await this.clip.readClip() : null;
+  }
+
+  /** Optimizer state by name (`<param>.momentum_buffer`, `.exp_avg`, `.exp_avg_sq`). */
+  optimizerState(): [string, GPUBuffer, number][] {
+    const suffixes = this.optimizer.state[0]?.length === 2
+      ? ["exp_avg", "exp_avg_sq"]
+      : ["momentum_buffer"];
+    const out: [string, GPUBuffer, number][] = [];
+    this.optimizerNames.forEach((name, i) => {
+      const n = numel(this.model.specs.get(name)!.shape);
+      this.optimizer.state[i].forEach((b, k) => out.push([`${name}.${suffixes[k]}`, b, n]));
+    });
+    return out;
+  }
+
+  release(): void {
+    const rt = this.model.rt;
+    this.plan.release();
+    for (const b of [...this.loss.scratch, ...this.optimizer.scratch, ...this.norms.scratch]) {
+      rt.pool.release(b);
+    }
+    if (this.clip) { for (const b of this.clip.scratch) rt.pool.release(b); }
+    this.optimizer.dispose();
+    rt.pool.release(this.labels);
+  }
+}
