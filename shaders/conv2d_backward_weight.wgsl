@@ -1,0 +1,141 @@
+// 2-D convolution backward to the weights as a GEMM reducing over batch × output pixels:
+// dW[k, r] = Σ_l dY[l, k] · X̂[l, r], with r = (c, ky, kx), l = (n, oy, ox) and X̂ the im2col of x
+// (never stored). The reduction (N·OH·OW, 32768 at N32 32×32) is split over workgroups: split s
+// sums output rows [s·rows_per, (s+1)·rows_per) of the N·OH (n, oy) rows into its own K×R slice
+// of a scratch buffer, and conv2d_reduce.wgsl `sum_splits` adds the slices in a fixed order (no
+// float atomics, deterministic). With one split the kernel writes dW directly.
+//
+// Layout: x NCHW, dy NCHW (N, K, OH, OW), out K×R per split = OIHW dW; f32.
+// Tiling: a workgroup owns 8·WG weight taps r × 16 output channels k; invocation `lid` holds taps
+//   tile + i·WG + lid (i < 8) for 16 channels in registers (common/conv2d_tile.wgsl), so each x
+//   value feeds 16 multiply-adds and each dy value 8; no workgroup memory (see conv2d_forward).
+// Bindings: 0 params (uniform), 1 x (read), 2 dy (read), 3 out (read_write).
+// Grid: 1-D folded, (split) × (tap tiles) × (channel tiles), channel tile fastest.
+
+//!include common/grid.wgsl
+//!include common/conv2d_tile.wgsl
+
+override WG: u32 = 16u;
+
+struct Params {
+  n: u32, c: u32, h: u32, w: u32,
+  k: u32, kh: u32, kw: u32, stride: u32,
+  pad: u32, oh: u32, ow: u32, r: u32,
+  ktiles: u32, rtiles: u32, groups: u32, rows_per: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+// dy of 16 output channels (planes `stride` apart) at one output pixel.
+fn dy_row(base: u32, stride: u32) -> Row16 {
+  return Row16(
+    vec4f(dy[base], dy[base + stride], dy[base + 2u * stride], dy[base + 3u * stride]),
+    vec4f(dy[base + 4u * stride], dy[base + 5u * stride], dy[base + 6u * stride],
+          dy[base + 7u * stride]),
+    vec4f(dy[base + 8u * stride], dy[base + 9u * stride], dy[base + 10u * stride],
+          dy[base + 11u * stride]),
+    vec4f(dy[base + 12u * stride], dy[base + 13u * stride], dy[base + 14u * stride],
+          dy[base + 15u * stride]),
+  );
+}
+
+fn x4(a: vec4u, ok: vec4<bool>) -> vec4f {
+  return select(vec4f(0.0), vec4f(x[a.x], x[a.y], x[a.z], x[a.w]), ok);
+}
+
+struct Acc {
+  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
+  r4: Row16, r5: Row16, r6: Row16, r7: Row16,
+}
+
+fn mac(acc: Acc, va: vec4f, vb: vec4f, d: Row16) -> Acc {
+  return Acc(
+    row16_mac(acc.r0, va.x, d), row16_mac(acc.r1, va.y, d),
+    row16_mac(acc.r2, va.z, d), row16_mac(acc.r3, va.w, d),
+    row16_mac(acc.r4, vb.x, d), row16_mac(acc.r5, vb.y, d),
+    row16_mac(acc.r6, vb.z, d), row16_mac(acc.r7, vb.w, d),
+  );
+}
+
+fn store_row(v: Row16, r: u32, k0: u32, split: u32) {
+  if (r >= p.r) {
+    return;
+  }
+  let o = (split * p.k + k0) * p.r + r;
+  for (var j = 0u; j < 16u; j++) {
+    if (k0 + j < p.k) {
+      out[o + j * p.r] = row16_get(v, j);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let k0 = (g % p.ktiles) * 16u;
+  let rest = g / p.ktiles;
+  let split = rest / p.rtiles;
+  let base = (rest % p.rtiles) * WG * 8u + lid;
+  let slot = vec4u(0u, 1u, 2u, 3u) * WG;
+  let r0 = base + slot;
+  let r1 = base + 4u * WG + slot;
+  let hw = p.h * p.w;
+  let ohw = p.oh * p.ow;
+  let khw = p.kh * p.kw;
+  let live0 = r0 < vec4u(p.r);
+  let live1 = r1 < vec4u(p.r);
+  let rr0 = min(r0, vec4u(p.r - 1u));
+  let rr1 = min(r1, vec4u(p.r - 1u));
+  let c0 = rr0 / khw;
+  let c1 = rr1 / khw;
+  let t0 = rr0 - c0 * khw;
+  let t1 = rr1 - c1 * khw;
+  let ky0 = t0 / p.kw;
+  let ky1 = t1 / p.kw;
+  // Offsets of each tap's window corner from the output pixel's (oy·s, ox·s).
+  let dy0 = vec4i(ky0) - i32(p.pad);
+  let dy1 = vec4i(ky1) - i32(p.pad);
+  let dx0 = vec4i(t0 - ky0 * p.kw) - i32(p.pad);
+  let dx1 = vec4i(t1 - ky1 * p.kw) - i32(p.pad);
+
+  var acc = Acc(row16_zero(), row16_zero(), row16_zero(), row16_zero(), row16_zero(),
+                row16_zero(), row16_zero(), row16_zero());
+  let row_end = min((split + 1u) * p.rows_per, p.n * p.oh);
+  for (var row = split * p.rows_per; row < row_end; row++) {
+    let n = row / p.oh;
+    let oy = row - n * p.oh;
+    let iy0 = i32(oy * p.stride) + dy0;
+    let iy1 = i32(oy * p.stride) + dy1;
+    let rok0 = live0 & (vec4u(iy0) < vec4u(p.h));
+    let rok1 = live1 & (vec4u(iy1) < vec4u(p.h));
+    // x index of (n, c, iy, 0) and dy index of (n, k0, oy, 0).
+    let xr0 = (n * p.c + c0) * hw + vec4u(iy0) * p.w;
+    let xr1 = (n * p.c + c1) * hw + vec4u(iy1) * p.w;
+    var di = (n * p.k + min(k0, p.k - 1u)) * ohw + oy * p.ow;
+    for (var ox = 0u; ox < p.ow; ox++) {
+      let ix0 = i32(ox * p.stride) + dx0;
+      let ix1 = i32(ox * p.stride) + dx1;
+      let ok0 = rok0 & (vec4u(ix0) < vec4u(p.w));
+      let ok1 = rok1 & (vec4u(ix1) < vec4u(p.w));
+      let a0 = select(vec4u(0u), xr0 + vec4u(ix0), ok0);
+      let a1 = select(vec4u(0u), xr1 + vec4u(ix1), ok1);
+      acc = mac(acc, x4(a0, ok0), x4(a1, ok1), dy_row(di, ohw));
+      di += 1u;
+    }
+  }
+  store_row(acc.r0, r0.x, k0, split);
+  store_row(acc.r1, r0.y, k0, split);
+  store_row(acc.r2, r0.z, k0, split);
+  store_row(acc.r3, r0.w, k0, split);
+  store_row(acc.r4, r1.x, k0, split);
+  store_row(acc.r5, r1.y, k0, split);
+  store_row(acc.r6, r1.z, k0, split);
+  store_row(acc.r7, r1.w, k0, split);
+}

@@ -1,0 +1,190 @@
+/**
+ * 2-D convolution (NCHW activations, OIHW weights, f32) planned as implicit GEMMs:
+ * forward Y = X̂·Wᵀ, backward-data dX = dŶ·W (a transposed convolution gathered per input pixel),
+ * backward-weight dW = dYᵀ·X̂ split over workgroups along the batch×spatial reduction.
+ * Shaders: shaders/conv2d_forward.wgsl, conv2d_backward_data.wgsl, conv2d_backward_weight.wgsl.
+ */
+import type { Runtime } from "../gpu/runtime.ts";
+import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+
+export type { Conv2dShape };
+
+/** Rows (pixels) × columns (channels) one invocation accumulates; fixed by the WGSL tile. */
+export const TILE_ROWS = 8;
+export const TILE_COLS = 16;
+
+export interface ConvOptions {
+  /** Invocations per workgroup (power of two); the planner's default suits lavapipe. */
+  workgroup?: number;
+}
+
+function checkShape(s: Conv2dShape): { oh: number; ow: number } {
+  for (const [k, v] of Object.entries(s)) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`conv2d: ${k} = ${v}`);
+  }
+  if (s.stride < 1 || s.kh < 1 || s.kw < 1) throw new RangeError("conv2d: empty kernel or stride");
+  const o = conv2dOutSize(s);
+  if (o.oh < 1 || o.ow < 1) throw new RangeError(`conv2d: output ${o.oh}×${o.ow} is empty`);
+  return o;
+}
+
+/**
+ * The largest power of two ≤ `want` the device allows. 16 is the default: on lavapipe larger
+ * workgroups of this register-heavy tile measured slower (spilled tiles of a whole workgroup
+ * stop fitting in L1), and 16 keeps enough workgroups for every core on small layers.
+ */
+function workgroupSize(rt: Runtime, want = 16): number {
+  const l = rt.limits;
+  const wg = Math.min(want, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
+  return 1 << Math.floor(Math.log2(wg));
+}
+
+export async function planConv2dForward(
+  rt: Runtime,
+  s: Conv2dShape,
+  io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer | null; y: GPUBuffer },
+  opts: ConvOptions = {},
+): Promise<Planned> {
+  const { oh, ow } = checkShape(s);
+  const m = s.n * oh * ow;
+  const wg = workgroupSize(rt, opts.workgroup);
+  const is1x1 = s.kh === 1 && s.kw === 1 && s.stride === 1 && s.padding === 0;
+  const k = await rt.kernel("conv2d_forward", is1x1 ? "forward_1x1" : "forward", { WG: wg });
+  const ktiles = Math.ceil(s.k / TILE_COLS);
+  const groups = Math.ceil(m / (wg * TILE_ROWS)) * ktiles;
+  const params = rt.uniform(packParams([
+    s.n,
+    s.c,
+    s.h,
+    s.w,
+    s.k,
+    s.kh,
+    s.kw,
+    s.stride,
+    s.padding,
+    oh,
+    ow,
+    m,
+    ktiles,
+    groups,
+    0,
+    0,
+  ]));
+  const scratch: GPUBuffer[] = [];
+  let bias = io.bias ?? null;
+  if (!bias) {
+    // A zero bias keeps one kernel for both cases; written once here, never in the steps.
+    bias = rt.pool.acquire(s.k * 4, "conv2d.zero_bias");
+    rt.device.queue.writeBuffer(bias, 0, new Float32Array(s.k));
+    scratch.push(bias);
+  }
+  const steps: Step[] = [dispatchStep(rt, k, [params, io.x, io.w, bias, io.y], groups)];
+  return { steps, scratch };
+}
+
+export async function planConv2dBackwardData(
+  rt: Runtime,
+  s: Conv2dShape,
+  io: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer },
+  mode: { accumulate: boolean },
+  opts: ConvOptions = {},
+): Promise<Planned> {
+  const { oh, ow } = checkShape(s);
+  const m = s.n * s.h * s.w;
+  const wg = workgroupSize(rt, opts.workgroup);
+  const k = await rt.kernel("conv2d_backward_data", "backward_data", { WG: wg });
+  const ctiles = Math.ceil(s.c / TILE_COLS);
+  const groups = Math.ceil(m / (wg * TILE_ROWS)) * ctiles;
+  const params = rt.uniform(packParams([
+    s.n,
+    s.c,
+    s.h,
+    s.w,
+    s.k,
+    s.kh,
+    s.kw,
+    s.stride,
+    s.padding,
+    oh,
+    ow,
+    m,
+    ctiles,
+    groups,
+    mode.accumulate ? 1 : 0,
+    0,
+  ]));
+  return { steps: [dispatchStep(rt, k, [params, io.dy, io.w, io.dx], groups)], scratch: [] };
+}
+
+export interface ConvBackwardWeightOptions extends ConvOptions {
+  /** Splits of the batch×spatial reduction (default: enough workgroups to fill the device). */
+  splits?: number;
+}
+
+/**
+ * Splits of the N·OH rows: enough workgroups (≥ 64) that every core stays busy even when the
+ * K×R output is a handful of tiles, but no split shorter than 2 rows' worth of ~256 pixels, where
+ * the scratch traffic and the reduce would cost more than the parallelism gains.
+ */
+function chooseSplits(rows: number, ow: number, tiles: number): number {
+  const minRows = Math.max(1, Math.ceil(512 / ow));
+  return Math.max(1, Math.min(Math.ceil(64 / tiles), Math.floor(rows / minRows)));
+}
+
+export async function planConv2dBackwardWeight(
+  rt: Runtime,
+  s: Conv2dShape,
+  io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db?: GPUBuffer | null },
+  opts: ConvBackwardWeightOptions = {},
+): Promise<Planned> {
+  const { oh, ow } = checkShape(s);
+  const r = s.c * s.kh * s.kw;
+  const wg = workgroupSize(rt, opts.workgroup);
+  const k = await rt.kernel("conv2d_backward_weight", "backward_weight", { WG: wg });
+  const ktiles = Math.ceil(s.k / TILE_COLS);
+  const rtiles = Math.ceil(r / (wg * TILE_ROWS));
+  const rows = s.n * oh;
+  let splits = opts.splits ?? chooseSplits(rows, ow, ktiles * rtiles);
+  splits = Math.max(1, Math.min(splits, rows));
+  const rowsPer = Math.ceil(rows / splits);
+  splits = Math.ceil(rows / rowsPer); // no empty trailing split
+  const groups = splits * rtiles * ktiles;
+  const params = rt.uniform(packParams([
+    s.n,
+    s.c,
+    s.h,
+    s.w,
+    s.k,
+    s.kh,
+    s.kw,
+    s.stride,
+    s.padding,
+    oh,
+    ow,
+    r,
+    ktiles,
+    rtiles,
+    groups,
+    rowsPer,
+  ]));
+  const steps: Step[] = [];
+  const scratch: GPUBuffer[] = [];
+  const count = s.k * r;
+  if (splits === 1) {
+    steps.push(dispatchStep(rt, k, [params, io.x, io.dy, io.dw], groups));
+  } else {
+    const part = rt.pool.acquire(splits * count * 4, "conv2d.dw_splits");
+    scratch.push(part);
+    steps.push(dispatchStep(rt, k, [params, io.x, io.dy, part], groups));
+    const red = await rt.kernel("conv2d_reduce", "sum_splits", { WG: 64 });
+    const rp = rt.uniform(packParams([count, splits, 0, 0]));
+    steps.push(dispatchStep(rt, red, [rp, part, io.dw], Math.ceil(count / 64)));
+  }
+  if (io.db) {
+    const bg = await rt.kernel("conv2d_reduce", "bias_grad", { WG: 64 });
+    const bp = rt.uniform(packParams([s.n, s.k, oh * ow, 0]));
+    steps.push(dispatchStep(rt, bg, [bp, io.dy, io.db], s.k));
+  }
+  return { steps, scratch };
+}

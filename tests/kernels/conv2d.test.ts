@@ -1,0 +1,253 @@
+/**
+ * Convolution kernels (forward, backward-data incl. accumulate, backward-weight incl. split-K and
+ * db) against the f64 CPU reference and the PyTorch golden fixtures.
+ *
+ * Error bound, per element: the GPU sums L = (terms per output) f32 products with fma in some
+ * order, so |gpu − exact| ≤ γ(L)·Σ|terms| with γ(L) = L·u / (1 − L·u), u = 2⁻²⁴ (Higham, recursive
+ * summation; split-K partial sums plus the reduce have depth ≤ L too). Σ|terms| comes from the
+ * same reference run on |inputs|. Inputs are f32, so the f64 reference is exact up to its own
+ * ~1e-16 round-off. The bound is rigorous yet tight enough: dropping or duplicating one of the L
+ * terms moves a value by about Σ|terms|/L, far above γ(L)·Σ|terms| for the L here (≤ 1024).
+ * For the golden fixtures the f64 inputs are rounded to f32 first (2 more roundings per product).
+ */
+import assert from "node:assert/strict";
+import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { Rng } from "../helpers/rand.ts";
+import { relL2Error } from "../helpers/close.ts";
+import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
+import type { Runtime } from "../../src/gpu/runtime.ts";
+import { runOnce } from "../../src/ops/plan.ts";
+import {
+  type Conv2dShape,
+  planConv2dBackwardData,
+  planConv2dBackwardWeight,
+  planConv2dForward,
+} from "../../src/ops/conv2d.ts";
+import {
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  conv2dForward,
+  conv2dOutSize,
+} from "../../src/reference/conv.ts";
+
+const U = 2 ** -24;
+
+function gamma(terms: number): number {
+  return terms * U / (1 - terms * U);
+}
+
+const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
+
+/** Asserts |got − want| ≤ γ(terms)·mag elementwise; reports the worst element. */
+function assertBound(
+  got: Float32Array,
+  want: ArrayLike<number>,
+  mag: ArrayLike<number>,
+  terms: number,
+  label: string,
+): void {
+  assert.equal(got.length, want.length, `${label}: length`);
+  const g = gamma(terms);
+  let worst = -1, worstRatio = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    // Σ|terms| = 0 means every term is exactly zero, and so must the result be.
+    const ratio = d === 0 ? 0 : d / (g * mag[i]);
+    if (!(ratio <= 1) && (worst < 0 || !(ratio <= worstRatio))) {
+      worst = i;
+      worstRatio = ratio;
+    }
+  }
+  assert.ok(
+    worst < 0,
+    `${label}: [${worst}] gpu ${got[worst]} vs ref ${want[worst]}, |err| = ` +
+      `${worstRatio.toFixed(2)}× the bound γ(${terms})·${mag[worst]}`,
+  );
+  // Typical error is far below the worst case: a relative L2 error near 1e-7 is f32 round-off.
+  assert.ok(relL2Error(got, want) < 2e-6, `${label}: rel L2 ${relL2Error(got, want)}`);
+}
+
+function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {
+  const b = rt.pool.acquire(Math.max(4, data.length * 4), "test");
+  rt.device.queue.writeBuffer(b, 0, Float32Array.from(data as ArrayLike<number>));
+  return b;
+}
+
+async function download(rt: Runtime, b: GPUBuffer, n: number): Promise<Float32Array> {
+  return new Float32Array(await rt.read(b, n * 4));
+}
+
+interface Inputs {
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array | null;
+  dy: Float32Array;
+}
+
+function randomInputs(s: Conv2dShape, bias: boolean, seed: number): Inputs {
+  const r = new Rng(seed);
+  const { oh, ow } = conv2dOutSize(s);
+  return {
+    x: r.uniform(s.n * s.c * s.h * s.w, -1, 1),
+    w: r.uniform(s.k * s.c * s.kh * s.kw, -1, 1),
+    b: bias ? r.uniform(s.k, -1, 1) : null,
+    dy: r.uniform(s.n * s.k * oh * ow, -1, 1),
+  };
+}
+
+interface CheckOptions {
+  accumulate?: boolean;
+  workgroup?: number;
+  splits?: number;
+  /** Extra roundings per term (golden inputs rounded from f64). */
+  extra?: number;
+  /** Expected values instead of the f64 reference (golden). */
+  golden?: { y: number[]; dx: number[]; dw: number[]; db: number[] };
+}
+
+async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOptions = {}) {
+  const rt = await runtime();
+  const { oh, ow } = conv2dOutSize(s);
+  const ny = s.n * s.k * oh * ow, nx = s.n * s.c * s.h * s.w, nw = s.k * s.c * s.kh * s.kw;
+  const extra = o.extra ?? 0;
+  const x = upload(rt, inp.x), w = upload(rt, inp.w), dy = upload(rt, inp.dy);
+  const bias = inp.b ? upload(rt, inp.b) : null;
+  const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4), db = rt.pool.acquire(s.k * 4);
+  const old = new Rng(99).uniform(nx, -1, 1);
+  const dx = upload(rt, o.accumulate ? old : new Float32Array(nx).fill(NaN));
+  const wg = { workgroup: o.workgroup };
+
+  runOnce(rt, await planConv2dForward(rt, s, { x, w, bias, y }, wg));
+  runOnce(
+    rt,
+    await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: !!o.accumulate }, wg),
+  );
+  runOnce(
+    rt,
+    await planConv2dBackwardWeight(rt, s, { x, dy, dw, db }, { ...wg, splits: o.splits }),
+  );
+
+  const taps = s.kh * s.kw;
+  const ref = conv2dForward(inp.x, inp.w, inp.b, s).y;
+  const refMag = conv2dForward(abs(inp.x), abs(inp.w), inp.b ? abs(inp.b) : null, s).y;
+  assertBound(
+    await download(rt, y, ny),
+    o.golden?.y ?? ref,
+    refMag,
+    s.c * taps + 1 + extra,
+    `${label} y`,
+  );
+
+  let dxRef = conv2dBackwardData(inp.dy, inp.w, s);
+  let dxMag = conv2dBackwardData(abs(inp.dy), abs(inp.w), s);
+  if (o.accumulate) {
+    dxRef = dxRef.map((v, i) => v + old[i]);
+    dxMag = dxMag.map((v, i) => v + Math.abs(old[i]));
+  }
+  assertBound(
+    await download(rt, dx, nx),
+    o.golden?.dx ?? dxRef,
+    dxMag,
+    s.k * taps + 1 + extra,
+    `${label} dx${o.accumulate ? " (accumulate)" : ""}`,
+  );
+
+  const wr = conv2dBackwardWeight(inp.x, inp.dy, s);
+  const wm = conv2dBackwardWeight(abs(inp.x), abs(inp.dy), s);
+  const l = s.n * oh * ow;
+  assertBound(await download(rt, dw, nw), o.golden?.dw ?? wr.dw, wm.dw, l + extra, `${label} dw`);
+  assertBound(await download(rt, db, s.k), o.golden?.db ?? wr.db, wm.db, l + extra, `${label} db`);
+  for (const b of [x, w, dy, y, dw, db, dx, ...(bias ? [bias] : [])]) rt.pool.release(b);
+}
+
+const conv = (
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  k: number,
+  ks: number,
+  stride: number,
+  padding: number,
+): Conv2dShape => ({ n, c, h, w, k, kh: ks, kw: ks, stride, padding });
+
+// Sizes are off every tile multiple (8·WG pixels, 16 channels) unless a case says otherwise.
+const CASES: { label: string; s: Conv2dShape; bias: boolean }[] = [
+  { label: "3×3 s1 p1, 9×7, K 19", s: conv(2, 5, 9, 7, 19, 3, 1, 1), bias: true },
+  { label: "3×3 s2 p1, 15×15", s: conv(3, 17, 15, 15, 6, 3, 2, 1), bias: false },
+  { label: "3×3 s1 p1, batch 1, 7×7, 16→32", s: conv(1, 16, 7, 7, 32, 3, 1, 1), bias: false },
+  { label: "1×1 s1 (GEMM path)", s: conv(2, 20, 7, 7, 33, 1, 1, 0), bias: true },
+  { label: "1×1 s2 projection, 9×9", s: conv(2, 9, 9, 9, 18, 1, 2, 0), bias: false },
+  { label: "7×7 s2 p3 stem, batch 1", s: conv(1, 3, 15, 15, 16, 7, 2, 3), bias: true },
+  { label: "3×3 s2 p0, even input", s: conv(2, 4, 10, 10, 5, 3, 2, 0), bias: true },
+];
+
+for (const [i, { label, s, bias }] of CASES.entries()) {
+  for (const accumulate of [false, true]) {
+    Deno.test({
+      name: `conv2d ${label}${accumulate ? ", dx accumulate" : ""}`,
+      ...GPU_TEST,
+      async fn() {
+        await checkAll(s, randomInputs(s, bias, 10 + i), label, { accumulate });
+      },
+    });
+  }
+}
+
+Deno.test({
+  name: "conv2d other workgroup sizes (8, 64) and forced split-K counts",
+  ...GPU_TEST,
+  async fn() {
+    const s = conv(3, 6, 11, 13, 21, 3, 1, 1);
+    const inp = randomInputs(s, true, 5);
+    await checkAll(s, inp, "wg 8, 1 split", { workgroup: 8, splits: 1 });
+    await checkAll(s, inp, "wg 64, 7 splits", { workgroup: 64, splits: 7, accumulate: true });
+    await checkAll(s, inp, "wg 16, 33 splits (one per row)", { splits: 33 });
+  },
+});
+
+Deno.test({
+  name: "conv2d backward-weight planner splits a long reduction into a scratch buffer",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const s = conv(8, 16, 16, 16, 16, 3, 1, 1);
+    const b = rt.pool.acquire(8 * 16 * 256 * 4);
+    const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b });
+    assert.equal(pl.scratch.length, 1);
+    assert.equal(pl.steps.length, 2);
+    const inp = randomInputs(s, false, 3);
+    await checkAll(s, inp, "split-K default");
+    for (const x of pl.scratch) rt.pool.release(x);
+    rt.pool.release(b);
+  },
+});
+
+for (
+  const name of ["conv3x3_s1_p1", "conv3x3_s2_p1", "conv1x1_s1", "conv1x1_s2", "conv7x7_s2_p3"]
+) {
+  Deno.test({
+    name: `conv2d golden ${name} (PyTorch float64)`,
+    ...GPU_TEST,
+    async fn() {
+      const c = goldenCase(name);
+      const s = c.shape as unknown as Conv2dShape;
+      const f32 = (a: Float64Array) => Float32Array.from(a);
+      const inp = {
+        x: f32(goldenInput(c, "x")),
+        w: f32(goldenInput(c, "w")),
+        b: f32(goldenInput(c, "b")),
+        dy: f32(goldenInput(c, "g")),
+      };
+      await checkAll(s, inp, name, {
+        extra: 2,
+        golden: {
+          y: goldenOutput(c, "y"),
+          dx: goldenOutput(c, "dx"),
+          dw: goldenOutput(c, "dw"),
+          db: goldenOutput(c, "db"),
+        },
+      });
+    },
+  });
+}
