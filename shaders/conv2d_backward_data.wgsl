@@ -7,13 +7,14 @@
 // Layout: dy NCHW (N, K, OH, OW), w OIHW (K, C, KH, KW), dx NCHW (N, C, H, W); f32.
 // Tiling: as conv2d_forward.wgsl (common/conv2d_tile.wgsl): a workgroup owns 8·WG input pixels
 //   × 16 input channels, 8 pixels × 16 channels per invocation in registers, no workgroup memory.
-//   The tap's validity (padding, stride phase) is decided once per tap for all K channels. With
-//   stride s only 1/s² of the taps are live for a given pixel; masked taps still cost their
-//   multiply-adds (acceptable: strided convs are the few downsampling layers).
+//   Stride s > 1: one dispatch per stride phase (iy mod s, ix mod s). Within a phase the taps that
+//   reach an output pixel are exactly ky ≡ iy + pad (mod s), so the tap loops step by s and no
+//   multiply-add is spent on fractional positions (a masked single pass would waste 1 − 1/s²).
+//   Padding is decided once per tap for all K channels.
 // Accumulate (p.accumulate = 1): dx += result, reading the old dx through the same read_write
 //   binding (a buffer must not be bound twice in one dispatch).
 // Bindings: 0 params (uniform), 1 dy (read), 2 w (read), 3 dx (read_write).
-// Grid: 1-D folded, (pixel tiles) × (channel tiles), channel tile fastest.
+// Grid: 1-D folded, (pixel tiles of the phase) × (channel tiles), channel tile fastest.
 
 //!include common/grid.wgsl
 //!include common/conv2d_tile.wgsl
@@ -25,6 +26,9 @@ struct Params {
   k: u32, kh: u32, kw: u32, stride: u32,
   pad: u32, oh: u32, ow: u32, m: u32,
   ctiles: u32, groups: u32, accumulate: u32, _p0: u32,
+  // Stride phase of this dispatch: input pixels with iy ≡ ry, ix ≡ rx (mod stride), hq × wq of them
+  // per image (m = N·hq·wq).
+  ry: u32, rx: u32, hq: u32, wq: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -61,13 +65,13 @@ fn mac(acc: Acc, va: vec4f, vb: vec4f, wv: Row16) -> Acc {
   );
 }
 
-fn store_row(r: Row16, m: u32, c0: u32) {
-  if (m >= p.m) {
+// Writes 16 channels of one input pixel; `o` is the dx index of (n, 0, iy, ix).
+fn store_row(r: Row16, live: bool, pix: u32, c0: u32) {
+  if (!live) {
     return;
   }
   let hw = p.h * p.w;
-  let n = m / hw;
-  let o = (n * p.c + c0) * hw + (m - n * hw);
+  let o = pix + c0 * hw;
   for (var j = 0u; j < 16u; j++) {
     if (c0 + j < p.c) {
       var v = row16_get(r, j);
@@ -94,42 +98,39 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let hw = p.h * p.w;
   let ohw = p.oh * p.ow;
   let khw = p.kh * p.kw;
+  let phw = p.hq * p.wq;
+  let s = p.stride;
   let live0 = m0 < vec4u(p.m);
   let live1 = m1 < vec4u(p.m);
   let mm0 = min(m0, vec4u(p.m - 1u));
   let mm1 = min(m1, vec4u(p.m - 1u));
-  let n0 = mm0 / hw;
-  let n1 = mm1 / hw;
-  let pix0 = mm0 - n0 * hw;
-  let pix1 = mm1 - n1 * hw;
-  let iy0 = pix0 / p.w;
-  let iy1 = pix1 / p.w;
-  // iy + pad: the output row of tap ky is (iy + pad − ky) / stride when that divides exactly.
-  let py0 = vec4i(iy0 + p.pad);
-  let py1 = vec4i(iy1 + p.pad);
-  let px0 = vec4i(pix0 - iy0 * p.w + p.pad);
-  let px1 = vec4i(pix1 - iy1 * p.w + p.pad);
+  // Pixel (n, qy, qx) of this phase is input pixel (n, qy·s + ry, qx·s + rx).
+  let n0 = mm0 / phw;
+  let n1 = mm1 / phw;
+  let q0 = mm0 - n0 * phw;
+  let q1 = mm1 - n1 * phw;
+  let qy0 = q0 / p.wq;
+  let qy1 = q1 / p.wq;
+  let iy0 = qy0 * s + p.ry;
+  let iy1 = qy1 * s + p.ry;
+  let ix0 = (q0 - qy0 * p.wq) * s + p.rx;
+  let ix1 = (q1 - qy1 * p.wq) * s + p.rx;
   let yo0 = n0 * p.k * ohw;
   let yo1 = n1 * p.k * ohw;
-  let s = vec4u(p.stride);
 
   var acc = Acc(row16_zero(), row16_zero(), row16_zero(), row16_zero(), row16_zero(),
                 row16_zero(), row16_zero(), row16_zero());
-  for (var ky = 0u; ky < p.kh; ky++) {
-    for (var kx = 0u; kx < p.kw; kx++) {
-      // Negative differences wrap to huge u32s, which fail the `< oh` test.
-      let ty0 = vec4u(py0 - i32(ky));
-      let ty1 = vec4u(py1 - i32(ky));
-      let tx0 = vec4u(px0 - i32(kx));
-      let tx1 = vec4u(px1 - i32(kx));
-      let oy0 = ty0 / s;
-      let oy1 = ty1 / s;
-      let ox0 = tx0 / s;
-      let ox1 = tx1 / s;
-      let ok0 = live0 & (oy0 * s == ty0) & (ox0 * s == tx0) & (oy0 < vec4u(p.oh)) &
-                (ox0 < vec4u(p.ow));
-      let ok1 = live1 & (oy1 * s == ty1) & (ox1 * s == tx1) & (oy1 < vec4u(p.oh)) &
-                (ox1 < vec4u(p.ow));
+  // Only taps with ky ≡ iy + pad (mod s) reach an output row; the phase fixes them for the
+  // whole dispatch, so no multiply-add is spent on fractional positions.
+  for (var ky = (p.ry + p.pad) % s; ky < p.kh; ky += s) {
+    for (var kx = (p.rx + p.pad) % s; kx < p.kw; kx += s) {
+      // Exact divisions; negative differences wrap to huge u32s, which fail the `< oh` test.
+      let oy0 = vec4u(vec4i(iy0 + p.pad) - i32(ky)) / s;
+      let oy1 = vec4u(vec4i(iy1 + p.pad) - i32(ky)) / s;
+      let ox0 = vec4u(vec4i(ix0 + p.pad) - i32(kx)) / s;
+      let ox1 = vec4u(vec4i(ix1 + p.pad) - i32(kx)) / s;
+      let ok0 = live0 & (oy0 < vec4u(p.oh)) & (ox0 < vec4u(p.ow));
+      let ok1 = live1 & (oy1 < vec4u(p.oh)) & (ox1 < vec4u(p.ow));
       var a0 = select(vec4u(0u), yo0 + oy0 * p.ow + ox0, ok0);
       var a1 = select(vec4u(0u), yo1 + oy1 * p.ow + ox1, ok1);
       var wi = c0 * khw + ky * p.kw + kx;
@@ -141,12 +142,14 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       }
     }
   }
-  store_row(acc.r0, m0.x, c0);
-  store_row(acc.r1, m0.y, c0);
-  store_row(acc.r2, m0.z, c0);
-  store_row(acc.r3, m0.w, c0);
-  store_row(acc.r4, m1.x, c0);
-  store_row(acc.r5, m1.y, c0);
-  store_row(acc.r6, m1.z, c0);
-  store_row(acc.r7, m1.w, c0);
+  let o0 = n0 * p.c * hw + iy0 * p.w + ix0;
+  let o1 = n1 * p.c * hw + iy1 * p.w + ix1;
+  store_row(acc.r0, live0.x, o0.x, c0);
+  store_row(acc.r1, live0.y, o0.y, c0);
+  store_row(acc.r2, live0.z, o0.z, c0);
+  store_row(acc.r3, live0.w, o0.w, c0);
+  store_row(acc.r4, live1.x, o1.x, c0);
+  store_row(acc.r5, live1.y, o1.y, c0);
+  store_row(acc.r6, live1.z, o1.z, c0);
+  store_row(acc.r7, live1.w, o1.w, c0);
 }

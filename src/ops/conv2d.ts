@@ -91,30 +91,43 @@ export async function planConv2dBackwardData(
   opts: ConvOptions = {},
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
-  const m = s.n * s.h * s.w;
   const wg = workgroupSize(rt, opts.workgroup);
   const k = await rt.kernel("conv2d_backward_data", "backward_data", { WG: wg });
   const ctiles = Math.ceil(s.c / TILE_COLS);
-  const groups = Math.ceil(m / (wg * TILE_ROWS)) * ctiles;
-  const params = rt.uniform(packParams([
-    s.n,
-    s.c,
-    s.h,
-    s.w,
-    s.k,
-    s.kh,
-    s.kw,
-    s.stride,
-    s.padding,
-    oh,
-    ow,
-    m,
-    ctiles,
-    groups,
-    mode.accumulate ? 1 : 0,
-    0,
-  ]));
-  return { steps: [dispatchStep(rt, k, [params, io.dy, io.w, io.dx], groups)], scratch: [] };
+  const steps: Step[] = [];
+  // One dispatch per stride phase (ry, rx): its pixels share which taps reach an output.
+  for (let ry = 0; ry < Math.min(s.stride, s.h); ry++) {
+    for (let rx = 0; rx < Math.min(s.stride, s.w); rx++) {
+      const hq = Math.ceil((s.h - ry) / s.stride), wq = Math.ceil((s.w - rx) / s.stride);
+      const m = s.n * hq * wq;
+      if (m === 0) continue;
+      const groups = Math.ceil(m / (wg * TILE_ROWS)) * ctiles;
+      const params = rt.uniform(packParams([
+        s.n,
+        s.c,
+        s.h,
+        s.w,
+        s.k,
+        s.kh,
+        s.kw,
+        s.stride,
+        s.padding,
+        oh,
+        ow,
+        m,
+        ctiles,
+        groups,
+        mode.accumulate ? 1 : 0,
+        0,
+        ry,
+        rx,
+        hq,
+        wq,
+      ]));
+      steps.push(dispatchStep(rt, k, [params, io.dy, io.w, io.dx], groups));
+    }
+  }
+  return { steps, scratch: [] };
 }
 
 export interface ConvBackwardWeightOptions extends ConvOptions {
