@@ -15,24 +15,25 @@ const graphs = JSON.parse(await Deno.readTextFile(new URL("model_graphs.json", f
 const golden = JSON.parse(await Deno.readTextFile(new URL("model_golden.json", fixtures)));
 
 /**
- * f32 against f64 through 20–50 layers: each conv/BN adds relative rounding of order
- * √K·2⁻²⁴ ≈ 1e-6, and batch norm over tiny batches amplifies it. We bound every tensor's worst
- * element by 2e-4 of that tensor's largest magnitude (measured worst: see the assertion message);
- * a wrong gradient path (missed accumulation, wrong branch) errs by O(1) of that scale.
+ * Our f32 against PyTorch's f64, per tensor, as the worst element's error relative to the
+ * tensor's largest magnitude. Rounding of f32 through 20–50 layers, amplified by batch norm, is
+ * what PyTorch's own f32 run shows (`f32_rel` in the fixture, ~1e-6…2e-4 here): we allow 8× that,
+ * and never less than 2e-5 (≈ 160 f32 ulps of the scale). A wrong gradient path (a missed
+ * accumulation, a swapped branch) errs by O(1) of the scale.
  */
-const REL_TO_SCALE = 2e-4;
+function tolerance(f32Rel: number): number {
+  return Math.max(2e-5, 8 * f32Rel);
+}
 
-function compare(label: string, got: ArrayLike<number>, want: number[]): number {
+/** Returns the error as a fraction of the tolerance. */
+function compare(label: string, got: ArrayLike<number>, want: number[], tol: number): number {
   assert.equal(got.length, want.length, `${label}: length`);
   let scale = 0, worst = 0;
   for (const v of want) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
   const rel = scale > 0 ? worst / scale : worst;
-  assert.ok(
-    rel <= REL_TO_SCALE || worst < 1e-7,
-    `${label}: error ${rel.toExponential(2)} of scale ${scale}`,
-  );
-  return rel;
+  assert.ok(rel <= tol, `${label}: error ${rel.toExponential(2)} of scale ${scale} > ${tol}`);
+  return rel / tol;
 }
 
 for (const [i, c] of modelCases().entries()) {
@@ -66,16 +67,18 @@ for (const [i, c] of modelCases().entries()) {
       const logits = new Float32Array(
         await rt.read(trainer.plan.logits, c.batch * c.graph.classes * 4),
       );
-      compare("logits", logits, want.logits);
+      compare("logits", logits, want.logits, tolerance(want.f32_rel.logits));
       const grads = await gatherRead(
         rt,
         Object.keys(want.grads).map((n) => [n, model.grad(n), want.grads[n].length]),
       );
       let worst = 0;
-      for (const [n, g] of grads) worst = Math.max(worst, compare(`grad ${n}`, g, want.grads[n]));
+      for (const [n, g] of grads) {
+        worst = Math.max(worst, compare(`grad ${n}`, g, want.grads[n], tolerance(want.f32_rel[n])));
+      }
       const state = await model.stateDict();
-      for (const n of Object.keys(want.running)) compare(n, state.get(n)!, want.running[n]);
-      console.log(`${c.name}: worst gradient error ${worst.toExponential(2)} of tensor scale`);
+      for (const n of Object.keys(want.running)) compare(n, state.get(n)!, want.running[n], 2e-5);
+      console.log(`${c.name}: worst gradient error ${(100 * worst).toFixed(0)}% of its tolerance`);
       trainer.release();
       model.dispose();
     },

@@ -47,7 +47,15 @@ export class Runtime {
   private errors: string[] = [];
   private lost: string | null = null;
   /** Counters a steady-state loop can be checked against. */
-  readonly counters = { submits: 0, dispatches: 0, pipelinesCompiled: 0, reads: 0 };
+  readonly counters = {
+    submits: 0,
+    dispatches: 0,
+    pipelinesCompiled: 0,
+    reads: 0,
+    bindGroupsCreated: 0,
+    /** Uniform and staging buffers (pooled buffers are counted by `pool.stats().created`). */
+    buffersCreated: 0,
+  };
 
   private constructor(acq: Acquired) {
     this.device = acq.device;
@@ -154,6 +162,7 @@ export class Runtime {
         })),
       });
       this.bindGroups.set(key, g);
+      this.counters.bindGroupsCreated++;
     }
     return g;
   }
@@ -184,8 +193,19 @@ export class Runtime {
       });
       this.device.queue.writeBuffer(buf, 0, padded);
       this.uniforms.set(key, buf);
+      this.counters.buffersCreated++;
     }
     return buf;
+  }
+
+  /**
+   * Host → GPU write in program order. `queue.writeBuffer` runs before any command still being
+   * recorded, so a write after recorded-but-unsubmitted work (e.g. a clear of the same buffer)
+   * would be overtaken by it: pending work is submitted first.
+   */
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView<ArrayBuffer>): void {
+    if (this.encoder) this.submit();
+    this.device.queue.writeBuffer(buffer, offset, data);
   }
 
   /** The open command encoder (compute pass closed), for copies and clears. */
@@ -240,6 +260,7 @@ export class Runtime {
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
         label: "readback",
       });
+      this.counters.buffersCreated++;
     }
     this.commands().copyBufferToBuffer(buffer, offset, staging, 0, size);
     this.submit();

@@ -65,7 +65,7 @@ export class Model {
         throw new Error(`${name}: expected ${n} values for shape [${spec.shape}], got ${v.length}`);
       }
       const f = Float32Array.from(v) as Float32Array<ArrayBuffer>;
-      this.rt.device.queue.writeBuffer(this.param(name), 0, f);
+      this.rt.write(this.param(name), 0, f);
     }
     if (opts.strict) {
       const missing = [...this.specs.keys()].filter((k) => !values.has(k));

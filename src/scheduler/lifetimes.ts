@@ -58,7 +58,8 @@ export function stepLifetimes(
       end = Math.max(end, tl.fwd(c));
       if (train && backwardNeeds(s.layers[c]).inputs) end = Math.max(end, tl.bwd(c));
     }
-    if (t === s.output) end = Math.max(end, train ? tl.loss : start);
+    // Logits stay readable after the step (predictions, debugging): they are tiny.
+    if (t === s.output) end = Math.max(end, train ? tl.bwd(0) + 1 : start);
     if (train && p >= 0 && backwardNeeds(s.layers[p]).output) end = Math.max(end, tl.bwd(p));
     out.push({ key: `act:${t}`, bytes: activationBytes(s, t, batch), start, end });
 

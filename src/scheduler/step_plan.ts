@@ -71,7 +71,7 @@ export async function buildStepPlan(
     act: (t) => slot(`act:${schedule.tensorOf(t)}`),
     grad: (t) => {
       const r = schedule.tensorOf(t);
-      return r === 0 ? null : slot(`grad:${r}`);
+      return r === 0 || mode === "eval" ? null : slot(`grad:${r}`);
     },
     accumulate: (t) => firstGradWriter(schedule, schedule.tensorOf(t)) !== i,
     saved: () => slot(`save:${i}`),

@@ -98,7 +98,6 @@ export async function loadCheckpoint(
   }
   model.loadStateDict(values);
   if (trainer) {
-    const q = model.rt.device.queue;
     for (const [name, buf, n] of trainer.optimizerState()) {
       const t = file.tensors.get(`optimizer.${name}`);
       if (!t) throw new Error(`${path}: missing optimizer state optimizer.${name}`);
@@ -107,7 +106,7 @@ export async function loadCheckpoint(
           `${path}: optimizer.${name} is ${t.dtype} [${t.shape}], expected F32 [${n}]`,
         );
       }
-      q.writeBuffer(buf, 0, typedView(t) as Float32Array<ArrayBuffer>);
+      model.rt.write(buf, 0, typedView(t) as Float32Array<ArrayBuffer>);
     }
   }
   const num = (k: string) => {

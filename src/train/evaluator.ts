@@ -71,8 +71,8 @@ export class Evaluator {
           throw new RangeError(`label ${b.y[i]} at index ${i} is outside 0…${classes - 1}`);
         }
       }
-      q.writeBuffer(plan.input, 0, b.x as Float32Array<ArrayBuffer>);
-      q.writeBuffer(this.labels, 0, this.labelWords);
+      rt.write(plan.input, 0, b.x as Float32Array<ArrayBuffer>);
+      rt.write(this.labels, 0, this.labelWords);
       replay(rt, plan.forward);
       replay(rt, this.loss.steps);
       rt.submit();

@@ -79,6 +79,8 @@ export interface RunHooks {
   runtime?: Runtime;
   /** Handle Ctrl-C by checkpointing and stopping (the CLI sets it). */
   handleSigint?: boolean;
+  /** Stop (as if interrupted) once this many epochs are complete: tests of resuming. */
+  stopAfterEpochs?: number;
 }
 
 const CHECKPOINT = "checkpoint.safetensors";
@@ -284,6 +286,9 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       await checkpoint();
       await writeRunPlots(cfg.out, records);
       progress.resume(trainer.steps);
+      if (hooks.stopAfterEpochs !== undefined && epoch + 1 >= hooks.stopAfterEpochs) {
+        interrupted = true;
+      }
     }
     if (interrupted) {
       await flush(trainLoader.state.epoch);

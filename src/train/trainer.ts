@@ -43,6 +43,7 @@ export class Trainer {
   steps = 0;
   private captureNext = false;
   private labelWords: Uint32Array<ArrayBuffer>;
+  private seedWord = new Uint32Array(1);
 
   private constructor(
     readonly model: Model,
@@ -116,14 +117,15 @@ export class Trainer {
    * learning rate `lr`. Records and submits; returns without waiting for the GPU.
    */
   step(x: Float32Array, labels: ArrayLike<number>, lr: number): void {
-    const rt = this.model.rt, q = rt.device.queue, plan = this.plan;
+    const rt = this.model.rt, plan = this.plan;
     checkBatch(this.model.graph, plan.batch, x, labels);
     if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`learning rate ${lr} is not valid`);
     for (let i = 0; i < plan.batch; i++) this.labelWords[i] = labels[i];
-    q.writeBuffer(plan.input, 0, x as Float32Array<ArrayBuffer>);
-    q.writeBuffer(this.labels, 0, this.labelWords);
+    rt.write(plan.input, 0, x as Float32Array<ArrayBuffer>);
+    rt.write(this.labels, 0, this.labelWords);
     this.steps++;
-    q.writeBuffer(plan.seed, 0, new Uint32Array([this.steps]));
+    this.seedWord[0] = this.steps;
+    rt.write(plan.seed, 0, this.seedWord);
     this.optimizer.setLearningRate(lr);
     this.optimizer.setStep(this.steps);
     replay(rt, plan.forward);

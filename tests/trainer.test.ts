@@ -1,0 +1,190 @@
+/**
+ * The planned training step as a user drives it: steady state allocates and compiles nothing,
+ * bad input fails naming expected vs got, checkpoints round-trip bit-exactly, and a resumed run
+ * continues exactly where an uninterrupted one would be.
+ */
+import assert from "node:assert/strict";
+import { GPU_TEST, runtime } from "./helpers/gpu.ts";
+import { buildModel } from "../src/models/zoo.ts";
+import { Model } from "../src/model/model.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { generateSynthetic } from "../src/data/synthetic.ts";
+import { loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
+import { type TrainConfig, trainRun } from "../src/train/run.ts";
+import { readMetrics } from "../src/train/metrics_log.ts";
+
+/** A fixed synthetic batch, scaled to roughly unit range. */
+function fixedBatch(n: number, size = 28) {
+  const d = generateSynthetic({ count: n, seed: 7, channels: 1, size });
+  return { x: Float32Array.from(d.images, (v) => v / 127.5 - 1), y: Int32Array.from(d.labels) };
+}
+
+Deno.test({
+  name: "trainer: steady-state steps create no buffers, bind groups or pipelines",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const model = Model.create(rt, buildModel("resnet20", { inputShape: [1, 12, 12] }), {
+      seed: 1,
+    });
+    const t = await Trainer.create(model, {
+      batch: 8,
+      optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+      clipGradNorm: 5,
+    });
+    const { x, y } = fixedBatch(8, 12);
+    t.captureGradNorms();
+    t.step(x, y, 0.1);
+    await t.readMetrics();
+    await t.readGradNorms();
+    const before = { ...rt.counters, pool: rt.pool.stats().created };
+    for (let i = 0; i < 5; i++) {
+      if (i === 2) t.captureGradNorms();
+      t.step(x, y, 0.05);
+    }
+    await t.readMetrics();
+    await t.readGradNorms();
+    assert.equal(rt.pool.stats().created, before.pool, "pooled buffers created");
+    assert.equal(rt.counters.buffersCreated, before.buffersCreated, "uniform/staging buffers");
+    assert.equal(rt.counters.bindGroupsCreated, before.bindGroupsCreated, "bind groups");
+    assert.equal(rt.counters.pipelinesCompiled, before.pipelinesCompiled, "pipelines");
+    assert.equal(rt.counters.submits - before.submits, 5 + 2, "one submit per step + 2 reads");
+    t.release();
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name: "trainer: wrong input shape or labels fail naming expected vs got",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const model = Model.create(rt, buildModel("resnet20", { inputShape: [1, 12, 12] }));
+    const t = await Trainer.create(model, { batch: 4, optimizer: { kind: "sgd", lr: 0.1 } });
+    assert.throws(
+      () => t.step(new Float32Array(4 * 3 * 12 * 12), [0, 1, 2, 3], 0.1),
+      /expected 4×1×12×12 = 576 .*432 values per image; the model was built for 1×12×12 = 144/,
+    );
+    assert.throws(() => t.step(new Float32Array(576), [0, 1, 2], 0.1), /3 labels for a batch of 4/);
+    assert.throws(() => t.step(new Float32Array(576), [0, 1, 2, 10], 0.1), /label 10 at index 3/);
+    t.release();
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name: "checkpoint: save → load round-trips parameters, BN statistics and momentum bit-exactly",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const graph = buildModel("resnet20", { inputShape: [1, 12, 12], shortcut: "B" });
+    const a = Model.create(rt, graph, { seed: 3 });
+    const ta = await Trainer.create(a, {
+      batch: 4,
+      optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9 },
+    });
+    const { x, y } = fixedBatch(4, 12);
+    for (let i = 0; i < 3; i++) ta.step(x, y, 0.1);
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/c.safetensors`;
+    const loader = { seed: 1, epoch: 2, batch: 5 };
+    await saveCheckpoint(path, a, ta, {
+      epoch: 2,
+      step: 3,
+      loader,
+      model: "resnet20",
+      config: { x: 1 },
+    });
+    const b = Model.create(rt, graph, { seed: 99 });
+    const tb = await Trainer.create(b, {
+      batch: 4,
+      optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9 },
+    });
+    const meta = await loadCheckpoint(path, b, tb);
+    assert.deepEqual(meta, { model: "resnet20", epoch: 2, step: 3, loader, config: { x: 1 } });
+    const [sa, sb] = [await a.stateDict(), await b.stateDict()];
+    for (const [name, v] of sa) assert.deepEqual(sb.get(name), v, name);
+    const { gatherRead } = await import("../src/model/model.ts");
+    const [oa, ob] = [
+      await gatherRead(rt, ta.optimizerState()),
+      await gatherRead(rt, tb.optimizerState()),
+    ];
+    assert.ok(oa.size > 0);
+    for (const [name, v] of oa) assert.deepEqual(ob.get(name), v, name);
+    // A checkpoint of another model is refused by name and shape.
+    const other = Model.create(rt, buildModel("resnet32", { inputShape: [1, 12, 12] }));
+    await assert.rejects(loadCheckpoint(path, other, null), /missing tensor|expects/);
+    for (const t of [ta, tb]) t.release();
+    for (const m of [a, b, other]) m.dispose();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "resume: a run interrupted after epoch 1 and resumed logs the same metrics as one run",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const dir = await Deno.makeTempDir();
+    const base: TrainConfig = {
+      model: "resnet20",
+      width: 0.5,
+      data: "synthetic",
+      subset: 96,
+      testSubset: 50,
+      epochs: 2,
+      batch: 16,
+      evalBatch: 25,
+      optimizer: "sgd",
+      lr: 0.05,
+      momentum: 0.9,
+      nesterov: true,
+      wd: 5e-4,
+      schedule: "cosine",
+      warmup: 2,
+      seed: 11,
+      out: `${dir}/full`,
+      evalEvery: 1,
+      augment: true,
+      logEvery: 3,
+      gradNormEvery: 4,
+    };
+    const sink = () => {};
+    const full = await trainRun(base, { runtime: rt, sink, tty: false });
+    await trainRun({ ...base, out: `${dir}/first` }, {
+      runtime: rt,
+      sink,
+      tty: false,
+      stopAfterEpochs: 1,
+    });
+    const resumed = await trainRun(
+      { ...base, out: `${dir}/second`, resume: `${dir}/first/checkpoint.safetensors` },
+      { runtime: rt, sink, tty: false },
+    );
+    assert.equal(resumed.steps, full.steps);
+    const strip = (rs: Record<string, unknown>[]) =>
+      rs.map(({ images_per_s: _, ...r }) => JSON.stringify(r));
+    const a = strip(readMetrics(`${dir}/full/metrics.jsonl`));
+    const b = strip([
+      ...readMetrics(`${dir}/first/metrics.jsonl`),
+      ...readMetrics(`${dir}/second/metrics.jsonl`),
+    ]);
+    // Same adapter, same seed: identical to the last bit.
+    assert.deepEqual(b, a);
+    assert.equal(resumed.testAccuracy, full.testAccuracy);
+    for (
+      const f of [
+        "config.json",
+        "metrics.jsonl",
+        "loss.svg",
+        "error.svg",
+        "grad_norms.svg",
+        "checkpoint.safetensors",
+        "summary.json",
+      ]
+    ) {
+      assert.ok((await Deno.stat(`${dir}/full/${f}`)).size > 0, f);
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
