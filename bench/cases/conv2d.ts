@@ -70,6 +70,16 @@ function benchCase(s: Conv2dShape, dir: Dir): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = SHAPES.flatMap((s) =>
-  (["forward", "backward_data", "backward_weight"] as Dir[]).map((d) => benchCase(s, d))
-);
+/** 1024³ matmul through the 1×1 GEMM path: Y (1024 × 1024 px) = W (1024 × 1024) · X (1024 × 1024). */
+const matmul: BenchCase = {
+  ...benchCase(shape(1, 1024, 32, 1024, 1, 1, 0), "forward"),
+  name: "conv2d.matmul (1×1 path)",
+  shape: "1024³",
+};
+
+export const cases: BenchCase[] = [
+  ...SHAPES.flatMap((s) =>
+    (["forward", "backward_data", "backward_weight"] as Dir[]).map((d) => benchCase(s, d))
+  ),
+  matmul,
+];

@@ -153,7 +153,9 @@ export async function planConv2dBackwardWeight(
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
   const r = s.c * s.kh * s.kw;
-  const wg = workgroupSize(rt, opts.workgroup);
+  // A tiny receptive field (the 1- or 3-channel stem: r = 9…147) would leave most of a 128-row
+  // tile idle; 8 invocations (one SIMD pass on lavapipe) halve that waste.
+  const wg = workgroupSize(rt, opts.workgroup ?? (r <= 64 ? 8 : 16));
   const k = await rt.kernel("conv2d_backward_weight", "backward_weight", { WG: wg });
   const ktiles = Math.ceil(s.k / TILE_COLS);
   const rtiles = Math.ceil(r / (wg * TILE_ROWS));

@@ -63,7 +63,7 @@ export async function buildStepPlan(
     return p.steps;
   };
 
-  const contexts = schedule.layers.map((layer, i): LayerContext => ({
+  const contexts = schedule.layers.map((_layer, i): LayerContext => ({
     rt,
     model,
     batch,

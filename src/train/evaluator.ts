@@ -57,7 +57,6 @@ export class Evaluator {
     opts: { perClass?: boolean } = {},
   ): Promise<EvalResult> {
     const rt = this.model.rt,
-      q = rt.device.queue,
       plan = this.plan,
       classes = this.model.graph.classes;
     this.loss.reset();
