@@ -25,7 +25,8 @@ struct Params {
   n: u32, c: u32, h: u32, w: u32,
   k: u32, kh: u32, kw: u32, stride: u32,
   pad: u32, oh: u32, ow: u32, m: u32,
-  ctiles: u32, groups: u32, accumulate: u32, _p0: u32,
+  // c_base: first channel of this dispatch (the uniform-weight entry runs one per channel tile).
+  ctiles: u32, groups: u32, accumulate: u32, c_base: u32,
   // Stride phase of this dispatch: input pixels with iy ≡ ry, ix ≡ rx (mod stride), hq × wq of them
   // per image (m = N·hq·wq).
   ry: u32, rx: u32, hq: u32, wq: u32,
@@ -35,6 +36,14 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+// `backward_data_uw` reads weights from one 64 KiB window of conv2d_pack.wgsl's packed layout
+// (transpose = 1): row i = (ky·KW + kx)·K + k holds 16 input channels in wu[4i..4i+3].
+@group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
+
+fn wu_row(i: u32) -> Row16 {
+  let b = 4u * i;
+  return Row16(wu[b], wu[b + 1u], wu[b + 2u], wu[b + 3u]);
+}
 
 // Weights of 16 input channels (`stride` apart) at one (k, ky, kx).
 fn w_row(base: u32, stride: u32) -> Row16 {
@@ -83,25 +92,23 @@ fn store_row(r: Row16, live: bool, pix: u32, c0: u32) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_index) lid: u32) {
-  let g = linear_workgroup(wid, nwg);
-  if (g >= p.groups) {
-    return;
-  }
-  let c0 = (g % p.ctiles) * 16u;
+// This invocation's 8 input pixels of the phase (slots 0-3 in …0, 4-7 in …1).
+struct Pixels {
+  live0: vec4<bool>, live1: vec4<bool>,
+  // Input coordinates, and the dy offset of (n, 0, 0, 0).
+  iy0: vec4u, iy1: vec4u,
+  ix0: vec4u, ix1: vec4u,
+  yo0: vec4u, yo1: vec4u,
+  n0: vec4u, n1: vec4u,
+}
+
+fn pixels(g: u32, lid: u32) -> Pixels {
   let base = (g / p.ctiles) * WG * 8u + lid;
   let slot = vec4u(0u, 1u, 2u, 3u) * WG;
   let m0 = base + slot;
   let m1 = base + 4u * WG + slot;
-  let hw = p.h * p.w;
-  let ohw = p.oh * p.ow;
-  let khw = p.kh * p.kw;
   let phw = p.hq * p.wq;
-  let s = p.stride;
-  let live0 = m0 < vec4u(p.m);
-  let live1 = m1 < vec4u(p.m);
+  let kohw = p.k * p.oh * p.ow;
   let mm0 = min(m0, vec4u(p.m - 1u));
   let mm1 = min(m1, vec4u(p.m - 1u));
   // Pixel (n, qy, qx) of this phase is input pixel (n, qy·s + ry, qx·s + rx).
@@ -111,45 +118,106 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let q1 = mm1 - n1 * phw;
   let qy0 = q0 / p.wq;
   let qy1 = q1 / p.wq;
-  let iy0 = qy0 * s + p.ry;
-  let iy1 = qy1 * s + p.ry;
-  let ix0 = (q0 - qy0 * p.wq) * s + p.rx;
-  let ix1 = (q1 - qy1 * p.wq) * s + p.rx;
-  let yo0 = n0 * p.k * ohw;
-  let yo1 = n1 * p.k * ohw;
+  return Pixels(
+    m0 < vec4u(p.m), m1 < vec4u(p.m),
+    qy0 * p.stride + p.ry, qy1 * p.stride + p.ry,
+    (q0 - qy0 * p.wq) * p.stride + p.rx, (q1 - qy1 * p.wq) * p.stride + p.rx,
+    n0 * kohw, n1 * kohw, n0, n1,
+  );
+}
 
-  var acc = Acc(row16_zero(), row16_zero(), row16_zero(), row16_zero(), row16_zero(),
-                row16_zero(), row16_zero(), row16_zero());
-  // Only taps with ky ≡ iy + pad (mod s) reach an output row; the phase fixes them for the
-  // whole dispatch, so no multiply-add is spent on fractional positions.
-  for (var ky = (p.ry + p.pad) % s; ky < p.kh; ky += s) {
-    for (var kx = (p.rx + p.pad) % s; kx < p.kw; kx += s) {
-      // Exact divisions; negative differences wrap to huge u32s, which fail the `< oh` test.
-      let oy0 = vec4u(vec4i(iy0 + p.pad) - i32(ky)) / s;
-      let oy1 = vec4u(vec4i(iy1 + p.pad) - i32(ky)) / s;
-      let ox0 = vec4u(vec4i(ix0 + p.pad) - i32(kx)) / s;
-      let ox1 = vec4u(vec4i(ix1 + p.pad) - i32(kx)) / s;
-      let ok0 = live0 & (oy0 < vec4u(p.oh)) & (ox0 < vec4u(p.ow));
-      let ok1 = live1 & (oy1 < vec4u(p.oh)) & (ox1 < vec4u(p.ow));
-      var a0 = select(vec4u(0u), yo0 + oy0 * p.ow + ox0, ok0);
-      var a1 = select(vec4u(0u), yo1 + oy1 * p.ow + ox1, ok1);
+// dy addresses of output channel 0 reached through tap (ky, kx), and which slots it reaches.
+struct TapAddr {
+  a0: vec4u, a1: vec4u,
+  ok0: vec4<bool>, ok1: vec4<bool>,
+}
+
+fn tap(px: Pixels, ky: u32, kx: u32) -> TapAddr {
+  let s = p.stride;
+  // Exact divisions within a phase; negative differences wrap to huge u32s, failing `< oh`.
+  let oy0 = vec4u(vec4i(px.iy0 + p.pad) - i32(ky)) / s;
+  let oy1 = vec4u(vec4i(px.iy1 + p.pad) - i32(ky)) / s;
+  let ox0 = vec4u(vec4i(px.ix0 + p.pad) - i32(kx)) / s;
+  let ox1 = vec4u(vec4i(px.ix1 + p.pad) - i32(kx)) / s;
+  let ok0 = px.live0 & (oy0 < vec4u(p.oh)) & (ox0 < vec4u(p.ow));
+  let ok1 = px.live1 & (oy1 < vec4u(p.oh)) & (ox1 < vec4u(p.ow));
+  return TapAddr(
+    select(vec4u(0u), px.yo0 + oy0 * p.ow + ox0, ok0),
+    select(vec4u(0u), px.yo1 + oy1 * p.ow + ox1, ok1),
+    ok0, ok1,
+  );
+}
+
+fn store(px: Pixels, acc: Acc, c0: u32) {
+  let hw = p.h * p.w;
+  let o0 = px.n0 * p.c * hw + px.iy0 * p.w + px.ix0;
+  let o1 = px.n1 * p.c * hw + px.iy1 * p.w + px.ix1;
+  store_row(acc.r0, px.live0.x, o0.x, c0);
+  store_row(acc.r1, px.live0.y, o0.y, c0);
+  store_row(acc.r2, px.live0.z, o0.z, c0);
+  store_row(acc.r3, px.live0.w, o0.w, c0);
+  store_row(acc.r4, px.live1.x, o1.x, c0);
+  store_row(acc.r5, px.live1.y, o1.y, c0);
+  store_row(acc.r6, px.live1.z, o1.z, c0);
+  store_row(acc.r7, px.live1.w, o1.w, c0);
+}
+
+fn acc_zero() -> Acc {
+  let z = row16_zero();
+  return Acc(z, z, z, z, z, z, z, z);
+}
+
+// Only taps with ky ≡ iy + pad (mod s) reach an output row; the phase fixes them for the whole
+// dispatch, so the tap loops start at that residue and step by s.
+@compute @workgroup_size(WG)
+fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let c0 = p.c_base + (g % p.ctiles) * 16u;
+  let px = pixels(g, lid);
+  let ohw = p.oh * p.ow;
+  let khw = p.kh * p.kw;
+  var acc = acc_zero();
+  for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
+    for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
+      var ta = tap(px, ky, kx);
       var wi = c0 * khw + ky * p.kw + kx;
       for (var k = 0u; k < p.k; k++) {
-        acc = mac(acc, dy4(a0, ok0), dy4(a1, ok1), w_row(wi, khw));
-        a0 += vec4u(ohw);
-        a1 += vec4u(ohw);
+        acc = mac(acc, dy4(ta.a0, ta.ok0), dy4(ta.a1, ta.ok1), w_row(wi, khw));
+        ta.a0 += vec4u(ohw);
+        ta.a1 += vec4u(ohw);
         wi += p.c * khw;
       }
     }
   }
-  let o0 = n0 * p.c * hw + iy0 * p.w + ix0;
-  let o1 = n1 * p.c * hw + iy1 * p.w + ix1;
-  store_row(acc.r0, live0.x, o0.x, c0);
-  store_row(acc.r1, live0.y, o0.y, c0);
-  store_row(acc.r2, live0.z, o0.z, c0);
-  store_row(acc.r3, live0.w, o0.w, c0);
-  store_row(acc.r4, live1.x, o1.x, c0);
-  store_row(acc.r5, live1.y, o1.y, c0);
-  store_row(acc.r6, live1.z, o1.z, c0);
-  store_row(acc.r7, live1.w, o1.w, c0);
+  store(px, acc, c0);
+}
+
+@compute @workgroup_size(WG)
+fn backward_data_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                    @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let c0 = p.c_base + (g % p.ctiles) * 16u;
+  let px = pixels(g, lid);
+  let ohw = p.oh * p.ow;
+  var acc = acc_zero();
+  for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
+    for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
+      var ta = tap(px, ky, kx);
+      var i = (ky * p.kw + kx) * p.k;
+      for (var k = 0u; k < p.k; k++) {
+        acc = mac(acc, dy4(ta.a0, ta.ok0), dy4(ta.a1, ta.ok1), wu_row(i));
+        ta.a0 += vec4u(ohw);
+        ta.a1 += vec4u(ohw);
+        i++;
+      }
+    }
+  }
+  store(px, acc, c0);
 }

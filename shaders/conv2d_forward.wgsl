@@ -8,9 +8,12 @@
 //   × 16 output channels; invocation `lid` holds pixels tile + i·WG + lid (i < 8) for all 16
 //   channels (common/conv2d_tile.wgsl), so each x value loaded feeds 16 multiply-adds and each
 //   weight 8. On lavapipe every per-invocation load is a per-lane scalar gather and dominates;
-//   8×16 was the fastest tile measured (4×8: 3.8, 8×16: 6.4 GFLOP/s at 3×3 64→64 32×32 N32), and
-//   staging weights or x through workgroup memory or textures measured no faster (same per-lane
-//   load path). Channels past K read clamped weights and are never stored.
+//   8×16 was the fastest tile measured (4×8: 3.8, 8×16: 6.4 GFLOP/s at 3×3 64→64 32×32 N32; the
+//   same loop with loads replaced by arithmetic runs at 33), and staging weights or x through
+//   workgroup memory or textures measured no faster (Mesa 22.3 loads storage and workgroup memory
+//   lane by lane). Not done yet: weights through a uniform buffer (gallivm gathers those without
+//   per-lane branches) measured 1.5–2× faster in a prototype, but needs ≤ 64 KiB packed windows.
+//   Channels past K read clamped weights and are never stored.
 //   `forward_1x1` is the 1×1 stride-1 pad-0 case, a plain GEMM per image
 //   (Y[n] (K × HW) = W (K × C) · X[n] (C × HW)): no padding masks, one tap.
 // Bindings: 0 params (uniform), 1 x (read), 2 w (read), 3 bias (read; zeros when the op has
@@ -27,12 +30,16 @@ struct Params {
   n: u32, c: u32, h: u32, w: u32,
   k: u32, kh: u32, kw: u32, stride: u32,
   pad: u32, oh: u32, ow: u32, m: u32,
-  ktiles: u32, groups: u32, _p0: u32, _p1: u32,
+  // k_base: first channel of this dispatch (the uniform-weight entries run one per channel tile).
+  ktiles: u32, groups: u32, k_base: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
+// The `_uw` entry points read weights from one 64 KiB window of conv2d_pack.wgsl's packed
+// layout instead: row i of the reduction is 16 channels in 4 vec4s at wu[4i..4i+3].
+@group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
@@ -45,6 +52,11 @@ fn w_row(base: u32, stride: u32) -> Row16 {
     vec4f(w[base + 12u * stride], w[base + 13u * stride], w[base + 14u * stride],
           w[base + 15u * stride]),
   );
+}
+
+fn wu_row(i: u32) -> Row16 {
+  let b = 4u * i;
+  return Row16(wu[b], wu[b + 1u], wu[b + 2u], wu[b + 3u]);
 }
 
 // x at four addresses; masked-off lanes read x[0] and contribute 0 (zero padding).
@@ -60,7 +72,7 @@ struct Tile {
 }
 
 fn tile_of(g: u32, lid: u32) -> Tile {
-  let k0 = (g % p.ktiles) * 16u;
+  let k0 = p.k_base + (g % p.ktiles) * 16u;
   let base = (g / p.ktiles) * WG * 8u + lid;
   let slot = vec4u(0u, 1u, 2u, 3u) * WG;
   return Tile(k0, base + slot, base + 4u * WG + slot);
@@ -111,21 +123,19 @@ fn acc_zero() -> Acc {
   return Acc(z, z, z, z, z, z, z, z);
 }
 
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-           @builtin(local_invocation_index) lid: u32) {
-  let g = linear_workgroup(wid, nwg);
-  if (g >= p.groups) {
-    return;
-  }
-  let t = tile_of(g, lid);
+// Per pixel slot (0-3 in …0, 4-7 in …1): inside M, top-left input coordinate of its window
+// (negative inside the padding) and the start of its image in x.
+struct Pixels {
+  live0: vec4<bool>, live1: vec4<bool>,
+  iy0: vec4i, iy1: vec4i,
+  ix0: vec4i, ix1: vec4i,
+  xo0: vec4u, xo1: vec4u,
+}
+
+fn pixels(t: Tile) -> Pixels {
   let ohw = p.oh * p.ow;
-  let hw = p.h * p.w;
-  let khw = p.kh * p.kw;
-  let crs = p.c * khw;
+  let chw = p.c * p.h * p.w;
   // Slots past M compute a clamped pixel and are masked off and never stored.
-  let live0 = t.m0 < vec4u(p.m);
-  let live1 = t.m1 < vec4u(p.m);
   let mm0 = min(t.m0, vec4u(p.m - 1u));
   let mm1 = min(t.m1, vec4u(p.m - 1u));
   let n0 = mm0 / ohw;
@@ -134,36 +144,97 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let pix1 = mm1 - n1 * ohw;
   let oy0 = pix0 / p.ow;
   let oy1 = pix1 / p.ow;
-  // Top-left input coordinate of each pixel's window (negative inside the padding).
-  let iy0 = vec4i(oy0 * p.stride) - i32(p.pad);
-  let iy1 = vec4i(oy1 * p.stride) - i32(p.pad);
-  let ix0 = vec4i((pix0 - oy0 * p.ow) * p.stride) - i32(p.pad);
-  let ix1 = vec4i((pix1 - oy1 * p.ow) * p.stride) - i32(p.pad);
-  let xo0 = n0 * p.c * hw;
-  let xo1 = n1 * p.c * hw;
+  return Pixels(
+    t.m0 < vec4u(p.m), t.m1 < vec4u(p.m),
+    vec4i(oy0 * p.stride) - i32(p.pad), vec4i(oy1 * p.stride) - i32(p.pad),
+    vec4i((pix0 - oy0 * p.ow) * p.stride) - i32(p.pad),
+    vec4i((pix1 - oy1 * p.ow) * p.stride) - i32(p.pad),
+    n0 * chw, n1 * chw,
+  );
+}
 
+// x addresses of channel 0 at tap (ky, kx) and which slots are inside the image; padding is
+// decided once per tap for all C input channels.
+struct TapAddr {
+  a0: vec4u, a1: vec4u,
+  ok0: vec4<bool>, ok1: vec4<bool>,
+}
+
+fn tap(px: Pixels, ky: u32, kx: u32) -> TapAddr {
+  let y0 = px.iy0 + i32(ky);
+  let y1 = px.iy1 + i32(ky);
+  let x0 = px.ix0 + i32(kx);
+  let x1 = px.ix1 + i32(kx);
+  let ok0 = px.live0 & (vec4u(y0) < vec4u(p.h)) & (vec4u(x0) < vec4u(p.w));
+  let ok1 = px.live1 & (vec4u(y1) < vec4u(p.h)) & (vec4u(x1) < vec4u(p.w));
+  return TapAddr(
+    select(vec4u(0u), px.xo0 + vec4u(y0) * p.w + vec4u(x0), ok0),
+    select(vec4u(0u), px.xo1 + vec4u(y1) * p.w + vec4u(x1), ok1),
+    ok0, ok1,
+  );
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let t = tile_of(g, lid);
+  let px = pixels(t);
+  let hw = p.h * p.w;
+  let khw = p.kh * p.kw;
+  let crs = p.c * khw;
   var acc = acc_zero();
   for (var ky = 0u; ky < p.kh; ky++) {
     for (var kx = 0u; kx < p.kw; kx++) {
-      // Padding is decided once per tap for all C input channels.
-      let y0 = iy0 + i32(ky);
-      let y1 = iy1 + i32(ky);
-      let x0 = ix0 + i32(kx);
-      let x1 = ix1 + i32(kx);
-      let ok0 = live0 & (vec4u(y0) < vec4u(p.h)) & (vec4u(x0) < vec4u(p.w));
-      let ok1 = live1 & (vec4u(y1) < vec4u(p.h)) & (vec4u(x1) < vec4u(p.w));
-      var a0 = select(vec4u(0u), xo0 + vec4u(y0) * p.w + vec4u(x0), ok0);
-      var a1 = select(vec4u(0u), xo1 + vec4u(y1) * p.w + vec4u(x1), ok1);
+      var ta = tap(px, ky, kx);
       var wi = t.k0 * crs + ky * p.kw + kx;
       for (var c = 0u; c < p.c; c++) {
-        acc = mac(acc, x4(a0, ok0), x4(a1, ok1), w_row(wi, crs));
-        a0 += vec4u(hw);
-        a1 += vec4u(hw);
+        acc = mac(acc, x4(ta.a0, ta.ok0), x4(ta.a1, ta.ok1), w_row(wi, crs));
+        ta.a0 += vec4u(hw);
+        ta.a1 += vec4u(hw);
         wi += khw;
       }
     }
   }
   store(t, acc);
+}
+
+@compute @workgroup_size(WG)
+fn forward_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let t = tile_of(g, lid);
+  let px = pixels(t);
+  let hw = p.h * p.w;
+  var acc = acc_zero();
+  // Packed rows follow this loop order: i = (ky·KW + kx)·C + c.
+  var i = 0u;
+  for (var ky = 0u; ky < p.kh; ky++) {
+    for (var kx = 0u; kx < p.kw; kx++) {
+      var ta = tap(px, ky, kx);
+      for (var c = 0u; c < p.c; c++) {
+        acc = mac(acc, x4(ta.a0, ta.ok0), x4(ta.a1, ta.ok1), wu_row(i));
+        ta.a0 += vec4u(hw);
+        ta.a1 += vec4u(hw);
+        i++;
+      }
+    }
+  }
+  store(t, acc);
+}
+
+// Start of each slot's pixel in x, channel 0 (1×1 stride 1: x index = m + n·(C − 1)·HW).
+fn pixels_1x1(t: Tile) -> array<vec4u, 2> {
+  let hw = p.h * p.w;
+  let mm0 = min(t.m0, vec4u(p.m - 1u));
+  let mm1 = min(t.m1, vec4u(p.m - 1u));
+  return array<vec4u, 2>(mm0 / hw * (p.c - 1u) * hw + mm0, mm1 / hw * (p.c - 1u) * hw + mm1);
 }
 
 @compute @workgroup_size(WG)
@@ -175,12 +246,9 @@ fn forward_1x1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   }
   let t = tile_of(g, lid);
   let hw = p.h * p.w;
-  let mm0 = min(t.m0, vec4u(p.m - 1u));
-  let mm1 = min(t.m1, vec4u(p.m - 1u));
-  let n0 = mm0 / hw;
-  let n1 = mm1 / hw;
-  var a0 = n0 * (p.c - 1u) * hw + mm0;
-  var a1 = n1 * (p.c - 1u) * hw + mm1;
+  let a = pixels_1x1(t);
+  var a0 = a[0];
+  var a1 = a[1];
   var wi = t.k0 * p.c;
   var acc = acc_zero();
   for (var c = 0u; c < p.c; c++) {
@@ -190,6 +258,29 @@ fn forward_1x1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     a0 += vec4u(hw);
     a1 += vec4u(hw);
     wi += 1u;
+  }
+  store(t, acc);
+}
+
+@compute @workgroup_size(WG)
+fn forward_1x1_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let t = tile_of(g, lid);
+  let hw = p.h * p.w;
+  let a = pixels_1x1(t);
+  var a0 = a[0];
+  var a1 = a[1];
+  var acc = acc_zero();
+  for (var c = 0u; c < p.c; c++) {
+    let xa = vec4f(x[a0.x], x[a0.y], x[a0.z], x[a0.w]);
+    let xb = vec4f(x[a1.x], x[a1.y], x[a1.z], x[a1.w]);
+    acc = mac(acc, xa, xb, wu_row(c));
+    a0 += vec4u(hw);
+    a1 += vec4u(hw);
   }
   store(t, acc);
 }

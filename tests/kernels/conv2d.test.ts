@@ -98,6 +98,7 @@ function randomInputs(s: Conv2dShape, bias: boolean, seed: number): Inputs {
 interface CheckOptions {
   accumulate?: boolean;
   workgroup?: number;
+  weights?: "uniform" | "storage";
   splits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
@@ -115,7 +116,7 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4), db = rt.pool.acquire(s.k * 4);
   const old = new Rng(99).uniform(nx, -1, 1);
   const dx = upload(rt, o.accumulate ? old : new Float32Array(nx).fill(NaN));
-  const wg = { workgroup: o.workgroup };
+  const wg = { workgroup: o.workgroup, weights: o.weights };
 
   runOnce(rt, await planConv2dForward(rt, s, { x, w, bias, y }, wg));
   runOnce(
@@ -193,6 +194,35 @@ for (const [i, { label, s, bias }] of CASES.entries()) {
     });
   }
 }
+
+Deno.test({
+  name: "conv2d weights read from storage (the path for reductions past a uniform window)",
+  ...GPU_TEST,
+  async fn() {
+    for (const [i, { label, s, bias }] of CASES.entries()) {
+      await checkAll(s, randomInputs(s, bias, 10 + i), `${label}, storage weights`, {
+        weights: "storage",
+        accumulate: i % 2 === 1,
+      });
+    }
+    // Which path the planner took: a pack dispatch then one dispatch per 16-channel window.
+    const rt = await runtime();
+    const b = rt.pool.acquire(4096);
+    const labels = async (s: Conv2dShape) =>
+      (await planConv2dForward(rt, s, { x: b, w: b, y: b, bias: b })).steps.map((st) =>
+        st.kind === "dispatch" ? st.kernel.label : st.kind
+      );
+    assert.deepEqual(await labels(conv(1, 64, 4, 4, 40, 3, 1, 1)), [
+      "conv2d_pack:pack_weights",
+      ...Array(3).fill("conv2d_forward:forward_uw"),
+    ]);
+    // KH·KW·C = 1080 > 1024: the default falls back to storage weights.
+    const s = conv(1, 120, 5, 5, 20, 3, 1, 1);
+    assert.deepEqual(await labels(s), ["conv2d_forward:forward"]);
+    rt.pool.release(b);
+    await checkAll(s, randomInputs(s, true, 4), "3×3 C120, reduction past one window");
+  },
+});
 
 Deno.test({
   name: "conv2d other workgroup sizes (8, 64) and forced split-K counts",
