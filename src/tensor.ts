@@ -42,13 +42,21 @@ export class Tensor {
   }
 
   /** An uninitialized tensor from the pool. */
-  static empty(rt: Runtime, shape: readonly number[], layout = defaultLayout(shape)): Tensor {
+  static empty(
+    rt: Runtime,
+    shape: readonly number[],
+    layout: Layout = defaultLayout(shape),
+  ): Tensor {
     const n = numel(shape);
     const buf = rt.pool.acquire(Math.max(4, n * 4), `tensor[${shape}]`);
     return new Tensor(rt, buf, [...shape], "f32", layout);
   }
 
-  static zeros(rt: Runtime, shape: readonly number[], layout = defaultLayout(shape)): Tensor {
+  static zeros(
+    rt: Runtime,
+    shape: readonly number[],
+    layout: Layout = defaultLayout(shape),
+  ): Tensor {
     const t = Tensor.empty(rt, shape, layout);
     rt.commands().clearBuffer(t.buffer, 0, Math.ceil(t.bytes / 4) * 4);
     return t;
@@ -58,7 +66,7 @@ export class Tensor {
     rt: Runtime,
     data: ArrayLike<number>,
     shape: readonly number[],
-    layout = defaultLayout(shape),
+    layout: Layout = defaultLayout(shape),
   ): Tensor {
     const n = numel(shape);
     if (data.length !== n) {

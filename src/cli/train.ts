@@ -36,7 +36,12 @@ const flags = defineFlags({
     default: "cosine",
     help: "learning-rate schedule (step: ×0.1 at 50% and 75% of the run)",
   },
-  warmup: { type: "int", default: 100, min: 0, help: "linear warm-up steps" },
+  warmup: {
+    type: "int",
+    default: 100,
+    min: 0,
+    help: "linear warm-up steps (capped at a quarter of the run)",
+  },
   subset: { type: "int", min: 1, help: "train on the first N training images only" },
   testSubset: { type: "int", min: 1, help: "evaluate on the first N test images only" },
   seed: { type: "int", default: 0, help: "seed for initialization, shuffling and augmentation" },
@@ -103,9 +108,11 @@ try {
   );
   if (s.stopped === "interrupted") Deno.exit(130);
 } catch (e) {
-  if (e instanceof DivergedError || e instanceof NoAdapterError) {
+  // Expected failures (no adapter, bad data, divergence) read as one line; RESGPU_DEBUG=1 shows
+  // the stack.
+  if (e instanceof Error && !Deno.env.get("RESGPU_DEBUG")) {
     console.error(`error: ${e.message}`);
-    Deno.exit(1);
+    Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
   }
   throw e;
 }

@@ -8,7 +8,13 @@
  * GPU errors arrive asynchronously (`uncapturederror`); they are collected and thrown, with the
  * label of the kernel or buffer involved, at the next submit, read or sync.
  */
-import { type Acquired, acquireDevice, type AcquireOptions, type AdapterReport } from "./device.ts";
+import {
+  type Acquired,
+  acquireDevice,
+  type AcquireOptions,
+  type AdapterReport,
+  type DeviceLimits,
+} from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
@@ -74,7 +80,7 @@ export class Runtime {
     return new Runtime(await acquireDevice(opts));
   }
 
-  get limits() {
+  get limits(): DeviceLimits {
     return this.report.limits;
   }
 

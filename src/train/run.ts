@@ -126,7 +126,8 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     lr: cfg.lr,
     totalSteps,
     stepsPerEpoch: perEpoch,
-    warmupSteps: cfg.warmup,
+    // A warm-up longer than a short run would leave no run: cap it at a quarter.
+    warmupSteps: Math.min(cfg.warmup, Math.floor(totalSteps / 4)),
   });
 
   await Deno.mkdir(cfg.out, { recursive: true });
