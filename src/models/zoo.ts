@@ -81,10 +81,33 @@ export function listModels(): string[] {
   return entries.map((e) => e.name);
 }
 
+/**
+ * A registered model, or any other CIFAR-family depth 6n+2 (`resnet8`, `plain14`, …): the
+ * paper's rule builds them all, and small ones make quick experiments and tests.
+ */
+function lookup(name: string): Entry | undefined {
+  const known = registry.get(name);
+  if (known) return known;
+  const m = name.match(/^(resnet|plain)(\d+)$/);
+  const depth = m ? Number(m[2]) : NaN;
+  if (!m || depth < 8 || (depth - 2) % 6 !== 0 || depth > 2000) return undefined;
+  const plain = m[1] === "plain";
+  return {
+    name,
+    family: "cifar-resnet",
+    plain,
+    ...CIFAR,
+    build: (o) => resnetCifar({ ...o, depth, plain }),
+  };
+}
+
 export function modelInfo(name: string): ModelInfo {
-  const e = registry.get(name);
+  const e = lookup(name);
   if (!e) {
-    throw new Error(`unknown model "${name}"; known models: ${listModels().join(", ")}`);
+    throw new Error(
+      `unknown model "${name}"; known models: ${listModels().join(", ")} ` +
+        "(and resnetN/plainN for any CIFAR depth N = 6n+2)",
+    );
   }
   const { build: _build, ...info } = e;
   return info;
@@ -92,7 +115,7 @@ export function modelInfo(name: string): ModelInfo {
 
 export function buildModel(name: string, opts: ModelOptions = {}): Graph {
   const info = modelInfo(name);
-  const e = registry.get(name)!;
+  const e = lookup(name)!;
   if (opts.shortcut !== undefined) {
     if (info.plain) throw new Error(`${name} has no shortcuts; the shortcut option does not apply`);
     if (!["A", "B", "C"].includes(opts.shortcut)) {

@@ -1,0 +1,57 @@
+/**
+ * `deno task degradation [flags]`: plain vs residual nets of growing depth (He et al. §4.2),
+ * writing report.md, curves.svg, gradients.svg and each run's metrics.jsonl under --out.
+ */
+import { defineFlags, parseArgsOrExit } from "../train/args.ts";
+import { fashionMnistAvailable } from "../data/dataset.ts";
+import { runDegradationStudy } from "../study/degradation.ts";
+
+const flags = defineFlags({
+  data: {
+    type: "string",
+    help: "fashion-mnist | cifar10 | synthetic | a directory (default: fashion-mnist if installed)",
+  },
+  depths: {
+    type: "string",
+    default: "20,32,56",
+    help: "comma-separated CIFAR-family depths (6n+2)",
+  },
+  epochs: { type: "int", default: 1, min: 1, help: "epochs per run" },
+  subset: { type: "int", min: 1, help: "training images per run (default: all)" },
+  testSubset: { type: "int", min: 1, help: "test images per evaluation (default: all)" },
+  batch: { type: "int", default: 128, min: 1, help: "batch size" },
+  lr: { type: "number", default: 0.1, min: 0, help: "learning rate (paper: 0.1)" },
+  seed: { type: "int", default: 0, help: "seed shared by every run" },
+  gradNormEvery: { type: "int", default: 20, min: 1, help: "gradient-norm capture interval" },
+  out: { type: "string", default: "runs/degradation", help: "output directory" },
+});
+
+const args = parseArgsOrExit(flags, Deno.args, "deno task degradation [flags]");
+const depths = args.depths.split(",").map((d) => Number(d.trim()));
+if (depths.some((d) => !Number.isInteger(d) || d < 8 || (d - 2) % 6 !== 0)) {
+  console.error(
+    `error: --depths must be CIFAR depths 6n+2 (20, 32, 44, 56, 110), got ${args.depths}`,
+  );
+  Deno.exit(2);
+}
+const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
+const runs = await runDegradationStudy({
+  data,
+  depths,
+  epochs: args.epochs,
+  subset: args.subset,
+  testSubset: args.testSubset,
+  batch: args.batch,
+  lr: args.lr,
+  seed: args.seed,
+  out: args.out,
+  gradNormEvery: args.gradNormEvery,
+});
+for (const r of runs) {
+  console.log(
+    `${r.name.padEnd(9)} train error ${r.finalTrainError.toFixed(2)}%  test error ${
+      (100 * (1 - r.summary.testAccuracy)).toFixed(2)
+    }%`,
+  );
+}
+console.log(`report: ${args.out}/report.md, curves.svg, gradients.svg`);
