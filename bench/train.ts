@@ -1,0 +1,38 @@
+/**
+ * `deno task bench:train [--json] [--quick]`: training and forward images/s of the paper's
+ * models at their benchmark shapes, first step (plan + compile) apart, with planned memory.
+ */
+import { Runtime } from "../src/gpu/runtime.ts";
+import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
+
+const json = Deno.args.includes("--json");
+const quick = Deno.args.includes("--quick");
+const cases: [string, { inputShape: [number, number, number]; batch: number }][] = [
+  ["resnet20", { inputShape: [1, 28, 28], batch: 32 }],
+  ["resnet20", { inputShape: [1, 28, 28], batch: 128 }],
+  ["resnet56", { inputShape: [1, 28, 28], batch: 128 }],
+  ["resnet50", { inputShape: [3, 64, 64], batch: 16 }],
+];
+
+const rt = await Runtime.create();
+const results: ThroughputResult[] = [];
+if (!json) console.log(`adapter: ${rt.report.description} (backend ${rt.report.backend})`);
+for (const [name, o] of quick ? cases.slice(0, 1) : cases) {
+  const r = await measureThroughput(rt, name, { ...o, windows: quick ? 2 : 3 });
+  results.push(r);
+  if (!json) {
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    console.log(
+      `${name.padEnd(9)} ${r.input.padEnd(8)} batch ${String(r.batch).padStart(3)}: ` +
+        `train ${r.trainImagesPerSec} img/s, forward ${r.forwardImagesPerSec} img/s, ` +
+        `first step ${r.firstStepMs} ms, planned ${mib(r.plannedTrainBytes)} MiB train / ` +
+        `${mib(r.plannedInferBytes)} MiB inference, params ${mib(r.parameterBytes)} MiB`,
+    );
+  }
+}
+if (json) {
+  console.log(
+    JSON.stringify({ adapter: rt.report.description, backend: rt.report.backend, results }),
+  );
+}
+rt.destroy();

@@ -1,0 +1,92 @@
+/**
+ * Training and inference throughput of one model on one runtime: first step (plan + compile +
+ * run) timed apart, then the median of several timed windows of steady-state steps, each window
+ * ending in one wait for the GPU.
+ */
+import type { Runtime } from "../src/gpu/runtime.ts";
+import { buildModel, type ModelOptions } from "../src/models/zoo.ts";
+import { Model } from "../src/model/model.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { buildStepPlan } from "../src/scheduler/step_plan.ts";
+import { replay } from "../src/ops/plan.ts";
+
+export interface ThroughputResult {
+  model: string;
+  input: string;
+  batch: number;
+  firstStepMs: number;
+  trainImagesPerSec: number;
+  trainStepMsMin: number;
+  forwardImagesPerSec: number;
+  plannedTrainBytes: number;
+  plannedInferBytes: number;
+  parameterBytes: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export async function measureThroughput(
+  rt: Runtime,
+  name: string,
+  opts: ModelOptions & { batch: number; windows?: number; stepsPerWindow?: number },
+): Promise<ThroughputResult> {
+  const graph = buildModel(name, opts);
+  const [c, h, w] = graph.inputShape;
+  const model = Model.create(rt, graph, { seed: 1 });
+  const x = Float32Array.from({ length: opts.batch * c * h * w }, (_, i) => Math.sin(i) * 0.5);
+  const y = Array.from({ length: opts.batch }, (_, i) => i % graph.classes);
+  const windows = opts.windows ?? 3, per = opts.stepsPerWindow ?? 2;
+
+  const t0 = performance.now();
+  const trainer = await Trainer.create(model, {
+    batch: opts.batch,
+    optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
+  });
+  trainer.step(x, y, 0.01);
+  await trainer.readMetrics();
+  const firstStepMs = performance.now() - t0;
+
+  const stepMs: number[] = [];
+  for (let wdx = 0; wdx < windows; wdx++) {
+    const s = performance.now();
+    for (let i = 0; i < per; i++) trainer.step(x, y, 0.01);
+    await trainer.readMetrics();
+    stepMs.push((performance.now() - s) / per);
+  }
+  const plannedTrainBytes = trainer.plan.plannedBytes;
+  trainer.release();
+
+  const infer = await buildStepPlan(model, { batch: opts.batch, mode: "eval" });
+  rt.write(infer.input, 0, x);
+  replay(rt, infer.forward);
+  await rt.sync();
+  const fwdMs: number[] = [];
+  for (let wdx = 0; wdx < windows; wdx++) {
+    const s = performance.now();
+    for (let i = 0; i < per; i++) {
+      replay(rt, infer.forward);
+      rt.submit();
+    }
+    await rt.sync();
+    fwdMs.push((performance.now() - s) / per);
+  }
+  const plannedInferBytes = infer.plannedBytes;
+  infer.release();
+  const result: ThroughputResult = {
+    model: name,
+    input: `${c}×${h}×${w}`,
+    batch: opts.batch,
+    firstStepMs: Math.round(firstStepMs),
+    trainImagesPerSec: +(opts.batch / (median(stepMs) / 1000)).toFixed(2),
+    trainStepMsMin: +Math.min(...stepMs).toFixed(1),
+    forwardImagesPerSec: +(opts.batch / (median(fwdMs) / 1000)).toFixed(2),
+    plannedTrainBytes,
+    plannedInferBytes,
+    parameterBytes: model.parameterBytes(),
+  };
+  model.dispose();
+  return result;
+}
