@@ -7,8 +7,8 @@
 // imports no ESM loader resolves), so the flat bundle of the umbrella package provides the ops
 // and gradients; the WebGPU backend registers into the same global engine.
 import "./tfjs_env.ts";
-import * as tf from "npm:@tensorflow/tfjs@4.22.0/dist/tf.fesm.js";
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import * as tf from "@tensorflow/tfjs/dist/tf.fesm.js";
+import "@tensorflow/tfjs-backend-webgpu";
 
 export { tf };
 
