@@ -50,6 +50,7 @@ export class Runtime {
   private staging = new Map<number, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private profiler: PassProfiler | null = null;
   private errors: string[] = [];
   private lost: string | null = null;
   /** Counters a steady-state loop can be checked against. */
@@ -235,11 +236,52 @@ export class Runtime {
       throw new GpuError(`${kernel.label}: grid [${grid}] exceeds ${max} workgroups per dimension`);
     }
     if (grid[0] * grid[1] * grid[2] === 0) return;
-    if (!this.pass) this.pass = this.commands().beginComputePass({ label: "resgpu" });
+    if (!this.pass) {
+      this.pass = this.commands().beginComputePass({
+        label: "resgpu",
+        timestampWrites: this.profiler?.nextPassWrites(),
+      });
+    }
     this.pass.setPipeline(kernel.pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.counters.dispatches++;
+  }
+
+  /**
+   * Starts timing sections of recorded work with `timestamp-query` (when the device has it):
+   * each {@link section} gets its own compute pass whose begin/end the GPU timestamps. For
+   * benchmarks only: separate passes cost a little, so normal steps never do this.
+   */
+  startProfile(maxSections: number): void {
+    if (!this.report.features.includes("timestamp-query")) {
+      throw new GpuError("this adapter has no timestamp-query; per-pass GPU timing is unavailable");
+    }
+    this.commands();
+    this.profiler = new PassProfiler(this.device, maxSections);
+  }
+
+  /** Work recorded from here until the next section (or the end) is timed as `label`. */
+  section(label: string): void {
+    if (!this.profiler) throw new GpuError("section() outside startProfile()/endProfile()");
+    this.commands(); // close the open pass so the next dispatch starts a timed one
+    this.profiler.label(label);
+  }
+
+  /** Submits, reads the timestamps and returns milliseconds per section. */
+  async endProfile(): Promise<{ label: string; ms: number }[]> {
+    const p = this.profiler;
+    if (!p) throw new GpuError("endProfile() without startProfile()");
+    const enc = this.commands();
+    this.profiler = null;
+    p.resolve(enc);
+    const ticks = p.used ? new BigInt64Array(await this.read(p.resolved, p.used * 16)) : null;
+    p.destroy();
+    // A section that recorded no dispatch opened no pass: it took no GPU time.
+    return p.labels.map((label, i) => ({
+      label,
+      ms: ticks && i < p.used ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0,
+    }));
   }
 
   /** Sends everything recorded so far. Throws errors the device reported since the last check. */
@@ -313,5 +355,51 @@ export class Runtime {
 
   destroy(): void {
     this.device.destroy();
+  }
+}
+
+/** Timestamp query set for {@link Runtime.startProfile}: two timestamps per section. */
+class PassProfiler {
+  readonly labels: string[] = [];
+  readonly querySet: GPUQuerySet;
+  readonly resolved: GPUBuffer;
+  used = 0;
+  private pending = false;
+
+  constructor(private device: GPUDevice, private capacity: number) {
+    this.querySet = device.createQuerySet({ type: "timestamp", count: 2 * capacity });
+    this.resolved = device.createBuffer({
+      size: 16 * capacity,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      label: "timestamps",
+    });
+  }
+
+  label(label: string): void {
+    if (this.labels.length >= this.capacity) throw new GpuError("more profile sections than asked");
+    this.labels.push(label);
+    this.pending = true;
+  }
+
+  /** Timestamp writes for the next pass: only the first pass of a section is timed. */
+  nextPassWrites(): GPUComputePassTimestampWrites | undefined {
+    if (!this.pending) return undefined;
+    this.pending = false;
+    const i = this.labels.length - 1;
+    this.used = i + 1;
+    return {
+      querySet: this.querySet,
+      beginningOfPassWriteIndex: 2 * i,
+      endOfPassWriteIndex: 2 * i + 1,
+    };
+  }
+
+  resolve(enc: GPUCommandEncoder): void {
+    if (this.used > 0) enc.resolveQuerySet(this.querySet, 0, 2 * this.used, this.resolved, 0);
+  }
+
+  destroy(): void {
+    this.querySet.destroy();
+    this.resolved.destroy();
   }
 }
