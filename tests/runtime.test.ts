@@ -199,3 +199,28 @@ Deno.test({
     rt.submit();
   },
 });
+
+Deno.test({
+  name: "profiling: timestamp sections report one non-negative time per label",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    if (!rt.report.features.includes("timestamp-query")) {
+      assert.throws(() => rt.startProfile(2), /timestamp-query/);
+      return;
+    }
+    const x = Tensor.fromArray(rt, new Float32Array(4096).fill(1), [4096]);
+    rt.startProfile(3);
+    rt.section("first");
+    const y = await axpb(rt, x, 2, 0);
+    rt.section("empty");
+    rt.section("second");
+    const z = await axpb(rt, y, 2, 0);
+    const times = await rt.endProfile();
+    assert.deepEqual(times.map((t) => t.label), ["first", "empty", "second"]);
+    assert.equal(times[1].ms, 0);
+    for (const t of times) assert.ok(t.ms >= 0 && Number.isFinite(t.ms), `${t.label}: ${t.ms}`);
+    assert.equal((await z.toArray())[0], 4);
+    for (const t of [x, y, z]) t.dispose();
+  },
+});
