@@ -17,6 +17,7 @@ function alloc(rt: Runtime, ...sizes: number[]): GPUBuffer[] {
 }
 
 const SHAPES = [
+  { n: 32, c: 16, h: 28, w: 28 },
   { n: 128, c: 16, h: 32, w: 32 },
   { n: 128, c: 32, h: 16, w: 16 },
   { n: 128, c: 64, h: 8, w: 8 },
