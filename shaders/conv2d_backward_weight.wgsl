@@ -22,12 +22,18 @@ struct Params {
   k: u32, kh: u32, kw: u32, stride: u32,
   pad: u32, oh: u32, ow: u32, r: u32,
   ktiles: u32, rtiles: u32, groups: u32, rows_per: u32,
+  // `backward_weight_uw` only: this dispatch's channel tile, first (n, oy) row of its window and
+  // rows in it, and the partial slice its split 0 writes (split s writes slice0 + s).
+  k_base: u32, row0: u32, chunk_rows: u32, slice0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// `backward_weight_uw` reads dy from one 64 KiB window packed by conv2d_pack.wgsl `pack_dy`:
+// pixel l of the window's chunk is 16 channels in 4 vec4s at dyu[4l..4l+3].
+@group(0) @binding(2) var<uniform> dyu: array<vec4f, 4096>;
 
 // dy of 16 output channels (planes `stride` apart) at one output pixel.
 fn dy_row(base: u32, stride: u32) -> Row16 {
@@ -72,6 +78,87 @@ fn store_row(v: Row16, r: u32, k0: u32, split: u32) {
   }
 }
 
+// The 8 taps r of an invocation (slots 0-3 in …0, 4-7 in …1): inside R, channel c and the offset
+// of the tap's window corner from the output pixel's (oy·s, ox·s).
+struct Taps {
+  r0: vec4u, r1: vec4u,
+  live0: vec4<bool>, live1: vec4<bool>,
+  c0: vec4u, c1: vec4u,
+  dy0: vec4i, dy1: vec4i,
+  dx0: vec4i, dx1: vec4i,
+}
+
+fn taps(rtile: u32, lid: u32) -> Taps {
+  let base = rtile * WG * 8u + lid;
+  let slot = vec4u(0u, 1u, 2u, 3u) * WG;
+  let r0 = base + slot;
+  let r1 = base + 4u * WG + slot;
+  let khw = p.kh * p.kw;
+  let rr0 = min(r0, vec4u(p.r - 1u));
+  let rr1 = min(r1, vec4u(p.r - 1u));
+  let c0 = rr0 / khw;
+  let c1 = rr1 / khw;
+  let t0 = rr0 - c0 * khw;
+  let t1 = rr1 - c1 * khw;
+  let ky0 = t0 / p.kw;
+  let ky1 = t1 / p.kw;
+  return Taps(
+    r0, r1, r0 < vec4u(p.r), r1 < vec4u(p.r), c0, c1,
+    vec4i(ky0) - i32(p.pad), vec4i(ky1) - i32(p.pad),
+    vec4i(t0 - ky0 * p.kw) - i32(p.pad), vec4i(t1 - ky1 * p.kw) - i32(p.pad),
+  );
+}
+
+// x addresses of one output row's taps (n, oy) at ox = 0, and which are inside the image rows.
+struct RowAddr {
+  xr0: vec4u, xr1: vec4u,
+  ok0: vec4<bool>, ok1: vec4<bool>,
+}
+
+fn row_addr(tp: Taps, row: u32) -> RowAddr {
+  let n = row / p.oh;
+  let oy = row - n * p.oh;
+  let iy0 = i32(oy * p.stride) + tp.dy0;
+  let iy1 = i32(oy * p.stride) + tp.dy1;
+  let hw = p.h * p.w;
+  return RowAddr(
+    (n * p.c + tp.c0) * hw + vec4u(iy0) * p.w, (n * p.c + tp.c1) * hw + vec4u(iy1) * p.w,
+    tp.live0 & (vec4u(iy0) < vec4u(p.h)), tp.live1 & (vec4u(iy1) < vec4u(p.h)),
+  );
+}
+
+// The im2col values X̂[l, r] of the 8 taps at output column ox of a row.
+struct XPair {
+  a: vec4f,
+  b: vec4f,
+}
+
+fn x_at(tp: Taps, ra: RowAddr, ox: u32) -> XPair {
+  let ix0 = i32(ox * p.stride) + tp.dx0;
+  let ix1 = i32(ox * p.stride) + tp.dx1;
+  let ok0 = ra.ok0 & (vec4u(ix0) < vec4u(p.w));
+  let ok1 = ra.ok1 & (vec4u(ix1) < vec4u(p.w));
+  let a0 = select(vec4u(0u), ra.xr0 + vec4u(ix0), ok0);
+  let a1 = select(vec4u(0u), ra.xr1 + vec4u(ix1), ok1);
+  return XPair(x4(a0, ok0), x4(a1, ok1));
+}
+
+fn store(tp: Taps, acc: Acc, k0: u32, split: u32) {
+  store_row(acc.r0, tp.r0.x, k0, split);
+  store_row(acc.r1, tp.r0.y, k0, split);
+  store_row(acc.r2, tp.r0.z, k0, split);
+  store_row(acc.r3, tp.r0.w, k0, split);
+  store_row(acc.r4, tp.r1.x, k0, split);
+  store_row(acc.r5, tp.r1.y, k0, split);
+  store_row(acc.r6, tp.r1.z, k0, split);
+  store_row(acc.r7, tp.r1.w, k0, split);
+}
+
+fn acc_zero() -> Acc {
+  let z = row16_zero();
+  return Acc(z, z, z, z, z, z, z, z);
+}
+
 @compute @workgroup_size(WG)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
@@ -82,60 +169,48 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let k0 = (g % p.ktiles) * 16u;
   let rest = g / p.ktiles;
   let split = rest / p.rtiles;
-  let base = (rest % p.rtiles) * WG * 8u + lid;
-  let slot = vec4u(0u, 1u, 2u, 3u) * WG;
-  let r0 = base + slot;
-  let r1 = base + 4u * WG + slot;
-  let hw = p.h * p.w;
+  let tp = taps(rest % p.rtiles, lid);
   let ohw = p.oh * p.ow;
-  let khw = p.kh * p.kw;
-  let live0 = r0 < vec4u(p.r);
-  let live1 = r1 < vec4u(p.r);
-  let rr0 = min(r0, vec4u(p.r - 1u));
-  let rr1 = min(r1, vec4u(p.r - 1u));
-  let c0 = rr0 / khw;
-  let c1 = rr1 / khw;
-  let t0 = rr0 - c0 * khw;
-  let t1 = rr1 - c1 * khw;
-  let ky0 = t0 / p.kw;
-  let ky1 = t1 / p.kw;
-  // Offsets of each tap's window corner from the output pixel's (oy·s, ox·s).
-  let dy0 = vec4i(ky0) - i32(p.pad);
-  let dy1 = vec4i(ky1) - i32(p.pad);
-  let dx0 = vec4i(t0 - ky0 * p.kw) - i32(p.pad);
-  let dx1 = vec4i(t1 - ky1 * p.kw) - i32(p.pad);
-
-  var acc = Acc(row16_zero(), row16_zero(), row16_zero(), row16_zero(), row16_zero(),
-                row16_zero(), row16_zero(), row16_zero());
+  var acc = acc_zero();
   let row_end = min((split + 1u) * p.rows_per, p.n * p.oh);
   for (var row = split * p.rows_per; row < row_end; row++) {
+    let ra = row_addr(tp, row);
     let n = row / p.oh;
-    let oy = row - n * p.oh;
-    let iy0 = i32(oy * p.stride) + dy0;
-    let iy1 = i32(oy * p.stride) + dy1;
-    let rok0 = live0 & (vec4u(iy0) < vec4u(p.h));
-    let rok1 = live1 & (vec4u(iy1) < vec4u(p.h));
-    // x index of (n, c, iy, 0) and dy index of (n, k0, oy, 0).
-    let xr0 = (n * p.c + c0) * hw + vec4u(iy0) * p.w;
-    let xr1 = (n * p.c + c1) * hw + vec4u(iy1) * p.w;
-    var di = (n * p.k + min(k0, p.k - 1u)) * ohw + oy * p.ow;
+    // dy index of (n, k0, oy, 0).
+    var di = (n * p.k + min(k0, p.k - 1u)) * ohw + (row - n * p.oh) * p.ow;
     for (var ox = 0u; ox < p.ow; ox++) {
-      let ix0 = i32(ox * p.stride) + dx0;
-      let ix1 = i32(ox * p.stride) + dx1;
-      let ok0 = rok0 & (vec4u(ix0) < vec4u(p.w));
-      let ok1 = rok1 & (vec4u(ix1) < vec4u(p.w));
-      let a0 = select(vec4u(0u), xr0 + vec4u(ix0), ok0);
-      let a1 = select(vec4u(0u), xr1 + vec4u(ix1), ok1);
-      acc = mac(acc, x4(a0, ok0), x4(a1, ok1), dy_row(di, ohw));
+      let xv = x_at(tp, ra, ox);
+      acc = mac(acc, xv.a, xv.b, dy_row(di, ohw));
       di += 1u;
     }
   }
-  store_row(acc.r0, r0.x, k0, split);
-  store_row(acc.r1, r0.y, k0, split);
-  store_row(acc.r2, r0.z, k0, split);
-  store_row(acc.r3, r0.w, k0, split);
-  store_row(acc.r4, r1.x, k0, split);
-  store_row(acc.r5, r1.y, k0, split);
-  store_row(acc.r6, r1.z, k0, split);
-  store_row(acc.r7, r1.w, k0, split);
+  store(tp, acc, k0, split);
+}
+
+// One window of dy (channels k_base..k_base+15, rows row0..row0+chunk_rows−1) per dispatch; its
+// rows are split over `groups / rtiles` workgroups of rows_per rows, each writing its own slice.
+@compute @workgroup_size(WG)
+fn backward_weight_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                      @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let split = g / p.rtiles;
+  let tp = taps(g % p.rtiles, lid);
+  var acc = acc_zero();
+  let first = split * p.rows_per;
+  let row_end = min(first + p.rows_per, p.chunk_rows);
+  // Window pixel index of (row, ox): rows are whole output rows, OW pixels each.
+  var li = first * p.ow;
+  for (var row = first; row < row_end; row++) {
+    let ra = row_addr(tp, p.row0 + row);
+    for (var ox = 0u; ox < p.ow; ox++) {
+      let xv = x_at(tp, ra, ox);
+      let b = 4u * li;
+      acc = mac(acc, xv.a, xv.b, Row16(dyu[b], dyu[b + 1u], dyu[b + 2u], dyu[b + 3u]));
+      li++;
+    }
+  }
+  store(tp, acc, p.k_base, p.slice0 + split);
 }

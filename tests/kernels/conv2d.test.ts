@@ -99,6 +99,8 @@ interface CheckOptions {
   accumulate?: boolean;
   workgroup?: number;
   weights?: "uniform" | "storage";
+  /** Where backward-weight reads dy (default: storage when `splits` is given). */
+  dy?: "uniform" | "storage";
   splits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
@@ -125,7 +127,11 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   );
   runOnce(
     rt,
-    await planConv2dBackwardWeight(rt, s, { x, dy, dw, db }, { ...wg, splits: o.splits }),
+    await planConv2dBackwardWeight(rt, s, { x, dy, dw, db }, {
+      ...wg,
+      splits: o.splits,
+      dy: o.dy ?? (o.splits ? "storage" : undefined),
+    }),
   );
 
   const taps = s.kh * s.kw;
@@ -202,6 +208,7 @@ Deno.test({
     for (const [i, { label, s, bias }] of CASES.entries()) {
       await checkAll(s, randomInputs(s, bias, 10 + i), `${label}, storage weights`, {
         weights: "storage",
+        dy: "storage",
         accumulate: i % 2 === 1,
       });
     }
@@ -243,13 +250,39 @@ Deno.test({
     const rt = await runtime();
     const s = conv(8, 16, 16, 16, 16, 3, 1, 1);
     const b = rt.pool.acquire(8 * 16 * 256 * 4);
-    const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b });
+    const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b }, { dy: "storage" });
     assert.equal(pl.scratch.length, 1);
     assert.equal(pl.steps.length, 2);
     const inp = randomInputs(s, false, 3);
-    await checkAll(s, inp, "split-K default");
+    await checkAll(s, inp, "split-K default", { dy: "storage" });
     for (const x of pl.scratch) rt.pool.release(x);
     rt.pool.release(b);
+  },
+});
+
+Deno.test({
+  name: "conv2d backward-weight from uniform dy windows: several windows, a partial last one",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    // 3 images × 40 output rows of 40 pixels: windows of 25 rows, the 5th holds 20.
+    const s = conv(3, 5, 40, 40, 18, 3, 1, 1);
+    const b = rt.pool.acquire(4096);
+    const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b });
+    const labels = pl.steps.map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind);
+    assert.deepEqual(labels, [
+      "conv2d_pack:pack_dy",
+      ...Array(5 * 2).fill("conv2d_backward_weight:backward_weight_uw"),
+      "conv2d_reduce:sum_splits",
+    ]);
+    for (const x of pl.scratch) rt.pool.release(x);
+    rt.pool.release(b);
+    await checkAll(s, randomInputs(s, true, 6), "uniform dy, 5 windows", { workgroup: 8 });
+    await checkAll(
+      conv(2, 3, 9, 7, 5, 3, 2, 1),
+      randomInputs(conv(2, 3, 9, 7, 5, 3, 2, 1), true, 7),
+      "uniform dy, one window, stride 2",
+    );
   },
 });
 
