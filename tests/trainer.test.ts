@@ -188,3 +188,42 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "divergence: a NaN loss stops the run with a clear message and no half-written files",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const dir = await Deno.makeTempDir();
+    const cfg: TrainConfig = {
+      model: "resnet8",
+      data: "synthetic",
+      subset: 64,
+      testSubset: 20,
+      epochs: 1,
+      batch: 16,
+      evalBatch: 20,
+      optimizer: "sgd",
+      lr: 1e30,
+      momentum: 0.9,
+      nesterov: false,
+      wd: 0,
+      schedule: "constant",
+      warmup: 0,
+      seed: 1,
+      out: `${dir}/run`,
+      evalEvery: 1,
+      augment: false,
+      logEvery: 2,
+      gradNormEvery: 0,
+    };
+    await assert.rejects(
+      trainRun(cfg, { runtime: rt, sink: () => {}, tty: false }),
+      /loss became (NaN|Infinity) by step [24].*no checkpoint had been written yet/,
+    );
+    const names = [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name);
+    assert.ok(!names.some((n) => n.includes(".tmp")), `temp files left: ${names}`);
+    assert.ok(!names.includes("checkpoint.safetensors"));
+    await Deno.remove(dir, { recursive: true });
+  },
+});

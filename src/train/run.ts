@@ -192,12 +192,15 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     step: trainer.steps,
     loader: trainLoader.state,
   });
-  const checkpoint = () =>
-    saveCheckpoint(ckptPath, model, trainer, {
+  let checkpointed = !!cfg.resume;
+  const checkpoint = async () => {
+    await saveCheckpoint(ckptPath, model, trainer, {
       ...position(),
       model: cfg.model,
       config: { ...cfg },
     });
+    checkpointed = true;
+  };
 
   const flush = async (epoch: number) => {
     if (windowSteps === 0) return;
@@ -206,9 +209,12 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     trainSeconds += dt;
     imagesSeen += windowSteps * cfg.batch;
     if (!Number.isFinite(m.meanLoss)) {
+      const kept = checkpointed
+        ? `the last good checkpoint is ${ckptPath}`
+        : "no checkpoint had been written yet";
       throw new DivergedError(
         `loss became ${m.meanLoss} by step ${trainer.steps} (lr ${lrAt(trainer.steps - 1)}); ` +
-          `stopping. The last good checkpoint is ${ckptPath}`,
+          `stopping: ${kept}. Try a lower --lr, a longer --warmup or --clip-grad-norm`,
       );
     }
     last = { loss: m.meanLoss, accuracy: m.accuracy };
