@@ -8,19 +8,22 @@ import { DivergedError, trainRun } from "../train/run.ts";
 import { listModels } from "../models/zoo.ts";
 import { NoAdapterError } from "../gpu/device.ts";
 
+/** The no-flag job: minutes on a 2-core machine with a software GPU (see README). */
+const DEFAULT_JOB = { subset: 6400, testSubset: 2000 };
+
 const flags = defineFlags({
   model: { type: "string", default: "resnet20", help: `model name (${listModels().join(", ")})` },
   shortcut: {
     type: "enum",
     values: ["A", "B", "C"],
     help: "shortcut where shapes change: A zero-pad, B projection, C projection everywhere " +
-      "(default: A for CIFAR-style nets, B for ImageNet-style)",
+      "(unset: A for CIFAR-style nets, B for ImageNet-style)",
   },
   width: { type: "number", default: 1, min: 0.01, help: "base-width multiplier" },
   data: {
     type: "string",
     help: "fashion-mnist | mnist | cifar10 | synthetic | a directory of IDX or CIFAR-10 " +
-      "binary files (default: fashion-mnist if installed, else synthetic)",
+      "binary files (unset: fashion-mnist if installed, else synthetic)",
   },
   epochs: { type: "int", default: 3, min: 1, help: "epochs" },
   batch: { type: "int", default: 128, min: 1, help: "training batch size" },
@@ -44,18 +47,18 @@ const flags = defineFlags({
   },
   subset: {
     type: "int",
-    default: 6400,
     min: 1,
-    help: "train on the first N training images (60000 = all of Fashion-MNIST)",
+    help: `train on the first N training images (unset: ${DEFAULT_JOB.subset} when --data is ` +
+      "not given, so the default job fits a software GPU; else all)",
   },
   testSubset: {
     type: "int",
-    default: 2000,
     min: 1,
-    help: "evaluate on the first N test images (10000 = all of Fashion-MNIST)",
+    help: `evaluate on the first N test images (unset: ${DEFAULT_JOB.testSubset} when --data ` +
+      "is not given; else all)",
   },
   seed: { type: "int", default: 0, help: "seed for initialization, shuffling and augmentation" },
-  out: { type: "string", help: "run directory (default runs/<model>-<data>-<time>)" },
+  out: { type: "string", help: "run directory (unset: runs/<model>-<data>-<time>)" },
   resume: { type: "string", help: "checkpoint to continue from (a run's checkpoint.safetensors)" },
   evalEvery: { type: "int", default: 1, min: 1, help: "evaluate on the test set every N epochs" },
   clipGradNorm: { type: "number", min: 0, help: "clip the global gradient L2 norm to this" },
@@ -100,8 +103,8 @@ try {
     wd: args.wd,
     schedule: args.schedule,
     warmup: args.warmup,
-    subset: args.subset,
-    testSubset: args.testSubset,
+    subset: args.subset ?? (args.data ? undefined : DEFAULT_JOB.subset),
+    testSubset: args.testSubset ?? (args.data ? undefined : DEFAULT_JOB.testSubset),
     seed: args.seed,
     out,
     resume: args.resume,
