@@ -5,19 +5,11 @@
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, packParams, type Planned } from "./plan.ts";
+import { mix32 } from "../util/hash.ts";
+
+export { mix32 };
 
 const WG = 64;
-
-/** The kernel's hash, for CPU references. */
-export function mix32(v: number): number {
-  let x = v >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d) >>> 0;
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b) >>> 0;
-  x ^= x >>> 16;
-  return x >>> 0;
-}
 
 /** Whether element i survives, as the kernel decides it. */
 export function dropoutKeeps(i: number, seed: number, salt: number, threshold: number): boolean {
