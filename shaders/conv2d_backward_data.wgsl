@@ -34,6 +34,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
+// `backward_data_uw_x4` reads dy packed NC4HW4 by conv2d_pack.wgsl `pack_c4` (K % 4 = 0): one
+// vec4 load brings 4 output channels of a pixel, i.e. 4 reduction steps of one slot.
+@group(0) @binding(1) var<storage, read> dyv: array<vec4f>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 // `backward_data_uw` reads weights from one 64 KiB window of conv2d_pack.wgsl's packed layout
@@ -216,6 +219,52 @@ fn backward_data_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
         ta.a0 += vec4u(ohw);
         ta.a1 += vec4u(ohw);
         i++;
+      }
+    }
+  }
+  store(px, acc, c0);
+}
+
+// 4 output channels of slot pixel `a` (vec4 index), zero where the tap reaches no output.
+fn dyc4(a: u32, ok: bool) -> vec4f {
+  return select(vec4f(0.0), dyv[a], ok);
+}
+
+@compute @workgroup_size(WG)
+fn backward_data_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                       @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let c0 = p.c_base + (g % p.ctiles) * 16u;
+  var px = pixels(g, lid);
+  // Image starts in vec4 units: n·(K/4)·OH·OW.
+  px.yo0 /= vec4u(4u);
+  px.yo1 /= vec4u(4u);
+  let ohw = p.oh * p.ow;
+  let k4 = p.k / 4u;
+  var acc = acc_zero();
+  for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
+    for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
+      var ta = tap(px, ky, kx);
+      var i = (ky * p.kw + kx) * p.k;
+      for (var k = 0u; k < k4; k++) {
+        let q0 = dyc4(ta.a0.x, ta.ok0.x);
+        let q1 = dyc4(ta.a0.y, ta.ok0.y);
+        let q2 = dyc4(ta.a0.z, ta.ok0.z);
+        let q3 = dyc4(ta.a0.w, ta.ok0.w);
+        let q4 = dyc4(ta.a1.x, ta.ok1.x);
+        let q5 = dyc4(ta.a1.y, ta.ok1.y);
+        let q6 = dyc4(ta.a1.z, ta.ok1.z);
+        let q7 = dyc4(ta.a1.w, ta.ok1.w);
+        acc = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), wu_row(i));
+        acc = mac(acc, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), wu_row(i + 1u));
+        acc = mac(acc, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), wu_row(i + 2u));
+        acc = mac(acc, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), wu_row(i + 3u));
+        ta.a0 += vec4u(ohw);
+        ta.a1 += vec4u(ohw);
+        i += 4u;
       }
     }
   }

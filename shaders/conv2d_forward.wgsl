@@ -36,6 +36,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+// The `_x4` entry points read x packed NC4HW4 by conv2d_pack.wgsl `pack_c4` (C % 4 = 0): one vec4
+// load brings 4 channels of a pixel, i.e. 4 reduction steps of one slot.
+@group(0) @binding(1) var<storage, read> xv: array<vec4f>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 // The `_uw` entry points read weights from one 64 KiB window of conv2d_pack.wgsl's packed
 // layout instead: row i of the reduction is 16 channels in 4 vec4s at wu[4i..4i+3].
@@ -281,6 +284,52 @@ fn forward_1x1_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     acc = mac(acc, xa, xb, wu_row(c));
     a0 += vec4u(hw);
     a1 += vec4u(hw);
+  }
+  store(t, acc);
+}
+
+// 4 channels of slot pixel `a` (vec4 index), zero where masked off (padding).
+fn xc4(a: u32, ok: bool) -> vec4f {
+  return select(vec4f(0.0), xv[a], ok);
+}
+
+@compute @workgroup_size(WG)
+fn forward_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let t = tile_of(g, lid);
+  var px = pixels(t);
+  // Image starts in vec4 units: n·(C/4)·HW.
+  px.xo0 /= vec4u(4u);
+  px.xo1 /= vec4u(4u);
+  let hw = p.h * p.w;
+  let c4 = p.c / 4u;
+  var acc = acc_zero();
+  var i = 0u;
+  for (var ky = 0u; ky < p.kh; ky++) {
+    for (var kx = 0u; kx < p.kw; kx++) {
+      var ta = tap(px, ky, kx);
+      for (var c = 0u; c < c4; c++) {
+        let q0 = xc4(ta.a0.x, ta.ok0.x);
+        let q1 = xc4(ta.a0.y, ta.ok0.y);
+        let q2 = xc4(ta.a0.z, ta.ok0.z);
+        let q3 = xc4(ta.a0.w, ta.ok0.w);
+        let q4 = xc4(ta.a1.x, ta.ok1.x);
+        let q5 = xc4(ta.a1.y, ta.ok1.y);
+        let q6 = xc4(ta.a1.z, ta.ok1.z);
+        let q7 = xc4(ta.a1.w, ta.ok1.w);
+        acc = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), wu_row(i));
+        acc = mac(acc, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), wu_row(i + 1u));
+        acc = mac(acc, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), wu_row(i + 2u));
+        acc = mac(acc, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), wu_row(i + 3u));
+        ta.a0 += vec4u(hw);
+        ta.a1 += vec4u(hw);
+        i += 4u;
+      }
+    }
   }
   store(t, acc);
 }

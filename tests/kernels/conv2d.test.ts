@@ -99,6 +99,7 @@ interface CheckOptions {
   accumulate?: boolean;
   workgroup?: number;
   weights?: "uniform" | "storage";
+  activations?: "c4" | "nchw";
   /** Where backward-weight reads dy (default: storage when `splits` is given). */
   dy?: "uniform" | "storage";
   splits?: number;
@@ -118,7 +119,7 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4), db = rt.pool.acquire(s.k * 4);
   const old = new Rng(99).uniform(nx, -1, 1);
   const dx = upload(rt, o.accumulate ? old : new Float32Array(nx).fill(NaN));
-  const wg = { workgroup: o.workgroup, weights: o.weights };
+  const wg = { workgroup: o.workgroup, weights: o.weights, activations: o.activations };
 
   runOnce(rt, await planConv2dForward(rt, s, { x, w, bias, y }, wg));
   runOnce(
@@ -221,13 +222,32 @@ Deno.test({
       );
     assert.deepEqual(await labels(conv(1, 64, 4, 4, 40, 3, 1, 1)), [
       "conv2d_pack:pack_weights",
-      ...Array(3).fill("conv2d_forward:forward_uw"),
+      "conv2d_pack:pack_c4",
+      ...Array(3).fill("conv2d_forward:forward_uw_x4"),
+    ]);
+    // Channels not in fours: x read in place.
+    assert.deepEqual(await labels(conv(1, 6, 4, 4, 20, 3, 1, 1)), [
+      "conv2d_pack:pack_weights",
+      ...Array(2).fill("conv2d_forward:forward_uw"),
     ]);
     // KH·KW·C = 1080 > 1024: the default falls back to storage weights.
     const s = conv(1, 120, 5, 5, 20, 3, 1, 1);
     assert.deepEqual(await labels(s), ["conv2d_forward:forward"]);
     rt.pool.release(b);
     await checkAll(s, randomInputs(s, true, 4), "3×3 C120, reduction past one window");
+  },
+});
+
+Deno.test({
+  name: "conv2d uniform weights with activations read in place (NCHW, not repacked C4)",
+  ...GPU_TEST,
+  async fn() {
+    for (const [i, { label, s, bias }] of CASES.entries()) {
+      await checkAll(s, randomInputs(s, bias, 30 + i), `${label}, nchw activations`, {
+        activations: "nchw",
+        accumulate: i % 2 === 0,
+      });
+    }
   },
 });
 
