@@ -11,9 +11,12 @@
 //   reach an output pixel are exactly ky ≡ iy + pad (mod s), so the tap loops step by s and no
 //   multiply-add is spent on fractional positions (a masked single pass would waste 1 − 1/s²).
 //   Padding is decided once per tap for all K channels.
+//   `backward_data_uw_x4` (the default when K % 4 = 0): dy repacked NC4HW4 (vec4 loads) and 16
+//   pixels × 16 channels per invocation, for the reasons given in conv2d_forward.wgsl.
 // Accumulate (p.accumulate = 1): dx += result, reading the old dx through the same read_write
 //   binding (a buffer must not be bound twice in one dispatch).
-// Bindings: 0 params (uniform), 1 dy (read), 2 w (read), 3 dx (read_write).
+// Bindings: 0 params (uniform), 1 dy (read; NC4HW4 vec4s for `_x4`), 2 w (read; the uniform
+//   window for `_uw*`), 3 dx (read_write).
 // Grid: 1-D folded, (pixel tiles of the phase) × (channel tiles), channel tile fastest.
 
 //!include common/grid.wgsl
@@ -106,7 +109,11 @@ struct Pixels {
 }
 
 fn pixels(g: u32, lid: u32) -> Pixels {
-  let base = (g / p.ctiles) * WG * 8u + lid;
+  return pixels_at((g / p.ctiles) * WG * 8u + lid);
+}
+
+// Pixels base + i·WG, i < 8, of the phase.
+fn pixels_at(base: u32) -> Pixels {
   let slot = vec4u(0u, 1u, 2u, 3u) * WG;
   let m0 = base + slot;
   let m1 = base + 4u * WG + slot;
@@ -230,6 +237,32 @@ fn dyc4(a: u32, ok: bool) -> vec4f {
   return select(vec4f(0.0), dyv[a], ok);
 }
 
+// 4 reduction steps (output channels 4k..4k+3 at one tap) of the 8 slots of `ta`, rows i..i+3.
+fn mac4(acc: Acc, ta: TapAddr, r0: Row16, r1: Row16, r2: Row16, r3: Row16) -> Acc {
+  let q0 = dyc4(ta.a0.x, ta.ok0.x);
+  let q1 = dyc4(ta.a0.y, ta.ok0.y);
+  let q2 = dyc4(ta.a0.z, ta.ok0.z);
+  let q3 = dyc4(ta.a0.w, ta.ok0.w);
+  let q4 = dyc4(ta.a1.x, ta.ok1.x);
+  let q5 = dyc4(ta.a1.y, ta.ok1.y);
+  let q6 = dyc4(ta.a1.z, ta.ok1.z);
+  let q7 = dyc4(ta.a1.w, ta.ok1.w);
+  var a = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), r0);
+  a = mac(a, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), r1);
+  a = mac(a, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), r2);
+  return mac(a, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), r3);
+}
+
+// Pixels of a 16-pixel invocation tile's half h with dy image starts in vec4 units.
+fn pixels4(g: u32, lid: u32, h: u32) -> Pixels {
+  var px = pixels_at((g / p.ctiles) * WG * 16u + h * WG * 8u + lid);
+  px.yo0 /= vec4u(4u);
+  px.yo1 /= vec4u(4u);
+  return px;
+}
+
+// 16 pixels × 16 channels per invocation (pixels g·16·WG + i·WG + lid, i < 16): each weight row
+// gathered from the window feeds 256 multiply-adds (see conv2d_forward.wgsl `forward_uw_x4`).
 @compute @workgroup_size(WG)
 fn backward_data_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                        @builtin(local_invocation_index) lid: u32) {
@@ -238,35 +271,32 @@ fn backward_data_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     return;
   }
   let c0 = p.c_base + (g % p.ctiles) * 16u;
-  var px = pixels(g, lid);
-  // Image starts in vec4 units: n·(K/4)·OH·OW.
-  px.yo0 /= vec4u(4u);
-  px.yo1 /= vec4u(4u);
+  let pa = pixels4(g, lid, 0u);
+  let pb = pixels4(g, lid, 1u);
   let ohw = p.oh * p.ow;
   let k4 = p.k / 4u;
-  var acc = acc_zero();
+  var acc_a = acc_zero();
+  var acc_b = acc_zero();
   for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
     for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
-      var ta = tap(px, ky, kx);
+      var ta = tap(pa, ky, kx);
+      var tb = tap(pb, ky, kx);
       var i = (ky * p.kw + kx) * p.k;
       for (var k = 0u; k < k4; k++) {
-        let q0 = dyc4(ta.a0.x, ta.ok0.x);
-        let q1 = dyc4(ta.a0.y, ta.ok0.y);
-        let q2 = dyc4(ta.a0.z, ta.ok0.z);
-        let q3 = dyc4(ta.a0.w, ta.ok0.w);
-        let q4 = dyc4(ta.a1.x, ta.ok1.x);
-        let q5 = dyc4(ta.a1.y, ta.ok1.y);
-        let q6 = dyc4(ta.a1.z, ta.ok1.z);
-        let q7 = dyc4(ta.a1.w, ta.ok1.w);
-        acc = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), wu_row(i));
-        acc = mac(acc, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), wu_row(i + 1u));
-        acc = mac(acc, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), wu_row(i + 2u));
-        acc = mac(acc, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), wu_row(i + 3u));
+        let r0 = wu_row(i);
+        let r1 = wu_row(i + 1u);
+        let r2 = wu_row(i + 2u);
+        let r3 = wu_row(i + 3u);
+        acc_a = mac4(acc_a, ta, r0, r1, r2, r3);
+        acc_b = mac4(acc_b, tb, r0, r1, r2, r3);
         ta.a0 += vec4u(ohw);
         ta.a1 += vec4u(ohw);
+        tb.a0 += vec4u(ohw);
+        tb.a1 += vec4u(ohw);
         i += 4u;
       }
     }
   }
-  store(px, acc, c0);
+  store(pa, acc_a, c0);
+  store(pb, acc_b, c0);
 }

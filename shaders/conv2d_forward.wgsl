@@ -14,10 +14,17 @@
 //   lane by lane). Not done yet: weights through a uniform buffer (gallivm gathers those without
 //   per-lane branches) measured 1.5–2× faster in a prototype, but needs ≤ 64 KiB packed windows.
 //   Channels past K read clamped weights and are never stored.
+//   `forward_uw_x4` (the default when C % 4 = 0): x repacked NC4HW4 (vec4 loads, 4 channels of a
+//   pixel each) and 16 pixels × 16 channels per invocation. With x as vec4s, the weight rows —
+//   identical in every lane, yet gathered lane by lane, since gallivm treats only constant
+//   offsets as uniform (nir_src_is_always_uniform: loop counters, workgroup_id and uniforms are
+//   not) — were the largest cost (~46% at 3×3 64→64 32×32 N32, x loads ~21%, the FMAs and
+//   spilled accumulators the rest); 16 pixels halve them per multiply-add. Measured 4.75 → 6.73
+//   GFLOP/s at that shape. x read through an rgba32float texture instead measured no faster.
 //   `forward_1x1` is the 1×1 stride-1 pad-0 case, a plain GEMM per image
 //   (Y[n] (K × HW) = W (K × C) · X[n] (C × HW)): no padding masks, one tap.
-// Bindings: 0 params (uniform), 1 x (read), 2 w (read), 3 bias (read; zeros when the op has
-//   none), 4 y (read_write).
+// Bindings: 0 params (uniform), 1 x (read; NC4HW4 vec4s for `_x4`), 2 w (read; the uniform
+//   window for `_uw*`), 3 bias (read; zeros when the op has none), 4 y (read_write).
 // Grid: 1-D folded, (pixel tiles) × (channel tiles), channel tile fastest so neighbouring
 //   workgroups share x in cache.
 
@@ -293,6 +300,43 @@ fn xc4(a: u32, ok: bool) -> vec4f {
   return select(vec4f(0.0), xv[a], ok);
 }
 
+// Slots 8h..8h+7 of a 16-pixel invocation tile (h = 0, 1): invocation `lid` of tile g holds
+// pixels g·16·WG + i·WG + lid, i < 16, so each weight row gathered feeds 256 multiply-adds.
+fn tile16(g: u32, lid: u32, h: u32) -> Tile {
+  let k0 = p.k_base + (g % p.ktiles) * 16u;
+  let base = (g / p.ktiles) * WG * 16u + h * WG * 8u + lid;
+  let slot = vec4u(0u, 1u, 2u, 3u) * WG;
+  return Tile(k0, base + slot, base + 4u * WG + slot);
+}
+
+// Pixels of a tile with image starts in vec4 units (n·(C/4)·HW) for NC4HW4 x.
+fn pixels4(t: Tile) -> Pixels {
+  var px = pixels(t);
+  px.xo0 /= vec4u(4u);
+  px.xo1 /= vec4u(4u);
+  return px;
+}
+
+// 4 reduction steps (channels 4c..4c+3 at one tap) of the 8 slots of `ta`, rows i..i+3.
+fn mac4(acc: Acc, ta: TapAddr, r0: Row16, r1: Row16, r2: Row16, r3: Row16) -> Acc {
+  let q0 = xc4(ta.a0.x, ta.ok0.x);
+  let q1 = xc4(ta.a0.y, ta.ok0.y);
+  let q2 = xc4(ta.a0.z, ta.ok0.z);
+  let q3 = xc4(ta.a0.w, ta.ok0.w);
+  let q4 = xc4(ta.a1.x, ta.ok1.x);
+  let q5 = xc4(ta.a1.y, ta.ok1.y);
+  let q6 = xc4(ta.a1.z, ta.ok1.z);
+  let q7 = xc4(ta.a1.w, ta.ok1.w);
+  var a = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), r0);
+  a = mac(a, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), r1);
+  a = mac(a, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), r2);
+  return mac(a, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), r3);
+}
+
+// 16 pixels × 16 channels per invocation: the weight rows (the same for every lane, but gathered
+// lane by lane from the uniform window: the dominant load once x is vec4) serve twice the pixels
+// of the 8-pixel tile (measured at 3×3 64→64 32×32 N32: weight gathers were ~46% of the 8-pixel
+// kernel's time, x loads ~21%).
 @compute @workgroup_size(WG)
 fn forward_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
@@ -300,36 +344,34 @@ fn forward_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (g >= p.groups) {
     return;
   }
-  let t = tile_of(g, lid);
-  var px = pixels(t);
-  // Image starts in vec4 units: n·(C/4)·HW.
-  px.xo0 /= vec4u(4u);
-  px.xo1 /= vec4u(4u);
+  let ta0 = tile16(g, lid, 0u);
+  let tb0 = tile16(g, lid, 1u);
+  let pa = pixels4(ta0);
+  let pb = pixels4(tb0);
   let hw = p.h * p.w;
   let c4 = p.c / 4u;
-  var acc = acc_zero();
+  var acc_a = acc_zero();
+  var acc_b = acc_zero();
   var i = 0u;
   for (var ky = 0u; ky < p.kh; ky++) {
     for (var kx = 0u; kx < p.kw; kx++) {
-      var ta = tap(px, ky, kx);
+      var ta = tap(pa, ky, kx);
+      var tb = tap(pb, ky, kx);
       for (var c = 0u; c < c4; c++) {
-        let q0 = xc4(ta.a0.x, ta.ok0.x);
-        let q1 = xc4(ta.a0.y, ta.ok0.y);
-        let q2 = xc4(ta.a0.z, ta.ok0.z);
-        let q3 = xc4(ta.a0.w, ta.ok0.w);
-        let q4 = xc4(ta.a1.x, ta.ok1.x);
-        let q5 = xc4(ta.a1.y, ta.ok1.y);
-        let q6 = xc4(ta.a1.z, ta.ok1.z);
-        let q7 = xc4(ta.a1.w, ta.ok1.w);
-        acc = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), wu_row(i));
-        acc = mac(acc, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), wu_row(i + 1u));
-        acc = mac(acc, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), wu_row(i + 2u));
-        acc = mac(acc, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), wu_row(i + 3u));
+        let r0 = wu_row(i);
+        let r1 = wu_row(i + 1u);
+        let r2 = wu_row(i + 2u);
+        let r3 = wu_row(i + 3u);
+        acc_a = mac4(acc_a, ta, r0, r1, r2, r3);
+        acc_b = mac4(acc_b, tb, r0, r1, r2, r3);
         ta.a0 += vec4u(hw);
         ta.a1 += vec4u(hw);
+        tb.a0 += vec4u(hw);
+        tb.a1 += vec4u(hw);
         i += 4u;
       }
     }
   }
-  store(t, acc);
+  store(ta0, acc_a);
+  store(tb0, acc_b);
 }

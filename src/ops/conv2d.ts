@@ -190,15 +190,17 @@ export async function planConv2dForward(
       steps.push(await packC4Step(rt, io.x, x, s.n, s.c, s.h * s.w));
     }
     const k = await rt.kernel("conv2d_forward", x4 ? "forward_uw_x4" : `${entry}_uw`, { WG: wg });
+    // forward_uw_x4 holds 16 pixels per invocation.
+    const tiles = x4 ? Math.ceil(m / (wg * 2 * TILE_ROWS)) : mtiles;
     // One dispatch per 16-channel tile: each binds its own window.
     for (let t = 0; t < ktiles; t++) {
       steps.push(dispatchStep(rt, k, [
-        params(1, mtiles, t * TILE_COLS),
+        params(1, tiles, t * TILE_COLS),
         x,
         windowOf(packed, t),
         bias,
         io.y,
-      ], mtiles));
+      ], tiles));
     }
   } else {
     const k = await rt.kernel("conv2d_forward", entry, { WG: wg });
@@ -240,7 +242,8 @@ export async function planConv2dBackwardData(
       const hq = Math.ceil((s.h - ry) / s.stride), wq = Math.ceil((s.w - rx) / s.stride);
       const m = s.n * hq * wq;
       if (m === 0) continue;
-      const mtiles = Math.ceil(m / (wg * TILE_ROWS));
+      // backward_data_uw_x4 holds 16 pixels per invocation.
+      const mtiles = Math.ceil(m / (wg * TILE_ROWS * (dy4 ? 2 : 1)));
       const params = (tiles: number, cBase: number) =>
         rt.uniform(packParams([
           ...shapeWords(s, oh, ow),
