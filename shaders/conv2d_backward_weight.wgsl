@@ -9,7 +9,14 @@
 // Tiling: a workgroup owns 8·WG weight taps r × 16 output channels k; invocation `lid` holds taps
 //   tile + i·WG + lid (i < 8) for 16 channels in registers (common/conv2d_tile.wgsl), so each x
 //   value feeds 16 multiply-adds and each dy value 8; no workgroup memory (see conv2d_forward).
-// Bindings: 0 params (uniform), 1 x (read), 2 dy (read), 3 out (read_write).
+// `backward_weight_uw` (default when OW ≤ 1024): dy from packed uniform windows (conv2d_pack.wgsl
+//   `pack_dy`, 1024 output pixels × 16 channels each), one dispatch per window × channel tile,
+//   rows of a window split over workgroups, each (window, split) its own slice. lavapipe gathers
+//   uniform loads without per-lane branches; the storage dy loads (lane by lane, two branches
+//   each) made this kernel ~2× slower than forward.
+// `backward_weight_uw_x4` (C % 4 = 0): also x repacked NC4HW4, and 16 rows r per invocation.
+// Bindings: 0 params (uniform), 1 x (read; NC4HW4 vec4s for `_x4`), 2 dy (read; the uniform
+//   window for `_uw*`), 3 out (read_write).
 // Grid: 1-D folded, (split) × (tap tiles) × (channel tiles), channel tile fastest.
 
 //!include common/grid.wgsl
@@ -29,6 +36,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+// `backward_weight_uw_x4` reads x packed NC4HW4 by conv2d_pack.wgsl `pack_c4` (C % 4 = 0).
+@group(0) @binding(1) var<storage, read> xv: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 // `backward_weight_uw` reads dy from one 64 KiB window packed by conv2d_pack.wgsl `pack_dy`:
@@ -213,4 +222,91 @@ fn backward_weight_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
     }
   }
   store(tp, acc, p.k_base, p.slice0 + split);
+}
+
+// The 4 tap slots of an invocation in `backward_weight_uw_x4`: slot s = (c4, ky, kx) covers the 4
+// rows r = (4·c4 + j, ky, kx), j < 4, that one NC4HW4 vec4 of x feeds.
+struct Slots {
+  live: vec4<bool>,
+  c4: vec4u,
+  t: vec4u,
+  dy: vec4i,
+  dx: vec4i,
+}
+
+fn slots(rtile: u32, lid: u32) -> Slots {
+  let khw = p.kh * p.kw;
+  let count = p.c / 4u * khw;
+  let s = rtile * WG * 4u + lid + vec4u(0u, 1u, 2u, 3u) * WG;
+  let ss = min(s, vec4u(count - 1u));
+  let c4 = ss / khw;
+  let t = ss - c4 * khw;
+  let ky = t / p.kw;
+  return Slots(
+    s < vec4u(count), c4, t,
+    vec4i(ky) - i32(p.pad), vec4i(t - ky * p.kw) - i32(p.pad),
+  );
+}
+
+fn xq(a: u32, ok: bool) -> vec4f {
+  return select(vec4f(0.0), xv[a], ok);
+}
+
+// Rows of slot `i`'s 4 channels: r = (4·c4 + j)·KH·KW + t.
+fn store_slot(v0: Row16, v1: Row16, v2: Row16, v3: Row16, sl: Slots, i: u32, k0: u32,
+              split: u32) {
+  let khw = p.kh * p.kw;
+  if (!sl.live[i]) {
+    return;
+  }
+  let r = 4u * sl.c4[i] * khw + sl.t[i];
+  store_row(v0, r, k0, split);
+  store_row(v1, r + khw, k0, split);
+  store_row(v2, r + 2u * khw, k0, split);
+  store_row(v3, r + 3u * khw, k0, split);
+}
+
+// As `backward_weight_uw` with x repacked NC4HW4: an invocation holds 4 slots = 16 rows r × 16
+// channels, so the 4 vec4 loads of x bring 16 values per pixel (instead of 8 f32 loads bringing 8)
+// and each dy row gathered from the window feeds 256 multiply-adds instead of 128.
+@compute @workgroup_size(WG)
+fn backward_weight_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                         @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let split = g / p.rtiles;
+  let sl = slots(g % p.rtiles, lid);
+  let c4n = p.c / 4u;
+  var acc_a = acc_zero();
+  var acc_b = acc_zero();
+  let first = split * p.rows_per;
+  let row_end = min(first + p.rows_per, p.chunk_rows);
+  var li = first * p.ow;
+  for (var row = first; row < row_end; row++) {
+    let gr = p.row0 + row;
+    let n = gr / p.oh;
+    let oy = gr - n * p.oh;
+    let iy = i32(oy * p.stride) + sl.dy;
+    let rok = sl.live & (vec4u(iy) < vec4u(p.h));
+    // NC4HW4 index of (n, c4, iy, 0).
+    let xr = ((n * c4n + sl.c4) * p.h + vec4u(iy)) * p.w;
+    for (var ox = 0u; ox < p.ow; ox++) {
+      let ix = i32(ox * p.stride) + sl.dx;
+      let ok = rok & (vec4u(ix) < vec4u(p.w));
+      let a = select(vec4u(0u), xr + vec4u(ix), ok);
+      let b = 4u * li;
+      let d = Row16(dyu[b], dyu[b + 1u], dyu[b + 2u], dyu[b + 3u]);
+      acc_a = mac(acc_a, xq(a.x, ok.x), xq(a.y, ok.y), d);
+      acc_b = mac(acc_b, xq(a.z, ok.z), xq(a.w, ok.w), d);
+      li++;
+    }
+  }
+  let k0 = p.k_base;
+  let s = p.slice0 + split;
+  store_slot(acc_a.r0, acc_a.r1, acc_a.r2, acc_a.r3, sl, 0u, k0, s);
+  store_slot(acc_a.r4, acc_a.r5, acc_a.r6, acc_a.r7, sl, 1u, k0, s);
+  store_slot(acc_b.r0, acc_b.r1, acc_b.r2, acc_b.r3, sl, 2u, k0, s);
+  store_slot(acc_b.r4, acc_b.r5, acc_b.r6, acc_b.r7, sl, 3u, k0, s);
 }

@@ -296,8 +296,23 @@ Deno.test({
       "conv2d_reduce:sum_splits",
     ]);
     for (const x of pl.scratch) rt.pool.release(x);
-    rt.pool.release(b);
     await checkAll(s, randomInputs(s, true, 6), "uniform dy, 5 windows", { workgroup: 8 });
+    // Channels in fours: x repacked NC4HW4 first, the 16-row kernel, both workgroup sizes.
+    const s4 = conv(3, 12, 40, 40, 18, 3, 1, 1);
+    const pl4 = await planConv2dBackwardWeight(rt, s4, { x: b, dy: b, dw: b });
+    assert.deepEqual(
+      pl4.steps.slice(0, 3).map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind),
+      [
+        "conv2d_pack:pack_dy",
+        "conv2d_pack:pack_c4",
+        "conv2d_backward_weight:backward_weight_uw_x4",
+      ],
+    );
+    for (const x of pl4.scratch) rt.pool.release(x);
+    rt.pool.release(b);
+    for (const workgroup of [8, 16]) {
+      await checkAll(s4, randomInputs(s4, false, 8), `x4 dW, wg ${workgroup}`, { workgroup });
+    }
     await checkAll(
       conv(2, 3, 9, 7, 5, 3, 2, 1),
       randomInputs(conv(2, 3, 9, 7, 5, 3, 2, 1), true, 7),
