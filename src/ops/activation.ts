@@ -1,15 +1,23 @@
 /**
  * ReLU planned as steps (shaders/relu.wgsl). The backward reads the forward output y, which is
- * what a network keeps; `accumulate` adds into dx for tensors with two consumers.
+ * what a network keeps; `accumulate` adds into dx for tensors with two consumers. When n % 4 == 0
+ * the kernels move vec4f items (the `…4` entry points), else f32 elements.
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, packParams, type Planned } from "./plan.ts";
 
 const WG = 256;
 
-function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number } {
+/** Items per invocation and their uniform: vec4f when n % 4 == 0 (entry suffix "4"), else f32. */
+function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number; suffix: string } {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`relu: bad element count ${n}`);
-  return { u: rt.uniform(packParams([n])), groups: Math.ceil(n / WG) };
+  const width = n % 4 === 0 ? 4 : 1;
+  const items = n / width;
+  return {
+    u: rt.uniform(packParams([items])),
+    groups: Math.ceil(items / WG),
+    suffix: width === 4 ? "4" : "",
+  };
 }
 
 /** y = max(x, 0) over n elements. */
@@ -19,8 +27,8 @@ export async function planReluForward(
   b: { x: GPUBuffer; y: GPUBuffer },
 ): Promise<Planned> {
   if (b.x === b.y) throw new Error("relu forward: x and y are one buffer; use planReluInPlace");
-  const k = await rt.kernel("relu", "relu_fwd");
-  const { u, groups } = count(rt, n);
+  const { u, groups, suffix } = count(rt, n);
+  const k = await rt.kernel("relu", `relu_fwd${suffix}`);
   return { steps: [dispatchStep(rt, k, [u, b.x, b.y], groups)], scratch: [] };
 }
 
@@ -30,8 +38,8 @@ export async function planReluInPlace(
   n: number,
   b: { x: GPUBuffer },
 ): Promise<Planned> {
-  const k = await rt.kernel("relu", "relu_inplace");
-  const { u, groups } = count(rt, n);
+  const { u, groups, suffix } = count(rt, n);
+  const k = await rt.kernel("relu", `relu_inplace${suffix}`);
   return { steps: [dispatchStep(rt, k, [u, b.x], groups)], scratch: [] };
 }
 
@@ -43,7 +51,7 @@ export async function planReluBackward(
   opts: { accumulate?: boolean } = {},
 ): Promise<Planned> {
   if (new Set([b.dy, b.y, b.dx]).size < 3) throw new Error("relu backward: a buffer bound twice");
-  const k = await rt.kernel("relu", "relu_bwd", { ACC: opts.accumulate ? 1 : 0 });
-  const { u, groups } = count(rt, n);
+  const { u, groups, suffix } = count(rt, n);
+  const k = await rt.kernel("relu", `relu_bwd${suffix}`, { ACC: opts.accumulate ? 1 : 0 });
   return { steps: [dispatchStep(rt, k, [u, b.dy, b.y, b.dx], groups)], scratch: [] };
 }

@@ -1,6 +1,7 @@
 /**
  * The fused residual join y = relu(a + b) and its one-pass backward (shaders/residual.wgsl):
- * the mask is read once and the shared gradient written to both branches.
+ * the mask is read once and the shared gradient written to both branches. When n % 4 == 0 the
+ * kernels move vec4f items (the `…4` entry points), else f32 elements.
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, packParams, type Planned } from "./plan.ts";
@@ -14,9 +15,16 @@ export interface AddReluBackwardOptions {
   accumulateB?: boolean;
 }
 
-function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number } {
+/** Items per invocation and their uniform: vec4f when n % 4 == 0 (entry suffix "4"), else f32. */
+function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number; suffix: string } {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`add+relu: bad element count ${n}`);
-  return { u: rt.uniform(packParams([n])), groups: Math.ceil(n / WG) };
+  const width = n % 4 === 0 ? 4 : 1;
+  const items = n / width;
+  return {
+    u: rt.uniform(packParams([items])),
+    groups: Math.ceil(items / WG),
+    suffix: width === 4 ? "4" : "",
+  };
 }
 
 /** y = relu(a + b) over n elements. */
@@ -26,8 +34,8 @@ export async function planAddReluForward(
   b: { a: GPUBuffer; b: GPUBuffer; y: GPUBuffer },
 ): Promise<Planned> {
   if (new Set([b.a, b.b, b.y]).size < 3) throw new Error("add+relu forward: a buffer bound twice");
-  const k = await rt.kernel("residual", "add_relu_fwd");
-  const { u, groups } = count(rt, n);
+  const { u, groups, suffix } = count(rt, n);
+  const k = await rt.kernel("residual", `add_relu_fwd${suffix}`);
   return { steps: [dispatchStep(rt, k, [u, b.a, b.b, b.y], groups)], scratch: [] };
 }
 
@@ -45,12 +53,12 @@ export async function planAddReluBackward(
   if (new Set(bufs).size < bufs.length) {
     throw new Error("add+relu backward: a buffer bound twice (da and db must differ)");
   }
+  const { u, groups, suffix } = count(rt, n);
   const k = b.db
-    ? await rt.kernel("residual", "add_relu_bwd", {
+    ? await rt.kernel("residual", `add_relu_bwd${suffix}`, {
       ACC_A: opts.accumulateA ? 1 : 0,
       ACC_B: opts.accumulateB ? 1 : 0,
     })
-    : await rt.kernel("residual", "add_relu_bwd_one", { ACC_A: opts.accumulateA ? 1 : 0 });
-  const { u, groups } = count(rt, n);
+    : await rt.kernel("residual", `add_relu_bwd_one${suffix}`, { ACC_A: opts.accumulateA ? 1 : 0 });
   return { steps: [dispatchStep(rt, k, [u, ...bufs], groups)], scratch: [] };
 }

@@ -56,7 +56,8 @@ function run(rt: Runtime, plans: Planned[]): void {
 }
 
 // Not multiples of any workgroup size; 1 element; past one 256-lane workgroup by one.
-const SIZES = [1, 7, 257, 3 * 17 * 9 * 11];
+// Odd sizes take the f32 kernels; multiples of 4 the vec4f ones (1028: a partial last workgroup).
+const SIZES = [1, 7, 257, 3 * 17 * 9 * 11, 4, 1028, 4 * 3 * 17 * 9];
 
 Deno.test({
   name: "relu forward, in-place forward, backward (+ accumulate) exactly match the reference",
