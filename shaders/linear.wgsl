@@ -7,11 +7,13 @@
 //   backward dW = dyᵀ · x      A = dyᵀ (dy [N, O] read transposed), B = x [N, I]
 // and may swap roles (Cᵀ = Bᵀ·Aᵀ, same kernel, other strides) so the invocations run along the
 // longer side of a skinny product (batch 1…16 against 1000 outputs).
+// `gemm`/`gemm_bias` (small products; the packed path below is the default for M ≥ 128):
 // Tiling: register blocking only, no workgroup memory. A workgroup owns WG·TM rows × TN columns
 // of C; invocation `lid` holds rows tile + i·WG + lid (i < TM) for all TN columns, so its TM·TN
 // accumulators live in registers and each loaded A value feeds TN multiply-adds. The TN columns
 // are the same for the whole workgroup, so B loads are uniform (one scalar load broadcast to all
-// SIMD lanes on CPU adapters), and adjacent lanes read adjacent A rows. Lavapipe measured 0.4
+// SIMD lanes on CPU adapters — in fact gallivm treats only constant offsets as uniform, so they
+// are gathered lane by lane), and adjacent lanes read adjacent A rows. Lavapipe measured 0.4
 // GFLOP/s at 1024³ when each lane owned its own columns too (every load a per-lane gather).
 // Edges: load indices are clamped into range (the k loop stays branch-free), stores guarded.
 // Grid: 1-D folded, (row tiles) × (column tiles), column tile fastest so neighbours share A.
@@ -154,4 +156,196 @@ fn col_sum(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     s += c[col];
   }
   c[col] = s;
+}
+
+// ---- Packed path (`gemm_packed`, the planner's default when M ≥ 128 after any role swap) ----
+// The same product from two packed copies, for lavapipe's load costs: A as vec4s of 4 k-values
+// (a per-lane vec4 storage load costs ~2.4× less per float than f32), B in 64 KiB uniform windows
+// (gathered without per-lane branches, unlike storage loads).
+// `pack_a`: a4[k4·M + m] = (A[m, 4k4], …, A[m, 4k4+3]), zero past K; one vec4 per invocation.
+// `pack_b`: window t·chunks + q holds B[k, 16t + j] at b16[(t·chunks + q)·16384 + 16(k − 1024q) + j]
+//   for the chunk's k < 1024(q+1), zero past N or K; one row of 16 per invocation.
+// `gemm_packed`: one dispatch per (16-column tile, 1024-deep k chunk). Invocation `lid` holds rows
+//   tile + i·WG + lid (i < 16) × the tile's 16 columns (common/conv2d_tile.wgsl's Row16 tiles),
+//   so each B row gathered feeds 256 multiply-adds. Chunks after the first add to C (p.accumulate
+//   forced on by the planner); the bias is added by the last chunk.
+// Bindings (gemm_packed): 0 params, 1 a4 (read), 2 c (read_write), 3 bias (read), 4 B window
+//   (uniform). pack_a / pack_b: 0 params, 1 a or b (read), 2 a4 or the window buffer (read_write).
+
+//!include common/conv2d_tile.wgsl
+
+struct PackParams {
+  // Rows M (pack_a) or columns N (pack_b), K, vec4s or rows to write, column chunks (pack_b).
+  mn: u32, k: u32, count: u32, chunks: u32,
+  // Element strides of the source: A[m, k] = src[m·s_mn + k·s_k] (pack_b: B[k, n] = src[n·s_mn + k·s_k]).
+  s_mn: u32, s_k: u32, _p0: u32, _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> pp: PackParams;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst4: array<vec4f>;
+
+fn src_at(mn: u32, k: u32) -> f32 {
+  if (mn >= pp.mn || k >= pp.k) {
+    return 0.0;
+  }
+  return src[mn * pp.s_mn + k * pp.s_k];
+}
+
+@compute @workgroup_size(64)
+fn pack_a(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+          @builtin(local_invocation_index) li: u32) {
+  let idx = linear_workgroup(wid, nwg) * 64u + li;
+  if (idx >= pp.count) {
+    return;
+  }
+  let k4 = idx / pp.mn;
+  let m = idx - k4 * pp.mn;
+  let k = 4u * k4;
+  dst4[idx] = vec4f(src_at(m, k), src_at(m, k + 1u), src_at(m, k + 2u), src_at(m, k + 3u));
+}
+
+@compute @workgroup_size(64)
+fn pack_b(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+          @builtin(local_invocation_index) li: u32) {
+  let idx = linear_workgroup(wid, nwg) * 64u + li;
+  if (idx >= pp.count) {
+    return;
+  }
+  // idx = (t·chunks + q)·1024 + row.
+  let win = idx / 1024u;
+  let row = idx - win * 1024u;
+  let t = win / pp.chunks;
+  let k = (win - t * pp.chunks) * 1024u + row;
+  let n = t * 16u;
+  let o = idx * 4u;
+  dst4[o] = vec4f(src_at(n, k), src_at(n + 1u, k), src_at(n + 2u, k), src_at(n + 3u, k));
+  dst4[o + 1u] = vec4f(src_at(n + 4u, k), src_at(n + 5u, k), src_at(n + 6u, k), src_at(n + 7u, k));
+  dst4[o + 2u] = vec4f(src_at(n + 8u, k), src_at(n + 9u, k), src_at(n + 10u, k),
+                       src_at(n + 11u, k));
+  dst4[o + 3u] = vec4f(src_at(n + 12u, k), src_at(n + 13u, k), src_at(n + 14u, k),
+                       src_at(n + 15u, k));
+}
+
+struct PackedParams {
+  m: u32, n: u32, c_sm: u32, c_sn: u32,
+  // This dispatch's first column, first k4 (vec4 of k) and k4 count, 1 on the last chunk.
+  col0: u32, k40: u32, k4n: u32, last: u32,
+  accumulate: u32, bias_rows: u32, has_bias: u32, groups: u32,
+}
+
+@group(0) @binding(0) var<uniform> q: PackedParams;
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> pbias: array<f32>;
+@group(0) @binding(4) var<uniform> bu: array<vec4f, 4096>;
+
+struct Acc {
+  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
+  r4: Row16, r5: Row16, r6: Row16, r7: Row16,
+}
+
+fn acc_zero() -> Acc {
+  let z = row16_zero();
+  return Acc(z, z, z, z, z, z, z, z);
+}
+
+fn mac(acc: Acc, xa: vec4f, xb: vec4f, wv: Row16) -> Acc {
+  return Acc(
+    row16_mac(acc.r0, xa.x, wv), row16_mac(acc.r1, xa.y, wv),
+    row16_mac(acc.r2, xa.z, wv), row16_mac(acc.r3, xa.w, wv),
+    row16_mac(acc.r4, xb.x, wv), row16_mac(acc.r5, xb.y, wv),
+    row16_mac(acc.r6, xb.z, wv), row16_mac(acc.r7, xb.w, wv),
+  );
+}
+
+fn b_row(i: u32) -> Row16 {
+  let b = 4u * i;
+  return Row16(bu[b], bu[b + 1u], bu[b + 2u], bu[b + 3u]);
+}
+
+// 4 k-steps of 8 rows (a4 indices `a0`, `a1`) against B rows i..i+3.
+fn mac4(acc: Acc, a0: vec4u, a1: vec4u, r0: Row16, r1: Row16, r2: Row16, r3: Row16) -> Acc {
+  let q0 = a4[a0.x];
+  let q1 = a4[a0.y];
+  let q2 = a4[a0.z];
+  let q3 = a4[a0.w];
+  let q4 = a4[a1.x];
+  let q5 = a4[a1.y];
+  let q6 = a4[a1.z];
+  let q7 = a4[a1.w];
+  var s = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), r0);
+  s = mac(s, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), r1);
+  s = mac(s, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), r2);
+  return mac(s, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), r3);
+}
+
+fn store_packed_row(r: Row16, row: u32) {
+  if (row >= q.m) {
+    return;
+  }
+  let brow = select(0.0, pbias[row], q.has_bias != 0u && q.last != 0u && q.bias_rows != 0u);
+  for (var j = 0u; j < 16u; j++) {
+    let col = q.col0 + j;
+    if (col < q.n) {
+      let idx = row * q.c_sm + col * q.c_sn;
+      var v = row16_get(r, j);
+      if (q.accumulate != 0u) {
+        v += c[idx];
+      }
+      if (q.has_bias != 0u && q.last != 0u) {
+        v += select(pbias[col], brow, q.bias_rows != 0u);
+      }
+      c[idx] = v;
+    }
+  }
+}
+
+fn store_packed(acc: Acc, m0: vec4u, m1: vec4u) {
+  store_packed_row(acc.r0, m0.x);
+  store_packed_row(acc.r1, m0.y);
+  store_packed_row(acc.r2, m0.z);
+  store_packed_row(acc.r3, m0.w);
+  store_packed_row(acc.r4, m1.x);
+  store_packed_row(acc.r5, m1.y);
+  store_packed_row(acc.r6, m1.z);
+  store_packed_row(acc.r7, m1.w);
+}
+
+@compute @workgroup_size(WG)
+fn gemm_packed(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= q.groups) {
+    return;
+  }
+  let base = g * WG * 16u + lid;
+  let slot = vec4u(0u, 1u, 2u, 3u) * WG;
+  let ma0 = base + slot;
+  let ma1 = ma0 + 4u * WG;
+  let mb0 = ma0 + 8u * WG;
+  let mb1 = ma0 + 12u * WG;
+  // Rows past M read row M − 1 and are never stored.
+  let last = vec4u(q.m - 1u);
+  var aa0 = min(ma0, last) + q.k40 * q.m;
+  var aa1 = min(ma1, last) + q.k40 * q.m;
+  var ab0 = min(mb0, last) + q.k40 * q.m;
+  var ab1 = min(mb1, last) + q.k40 * q.m;
+  var acc_a = acc_zero();
+  var acc_b = acc_zero();
+  var i = 0u;
+  for (var k4 = 0u; k4 < q.k4n; k4++) {
+    let r0 = b_row(i);
+    let r1 = b_row(i + 1u);
+    let r2 = b_row(i + 2u);
+    let r3 = b_row(i + 3u);
+    acc_a = mac4(acc_a, aa0, aa1, r0, r1, r2, r3);
+    acc_b = mac4(acc_b, ab0, ab1, r0, r1, r2, r3);
+    aa0 += vec4u(q.m);
+    aa1 += vec4u(q.m);
+    ab0 += vec4u(q.m);
+    ab1 += vec4u(q.m);
+    i += 4u;
+  }
+  store_packed(acc_a, ma0, ma1);
+  store_packed(acc_b, mb0, mb1);
 }

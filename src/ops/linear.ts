@@ -42,12 +42,83 @@ interface Strided {
   cSn: number;
 }
 
-/** C (+)= op(A)·op(B) (+ bias): one dispatch. */
+/**
+ * Products with at least this many rows (after a role swap) take the packed path: A as vec4s of
+ * k, B in 64 KiB uniform windows, 16×16 per invocation (shaders/linear.wgsl `gemm_packed`).
+ */
+const PACKED_MIN_M = 128;
+/** Floats in one uniform window (64 KiB) and the k-rows of 16 columns it holds. */
+const WINDOW = 16384;
+const CHUNK = WINDOW / 16;
+
+/** Packed operands shared by every GEMM plan of a runtime (plans replay one after another). */
+const packedA = new WeakMap<Runtime, GPUBuffer>();
+const packedB = new WeakMap<Runtime, GPUBuffer>();
+
+function shared(map: WeakMap<Runtime, GPUBuffer>, rt: Runtime, bytes: number, usage: number) {
+  let b = map.get(rt);
+  if (!b || b.size < bytes) {
+    b = rt.device.createBuffer({ size: bytes, usage, label: "gemm.packed" });
+    map.set(rt, b);
+  }
+  return b;
+}
+
+async function planPacked(
+  rt: Runtime,
+  g: Strided,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  buf: GemmBuffers,
+  swap: boolean,
+  accumulate: boolean,
+): Promise<Planned> {
+  const k4 = Math.ceil(g.k / 4);
+  const ntiles = Math.ceil(g.n / 16);
+  const chunks = Math.ceil(g.k / CHUNK);
+  const a4 = shared(packedA, rt, k4 * g.m * 16, GPUBufferUsage.STORAGE);
+  const bw = shared(
+    packedB,
+    rt,
+    ntiles * chunks * WINDOW * 4,
+    GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
+  );
+  const steps: Step[] = [];
+  const packA = await rt.kernel("linear", "pack_a");
+  const aCount = k4 * g.m;
+  const pa = rt.uniform(packParams([g.m, g.k, aCount, 0, g.aSm, g.aSk, 0, 0]));
+  steps.push(dispatchStep(rt, packA, [pa, a, a4], Math.ceil(aCount / 64)));
+  const packB = await rt.kernel("linear", "pack_b");
+  const bCount = ntiles * chunks * CHUNK;
+  const pb = rt.uniform(packParams([g.n, g.k, bCount, chunks, g.bSn, g.bSk, 0, 0]));
+  steps.push(dispatchStep(rt, packB, [pb, b, bw], Math.ceil(bCount / 64)));
+  // 8 invocations when 16 would leave fewer than 8 workgroups (both cores busy and balanced).
+  const wg = Math.ceil(g.m / 256) >= 8 ? 16 : 8;
+  const groups = Math.ceil(g.m / (16 * wg));
+  const kernel = await rt.kernel("linear", "gemm_packed", { WG: wg });
+  // The kernel always binds a bias; without one, any buffer other than C (never read).
+  const bias = buf.bias ?? a4;
+  for (let t = 0; t < ntiles; t++) {
+    for (let q = 0; q < chunks; q++) {
+      const k40 = q * CHUNK / 4;
+      const params = rt.uniform(packParams([
+        ...[g.m, g.n, g.cSm, g.cSn],
+        ...[t * 16, k40, Math.min(k4 - k40, CHUNK / 4), q === chunks - 1 ? 1 : 0],
+        ...[accumulate || q > 0 ? 1 : 0, swap ? 1 : 0, buf.bias ? 1 : 0, groups],
+      ]));
+      const win = { buffer: bw, offset: (t * chunks + q) * WINDOW * 4, size: WINDOW * 4 };
+      steps.push(dispatchStep(rt, kernel, [params, a4, buf.c, bias, win], groups));
+    }
+  }
+  return { steps, scratch: [] };
+}
+
+/** C (+)= op(A)·op(B) (+ bias): one dispatch (small products) or packs + one per column tile. */
 export async function planGemm(
   rt: Runtime,
   s: GemmShape,
   buf: GemmBuffers,
-  opts: { accumulate?: boolean } = {},
+  opts: { accumulate?: boolean; packed?: boolean } = {},
 ): Promise<Planned> {
   const { m, n, k } = s;
   if (m <= 0 || n <= 0 || k <= 0) throw new RangeError(`gemm: empty shape ${m}×${k}·${k}×${n}`);
@@ -81,6 +152,9 @@ export async function planGemm(
   }
   const a = swap ? buf.b : buf.a;
   const b = swap ? buf.a : buf.b;
+  if (g.m >= PACKED_MIN_M && opts.packed !== false) {
+    return planPacked(rt, g, a, b, buf, swap, !!opts.accumulate);
+  }
   // Small products: fewer rows per invocation so that more invocations have work.
   const tm = g.m >= 4 * 64 ? 4 : 1;
   const tn = 16;

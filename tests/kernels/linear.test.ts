@@ -149,29 +149,42 @@ Deno.test({
 });
 
 Deno.test({
-  name: "GEMM with both operands transposed, 70×33·33×45",
+  name: "linear 101→67, batch 200 (packed GEMM: K not a multiple of 4), accumulating",
   ...GPU_TEST,
-  async fn() {
-    const rt = await runtime();
-    const [m, n, k] = [70, 45, 33];
-    const rng = new Rng(5);
-    const at = rng.normal(k * m); // stored [K, M]
-    const bt = rng.normal(n * k); // stored [N, K]
-    const a = upload(rt, at), b = upload(rt, bt), c = upload(rt, new Float32Array(m * n));
-    runOnce(rt, await planGemm(rt, { m, n, k, transA: true, transB: true }, { a, b, c }));
-    const want = new Float64Array(m * n), scale = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        for (let q = 0; q < k; q++) {
-          want[i * n + j] += at[q * m + i] * bt[j * k + q];
-          scale[i * n + j] += Math.abs(at[q * m + i] * bt[j * k + q]);
+  fn: () => checkLinear({ n: 200, inFeatures: 101, outFeatures: 67 }, 6, true),
+});
+
+for (const [m, n, k, packed] of [[70, 45, 33, false], [300, 45, 1030, true]] as const) {
+  Deno.test({
+    name: `GEMM with both operands transposed, ${m}×${k}·${k}×${n}${
+      packed ? " (packed, 2 k chunks)" : ""
+    }`,
+    ...GPU_TEST,
+    async fn() {
+      const rt = await runtime();
+      const rng = new Rng(5);
+      const at = rng.normal(k * m); // stored [K, M]
+      const bt = rng.normal(n * k); // stored [N, K]
+      const a = upload(rt, at), b = upload(rt, bt), c = upload(rt, new Float32Array(m * n));
+      const pl = await planGemm(rt, { m, n, k, transA: true, transB: true }, { a, b, c }, {
+        packed,
+      });
+      assert.equal(pl.steps.length, packed ? 2 + 3 * 2 : 1);
+      runOnce(rt, pl);
+      const want = new Float64Array(m * n), scale = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          for (let q = 0; q < k; q++) {
+            want[i * n + j] += at[q * m + i] * bt[j * k + q];
+            scale[i * n + j] += Math.abs(at[q * m + i] * bt[j * k + q]);
+          }
         }
       }
-    }
-    assertDot(await download(rt, c, m * n), want, scale, k, "C = AᵀBᵀ");
-    for (const buf of [a, b, c]) rt.pool.release(buf);
-  },
-});
+      assertDot(await download(rt, c, m * n), want, scale, k, "C = AᵀBᵀ");
+      for (const buf of [a, b, c]) rt.pool.release(buf);
+    },
+  });
+}
 
 Deno.test({
   name: "linear against PyTorch golden values",
