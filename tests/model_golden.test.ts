@@ -16,13 +16,16 @@ const golden = JSON.parse(await Deno.readTextFile(new URL("model_golden.json", f
 
 /**
  * Our f32 against PyTorch's f64, per tensor, as the worst element's error relative to the
- * tensor's largest magnitude. Rounding of f32 through 20–50 layers, amplified by batch norm, is
- * what PyTorch's own f32 run shows (`f32_rel` in the fixture, ~1e-6…2e-4 here): we allow 8× that,
- * and never less than 2e-5 (≈ 160 f32 ulps of the scale). A wrong gradient path (a missed
- * accumulation, a swapped branch) errs by O(1) of the scale.
+ * tensor's largest magnitude. How far a correct f32 implementation may land is measured by the
+ * fixture itself: `f32_rel` is PyTorch's own f32 run, `noise_rel` the spread of f64 runs with
+ * f32-sized noise on every layer output (a ReLU input within rounding of zero may flip its mask
+ * and move every gradient below it). We allow 8× the larger, and never less than 2e-5 (≈ 160
+ * f32 ulps of the scale); the cases are chosen so both stay small (ResNet-50 with option C, no
+ * identity path at all, measured 10–40% and was replaced by option B). A wrong gradient path
+ * (a missed accumulation, a swapped branch) errs by O(1) of the scale.
  */
-function tolerance(f32Rel: number): number {
-  return Math.max(2e-5, 8 * f32Rel);
+function tolerance(f32Rel: number, noiseRel: number): number {
+  return Math.max(2e-5, 8 * Math.max(f32Rel, noiseRel));
 }
 
 /** Returns the error as a fraction of the tolerance. */
@@ -67,14 +70,17 @@ for (const [i, c] of modelCases().entries()) {
       const logits = new Float32Array(
         await rt.read(trainer.plan.logits, c.batch * c.graph.classes * 4),
       );
-      compare("logits", logits, want.logits, tolerance(want.f32_rel.logits));
+      compare("logits", logits, want.logits, tolerance(want.f32_rel.logits, want.noise_rel.logits));
       const grads = await gatherRead(
         rt,
         Object.keys(want.grads).map((n) => [n, model.grad(n), want.grads[n].length]),
       );
       let worst = 0;
       for (const [n, g] of grads) {
-        worst = Math.max(worst, compare(`grad ${n}`, g, want.grads[n], tolerance(want.f32_rel[n])));
+        worst = Math.max(
+          worst,
+          compare(`grad ${n}`, g, want.grads[n], tolerance(want.f32_rel[n], want.noise_rel[n])),
+        );
       }
       const state = await model.stateDict();
       for (const n of Object.keys(want.running)) compare(n, state.get(n)!, want.running[n], 2e-5);
