@@ -1,17 +1,24 @@
 // Batch normalization over NCHW f32 activations, per channel c over its m = N·H·W elements.
 //
 // Layout: x, y, dy, dx are NCHW; gamma, beta, mean, invstd, running_mean, running_var are [C].
+// Items: the kernels load `item`s, vec4f when H·W % 4 == 0 (src/ops/batchnorm.ts compiles an f32
+// variant by rewriting the alias block below otherwise). Mesa's llvmpipe loads storage one lane
+// at a time with a bounds branch per lane, so a vec4 load moves 4× the bytes per branch.
 // Tiling ("channel chunks"): workgroup w handles channel c = w / P, chunk p = w % P, i.e. the
-// channel's elements j in [p·chunk, (p+1)·chunk) where j = n·HW + (h·W + w). Consecutive lanes
-// take consecutive j, so loads are contiguous within a plane; a cursor (n, off) is advanced by
-// WG each step instead of dividing per element. P > 1 spreads few, large channels over many
-// workgroups; their partial results are merged in a fixed order, so results are deterministic.
+// channel's items j in [p·chunk, (p+1)·chunk) where j = n·HW + (h·W + w) / ITEM. Consecutive
+// lanes take consecutive j; a cursor (n, off) is advanced by WG each step instead of dividing.
+// Channel constants (mean, invstd, γ, β, records) are read at workgroup-uniform addresses, which
+// llvmpipe turns into single scalar loads. Partial results are merged in a fixed order, so
+// results are deterministic.
+// Reductions avoid barrier trees (each barrier suspends and resumes every SIMD group on
+// llvmpipe): lanes reduce their items serially, then ONE barrier and lane 0 merges the WG lane
+// results pairwise (the same tree a barrier tree would use).
 //
 // Train forward, 3 dispatches:
-//   stats_partial  Welford per lane, Chan merge across the workgroup -> part[c·P+p] = (n, mean, M2)
+//   stats_partial  Welford per lane and item component, Chan merges -> part[c·P+p] = (n, mean, M2)
 //                  bindings: 0 params, 1 x, 2 part (rw)
-//   stats_final    one workgroup per channel merges its P partials (Chan), writes mean, invstd
-//                  and updates the running stats (PyTorch: momentum, unbiased variance)
+//   stats_final    one lane per channel merges its P partials (Chan, pairwise), writes mean, invstd and
+//                  updates the running stats (PyTorch: momentum, unbiased variance)
 //                  bindings: 0 params, 1 part, 2 mean, 3 invstd, 4 running_mean, 5 running_var
 //   normalize      y = (x − mean)·invstd·γ + β (EVAL: binding 2/3 are running mean/var instead)
 //                  bindings: 0 params, 1 x, 2 mean, 3 invstd|var, 4 gamma, 5 beta, 6 y (rw)
@@ -19,14 +26,28 @@
 //   bwd_reduce     rec[c·P+p] = (Σg, Σg·x̂) over the chunk, plus the channel's mean, invstd, γ so
 //                  the second pass needs no more bindings.
 //                  bindings: 0 params, 1 dy, 2 x, 3 mean, 4 invstd, 5 gamma, 6 rec (rw), [7 y]
-//   bwd_dx         merges the channel's P records, dx (+)= γ·invstd·(g − Σg/m − x̂·Σg·x̂/m);
-//                  chunk 0 writes dγ = Σg·x̂, dβ = Σg.
+//   bwd_dx         every lane sums the channel's P records pairwise (uniform loads, no barrier),
+//                  dx (+)= γ·invstd·(g − Σg/m − x̂·Σg·x̂/m); chunk 0 writes dγ = Σg·x̂, dβ = Σg.
 //                  bindings: 0 params, 1 dy, 2 x, 3 rec, 4 dx (rw), 5 dgamma, 6 dbeta, [7 y]
 
 //!include common/grid.wgsl
 
-const WG: u32 = 256u;
-// Most partials per channel: stats_final and bwd_dx merge them with one lane each.
+//!item begin (replaced by the f32 variant in src/ops/batchnorm.ts)
+alias item = vec4f;
+const ITEM: u32 = 4u;
+fn hsum(v: item) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+// The item's per-component Welford states (each of n elements) as one (n, mean, M2).
+fn collapse(n: f32, mean: item, m2: item) -> vec3f {
+  let a = chan(vec3f(n, mean.x, m2.x), vec3f(n, mean.y, m2.y));
+  let b = chan(vec3f(n, mean.z, m2.z), vec3f(n, mean.w, m2.w));
+  return chan(a, b);
+}
+//!item end
+
+const WG: u32 = 64u;
+// Most partials per channel (src/ops/batchnorm.ts MAXP): merged pairwise from a private array.
 const MAXP: u32 = 64u;
 
 override RELU: bool = false;
@@ -35,6 +56,7 @@ override ACC: bool = false;
 
 struct Params {
   c: u32,
+  // Items per plane, per sample (C planes), per channel (N planes).
   hw: u32,
   chw: u32,
   m: u32,
@@ -45,7 +67,8 @@ struct Params {
   step_off: u32,
   eps: f32,
   momentum: f32,
-  _pad0: u32,
+  // Elements (not items) per channel, as f32.
+  count: f32,
   _pad1: u32,
 }
 
@@ -63,7 +86,7 @@ struct Rec {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-// Workgroup scratch for the tree reductions (Welford triples, or two sums in s0/s1).
+// Workgroup scratch for the one-barrier reductions (Welford triples, or two sums in s0/s1).
 var<workgroup> s0: array<f32, WG>;
 var<workgroup> s1: array<f32, WG>;
 var<workgroup> s2: array<f32, WG>;
@@ -122,59 +145,45 @@ fn chan(a: vec3f, b: vec3f) -> vec3f {
   return vec3f(n, a.y + d * fb, a.z + b.z + d * d * a.x * fb);
 }
 
-// Tree-merges s0..s2[0..size) (size a power of two) into slot 0. Called uniformly.
-fn tree_welford(lid: u32, size: u32) {
-  for (var s = size / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) {
-      let r = chan(vec3f(s0[lid], s1[lid], s2[lid]), vec3f(s0[lid + s], s1[lid + s], s2[lid + s]));
-      s0[lid] = r.x;
-      s1[lid] = r.y;
-      s2[lid] = r.z;
-    }
-  }
-  workgroupBarrier();
-}
-
-// Tree-sums s0, s1 [0..size) into slot 0. Called uniformly.
-fn tree_sum2(lid: u32, size: u32) {
-  for (var s = size / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (lid < s) {
-      s0[lid] += s0[lid + s];
-      s1[lid] += s1[lid + s];
-    }
-  }
-  workgroupBarrier();
-}
-
 // ---- train forward: statistics ----
 
-@group(0) @binding(1) var<storage, read> st_x: array<f32>;
+@group(0) @binding(1) var<storage, read> st_x: array<item>;
 @group(0) @binding(2) var<storage, read_write> st_part: array<vec4f>;
 
 @compute @workgroup_size(WG)
 fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
   let ch = chunk_of(wid, nwg);
-  // Welford per lane: one division per element, but no E[x²] − E[x]² cancellation.
-  var acc = vec3f(0.0);
+  // Welford per lane and component: one division per item, no E[x²] − E[x]² cancellation.
+  var cnt = 0.0;
+  var mean = item(0.0);
+  var m2 = item(0.0);
   if (ch.valid) {
     var cur = cursor_at(ch.j0 + lid);
     for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
       let v = st_x[addr(cur, ch.c)];
-      acc.x += 1.0;
-      let d = v - acc.y;
-      acc.y += d / acc.x;
-      acc.z += d * (v - acc.y);
+      cnt += 1.0;
+      let d = v - mean;
+      mean += d / cnt;
+      m2 += d * (v - mean);
       cur = advance(cur);
     }
   }
+  let acc = collapse(cnt, mean, m2);
   s0[lid] = acc.x;
   s1[lid] = acc.y;
   s2[lid] = acc.z;
-  tree_welford(lid, WG);
+  workgroupBarrier();
   if (lid == 0u && ch.valid) {
+    // Pairwise (same tree as a barrier tree, error ~log WG) but by one lane: no more barriers.
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      for (var l = 0u; l < s; l++) {
+        let r = chan(vec3f(s0[l], s1[l], s2[l]), vec3f(s0[l + s], s1[l + s], s2[l + s]));
+        s0[l] = r.x;
+        s1[l] = r.y;
+        s2[l] = r.z;
+      }
+    }
     st_part[ch.c * p.parts + ch.part] = vec4f(s0[0], s1[0], s2[0], 0.0);
   }
 }
@@ -185,39 +194,43 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 @group(0) @binding(4) var<storage, read_write> fin_rmean: array<f32>;
 @group(0) @binding(5) var<storage, read_write> fin_rvar: array<f32>;
 
-@compute @workgroup_size(MAXP)
+// One lane per channel: P ≤ MAXP is small, a one-lane pairwise merge beats a barrier tree.
+@compute @workgroup_size(WG)
 fn stats_final(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
-  let c = linear_workgroup(wid, nwg);
-  var v = vec4f(0.0);
-  if (c < p.c && lid < p.parts) {
-    v = fin_part[c * p.parts + lid];
+  let c = linear_workgroup(wid, nwg) * WG + lid;
+  if (c >= p.c) {
+    return;
   }
-  s0[lid] = v.x;
-  s1[lid] = v.y;
-  s2[lid] = v.z;
-  tree_welford(lid, MAXP);
-  if (lid == 0u && c < p.c) {
-    let m = s0[0];
-    let mean = s1[0];
-    let biased = s2[0] / m;
-    fin_mean[c] = mean;
-    fin_invstd[c] = 1.0 / sqrt(biased + p.eps);
-    // PyTorch folds the unbiased variance into the running estimate.
-    let unbiased = select(biased, s2[0] / (m - 1.0), m > 1.0);
-    fin_rmean[c] = (1.0 - p.momentum) * fin_rmean[c] + p.momentum * mean;
-    fin_rvar[c] = (1.0 - p.momentum) * fin_rvar[c] + p.momentum * unbiased;
+  var t: array<vec3f, MAXP>;
+  for (var q = 0u; q < MAXP; q++) {
+    t[q] = select(vec3f(0.0), fin_part[c * p.parts + min(q, p.parts - 1u)].xyz, q < p.parts);
   }
+  for (var s = MAXP / 2u; s > 0u; s >>= 1u) {
+    for (var l = 0u; l < s; l++) {
+      t[l] = chan(t[l], t[l + s]);
+    }
+  }
+  let r = t[0];
+  let m = r.x;
+  let mean = r.y;
+  let biased = r.z / m;
+  fin_mean[c] = mean;
+  fin_invstd[c] = 1.0 / sqrt(biased + p.eps);
+  // PyTorch folds the unbiased variance into the running estimate.
+  let unbiased = select(biased, r.z / (m - 1.0), m > 1.0);
+  fin_rmean[c] = (1.0 - p.momentum) * fin_rmean[c] + p.momentum * mean;
+  fin_rvar[c] = (1.0 - p.momentum) * fin_rvar[c] + p.momentum * unbiased;
 }
 
 // ---- forward: normalize (train: batch stats; EVAL: running stats) ----
 
-@group(0) @binding(1) var<storage, read> nm_x: array<f32>;
+@group(0) @binding(1) var<storage, read> nm_x: array<item>;
 @group(0) @binding(2) var<storage, read> nm_mean: array<f32>;
 @group(0) @binding(3) var<storage, read> nm_scale: array<f32>;
 @group(0) @binding(4) var<storage, read> nm_gamma: array<f32>;
 @group(0) @binding(5) var<storage, read> nm_beta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> nm_y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> nm_y: array<item>;
 
 @compute @workgroup_size(WG)
 fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -239,7 +252,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
     let i = addr(cur, ch.c);
     var v = (nm_x[i] - mean) * k + b;
     if (RELU) {
-      v = max(v, 0.0);
+      v = max(v, item(0.0));
     }
     nm_y[i] = v;
     cur = advance(cur);
@@ -248,19 +261,25 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 
 // ---- backward pass 1: per-chunk Σg and Σg·x̂ ----
 
-@group(0) @binding(1) var<storage, read> br_dy: array<f32>;
-@group(0) @binding(2) var<storage, read> br_x: array<f32>;
+@group(0) @binding(1) var<storage, read> br_dy: array<item>;
+@group(0) @binding(2) var<storage, read> br_x: array<item>;
 @group(0) @binding(3) var<storage, read> br_mean: array<f32>;
 @group(0) @binding(4) var<storage, read> br_invstd: array<f32>;
 @group(0) @binding(5) var<storage, read> br_gamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> br_rec: array<Rec>;
-@group(0) @binding(7) var<storage, read> br_y: array<f32>;
+@group(0) @binding(7) var<storage, read> br_y: array<item>;
 
 fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32) {
   s0[lid] = sg;
   s1[lid] = sgx;
-  tree_sum2(lid, WG);
+  workgroupBarrier();
   if (lid == 0u && ch.valid) {
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      for (var l = 0u; l < s; l++) {
+        s0[l] += s0[l + s];
+        s1[l] += s1[l + s];
+      }
+    }
     br_rec[ch.c * p.parts + ch.part] =
       Rec(s0[0], s1[0], mean, invstd, br_gamma[ch.c], 0.0, 0.0, 0.0);
   }
@@ -273,8 +292,8 @@ fn bwd_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let c = min(ch.c, p.c - 1u);
   let mean = br_mean[c];
   let invstd = br_invstd[c];
-  var sg = 0.0;
-  var sgx = 0.0;
+  var sg = item(0.0);
+  var sgx = item(0.0);
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, c);
@@ -283,7 +302,7 @@ fn bwd_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     sgx += g * ((br_x[i] - mean) * invstd);
     cur = advance(cur);
   }
-  reduce_finish(ch, lid, sg, sgx, mean, invstd);
+  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd);
 }
 
 @compute @workgroup_size(WG)
@@ -293,28 +312,28 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let c = min(ch.c, p.c - 1u);
   let mean = br_mean[c];
   let invstd = br_invstd[c];
-  var sg = 0.0;
-  var sgx = 0.0;
+  var sg = item(0.0);
+  var sgx = item(0.0);
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, c);
-    let g = select(0.0, br_dy[i], br_y[i] > 0.0);
+    let g = select(item(0.0), br_dy[i], br_y[i] > item(0.0));
     sg += g;
     sgx += g * ((br_x[i] - mean) * invstd);
     cur = advance(cur);
   }
-  reduce_finish(ch, lid, sg, sgx, mean, invstd);
+  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd);
 }
 
 // ---- backward pass 2: dx, dγ, dβ ----
 
-@group(0) @binding(1) var<storage, read> bx_dy: array<f32>;
-@group(0) @binding(2) var<storage, read> bx_x: array<f32>;
+@group(0) @binding(1) var<storage, read> bx_dy: array<item>;
+@group(0) @binding(2) var<storage, read> bx_x: array<item>;
 @group(0) @binding(3) var<storage, read> bx_rec: array<Rec>;
-@group(0) @binding(4) var<storage, read_write> bx_dx: array<f32>;
+@group(0) @binding(4) var<storage, read_write> bx_dx: array<item>;
 @group(0) @binding(5) var<storage, read_write> bx_dgamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> bx_dbeta: array<f32>;
-@group(0) @binding(7) var<storage, read> bx_y: array<f32>;
+@group(0) @binding(7) var<storage, read> bx_y: array<item>;
 
 struct DxCoef {
   mean: f32,
@@ -324,29 +343,32 @@ struct DxCoef {
   mean_gx: f32,
 }
 
-// Merges the channel's records (every chunk workgroup gets the same bits) and writes dγ, dβ.
+// Sums the channel's records pairwise, loaded at uniform addresses (every workgroup gets the same bits)
+// and writes dγ, dβ from chunk 0.
 fn dx_coef(ch: Chunk, lid: u32) -> DxCoef {
   let c = min(ch.c, p.c - 1u);
-  var sg = 0.0;
-  var sgx = 0.0;
-  if (lid < p.parts) {
-    let r = bx_rec[c * p.parts + lid];
-    sg = r.sum_g;
-    sgx = r.sum_gx;
+  var t: array<vec2f, MAXP>;
+  for (var q = 0u; q < MAXP; q++) {
+    let r = bx_rec[c * p.parts + min(q, p.parts - 1u)];
+    t[q] = select(vec2f(0.0), vec2f(r.sum_g, r.sum_gx), q < p.parts);
   }
-  s0[lid] = sg;
-  s1[lid] = sgx;
-  tree_sum2(lid, MAXP);
+  for (var s = MAXP / 2u; s > 0u; s >>= 1u) {
+    for (var l = 0u; l < s; l++) {
+      t[l] += t[l + s];
+    }
+  }
+  let sg = t[0].x;
+  let sgx = t[0].y;
   let r0 = bx_rec[c * p.parts];
   if (lid == 0u && ch.valid && ch.part == 0u) {
-    bx_dgamma[c] = s1[0];
-    bx_dbeta[c] = s0[0];
+    bx_dgamma[c] = sgx;
+    bx_dbeta[c] = sg;
   }
-  let inv_m = 1.0 / f32(p.m);
-  return DxCoef(r0.mean, r0.invstd, r0.gamma * r0.invstd, s0[0] * inv_m, s1[0] * inv_m);
+  let inv_m = 1.0 / p.count;
+  return DxCoef(r0.mean, r0.invstd, r0.gamma * r0.invstd, sg * inv_m, sgx * inv_m);
 }
 
-fn dx_store(i: u32, v: f32) {
+fn dx_store(i: u32, v: item) {
   if (ACC) {
     bx_dx[i] += v;
   } else {
@@ -382,7 +404,7 @@ fn bwd_dx_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
-    let g = select(0.0, bx_dy[i], bx_y[i] > 0.0);
+    let g = select(item(0.0), bx_dy[i], bx_y[i] > item(0.0));
     let xhat = (bx_x[i] - q.mean) * q.invstd;
     dx_store(i, q.k * (g - q.mean_g - xhat * q.mean_gx));
     cur = advance(cur);

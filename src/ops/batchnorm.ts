@@ -5,7 +5,8 @@
  * update, normalize). Backward: 2 dispatches (Σdy and Σdy·x̂ per channel chunk; then dx with dγ,
  * dβ). `relu: true` fuses y = relu(bn(x)) and its backward (the mask comes from the saved y).
  */
-import type { Runtime } from "../gpu/runtime.ts";
+import type { Kernel, Runtime } from "../gpu/runtime.ts";
+import { SHADERS } from "../gpu/shaders.gen.ts";
 import { dispatchStep, packParams, type Planned } from "./plan.ts";
 
 export interface BatchNormShape {
@@ -71,16 +72,21 @@ export interface BatchNormBackwardOptions {
   accumulate?: boolean;
 }
 
-const WG = 256;
+const WG = 64;
 const MAXP = 64;
 /** Aim for about this many workgroups so few-channel layers still fill a GPU. */
-const TARGET_GROUPS = 512;
-/** …but give every lane at least this many elements, so merging partials stays cheap. */
+const TARGET_GROUPS = 256;
+/** …but give every lane at least this many items, so merging partials stays cheap. */
 const MIN_PER_LANE = 8;
 
-/** The channel-chunk decomposition shared by every batch-norm kernel. */
+/** Items per load: vec4f when every plane is a whole number of vec4s, else f32. */
+function itemWidth(s: BatchNormShape): 1 | 4 {
+  return (s.h * s.w) % 4 === 0 ? 4 : 1;
+}
+
+/** The channel-chunk decomposition shared by every batch-norm kernel, in items per chunk. */
 export function batchNormGrid(s: BatchNormShape): { parts: number; chunk: number } {
-  const m = s.n * s.h * s.w;
+  const m = s.n * s.h * s.w / itemWidth(s);
   const parts = Math.max(
     1,
     Math.min(MAXP, Math.ceil(TARGET_GROUPS / s.c), Math.floor(m / (WG * MIN_PER_LANE))),
@@ -88,15 +94,52 @@ export function batchNormGrid(s: BatchNormShape): { parts: number; chunk: number
   return { parts, chunk: Math.ceil(m / parts) };
 }
 
+const ITEM_BLOCK = /\/\/!item begin[^\n]*\n[\s\S]*?\/\/!item end/;
+const F32_ITEMS = `alias item = f32;
+const ITEM: u32 = 1u;
+fn hsum(v: item) -> f32 {
+  return v;
+}
+fn collapse(n: f32, mean: item, m2: item) -> vec3f {
+  return vec3f(n, mean, m2);
+}`;
+let f32Source: string | undefined;
+
+/** A batch-norm entry point for `shape`'s item width (the f32 variant rewrites the item block). */
+function bnKernel(
+  rt: Runtime,
+  shape: BatchNormShape,
+  entry: string,
+  constants: Record<string, number> = {},
+): Promise<Kernel> {
+  if (itemWidth(shape) === 4) return rt.kernel("batchnorm", entry, constants);
+  if (!ITEM_BLOCK.test(SHADERS.batchnorm)) throw new Error("batchnorm.wgsl: no //!item block");
+  f32Source ??= SHADERS.batchnorm.replace(ITEM_BLOCK, F32_ITEMS);
+  return rt.kernelFromSource(`batchnorm(f32):${entry}`, f32Source, entry, constants);
+}
+
 function params(rt: Runtime, s: BatchNormShape, eps: number, momentum: number): GPUBuffer {
   if ([s.n, s.c, s.h, s.w].some((d) => !Number.isInteger(d) || d < 1)) {
     throw new RangeError(`batch norm: bad shape ${JSON.stringify(s)}`);
   }
-  const hw = s.h * s.w;
+  const hw = s.h * s.w / itemWidth(s);
   const { parts, chunk } = batchNormGrid(s);
   return rt.uniform(packParams(
-    [s.c, hw, s.c * hw, s.n * hw, parts, chunk, Math.floor(WG / hw), WG % hw, eps, momentum, 0, 0],
-    new Set([8, 9]),
+    [
+      s.c,
+      hw,
+      s.c * hw,
+      s.n * hw,
+      parts,
+      chunk,
+      Math.floor(WG / hw),
+      WG % hw,
+      eps,
+      momentum,
+      s.n * s.h * s.w,
+      0,
+    ],
+    new Set([8, 9, 10]),
   ));
 }
 
@@ -117,9 +160,9 @@ export async function planBatchNormTrainForward(
 ): Promise<PlannedBatchNormForward> {
   const relu = opts.relu ?? false;
   const [kPartial, kFinal, kNorm] = await Promise.all([
-    rt.kernel("batchnorm", "stats_partial"),
-    rt.kernel("batchnorm", "stats_final"),
-    rt.kernel("batchnorm", "normalize", { RELU: relu ? 1 : 0, EVAL: 0 }),
+    bnKernel(rt, shape, "stats_partial"),
+    bnKernel(rt, shape, "stats_final"),
+    bnKernel(rt, shape, "normalize", { RELU: relu ? 1 : 0, EVAL: 0 }),
   ]);
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
   const { parts } = batchNormGrid(shape);
@@ -145,7 +188,12 @@ export async function planBatchNormTrainForward(
   return {
     steps: [
       dispatchStep(rt, kPartial, [u, b.x, part], shape.c * parts),
-      dispatchStep(rt, kFinal, [u, part, mean, invstd, b.runningMean, b.runningVar], shape.c),
+      dispatchStep(
+        rt,
+        kFinal,
+        [u, part, mean, invstd, b.runningMean, b.runningVar],
+        Math.ceil(shape.c / WG),
+      ),
       dispatchStep(rt, kNorm, [u, b.x, mean, invstd, b.gamma, b.beta, b.y], shape.c * parts),
     ],
     scratch,
@@ -161,7 +209,7 @@ export async function planBatchNormEvalForward(
   b: BatchNormEvalBuffers,
   opts: BatchNormOptions = {},
 ): Promise<Planned> {
-  const k = await rt.kernel("batchnorm", "normalize", { RELU: opts.relu ? 1 : 0, EVAL: 1 });
+  const k = await bnKernel(rt, shape, "normalize", { RELU: opts.relu ? 1 : 0, EVAL: 1 });
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
   distinct("batch norm eval", [b.x, b.gamma, b.beta, b.runningMean, b.runningVar, b.y]);
   const bind = [u, b.x, b.runningMean, b.runningVar, b.gamma, b.beta, b.y];
@@ -179,8 +227,8 @@ export async function planBatchNormBackward(
   if (relu && !b.y) throw new Error("batch norm backward with relu needs the forward output y");
   const suffix = relu ? "_relu" : "";
   const [kReduce, kDx] = await Promise.all([
-    rt.kernel("batchnorm", `bwd_reduce${suffix}`),
-    rt.kernel("batchnorm", `bwd_dx${suffix}`, { ACC: opts.accumulate ? 1 : 0 }),
+    bnKernel(rt, shape, `bwd_reduce${suffix}`),
+    bnKernel(rt, shape, `bwd_dx${suffix}`, { ACC: opts.accumulate ? 1 : 0 }),
   ]);
   const u = params(rt, shape, 1e-5, 0.1);
   const { parts } = batchNormGrid(shape);

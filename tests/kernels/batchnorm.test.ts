@@ -178,6 +178,19 @@ const CASES: Case[] = [
   { s: { n: 300, c: 3, h: 1, w: 1 }, mean: 0, std: 1, seed: 5 },
   // Planes larger than a workgroup, batch 1.
   { s: { n: 1, c: 2, h: 37, w: 41 }, mean: 0, std: 1, seed: 6 },
+  // H·W % 4 == 0: the vec4 item kernels (one plane of 4, several chunks, many channels).
+  { s: { n: 3, c: 5, h: 2, w: 2 }, mean: 0, std: 1, seed: 12 },
+  { s: { n: 7, c: 3, h: 28, w: 28 }, mean: 0.7, std: 2, seed: 13 },
+  { s: { n: 2, c: 66, h: 6, w: 6 }, mean: -1, std: 1, seed: 14 },
+  { s: { n: 4, c: 128, h: 4, w: 4 }, mean: 0, std: 1, seed: 16 },
+  { s: { n: 4, c: 4, h: 32, w: 32 }, mean: 0, std: 1, seed: 17 },
+  { s: { n: 4, c: 32, h: 8, w: 8 }, mean: 0, std: 1, seed: 18 },
+  { s: { n: 4, c: 8, h: 16, w: 16 }, mean: 0, std: 1, seed: 19 },
+  { s: { n: 4, c: 8, h: 8, w: 8 }, mean: 0, std: 1, seed: 20, relu: true },
+  { s: { n: 4, c: 8, h: 8, w: 8 }, mean: 0, std: 1, seed: 21, relu: true, accumulate: true },
+  { s: { n: 4, c: 8, h: 8, w: 8 }, mean: 0, std: 1, seed: 22, accumulate: true },
+  { s: { n: 4, c: 32, h: 8, w: 8 }, mean: 3, std: 0.1, seed: 23, relu: true },
+  { s: { n: 4, c: 16, h: 16, w: 16 }, mean: 0, std: 1, seed: 24, relu: true },
 ];
 
 Deno.test({
@@ -195,6 +208,15 @@ Deno.test({
   async fn() {
     const rt = await runtime();
     await checkTrain(rt, { s: { n: 2, c: 17, h: 7, w: 9 }, mean: 0, std: 1, relu: true, seed: 7 });
+    // vec4 items, fused ReLU and accumulating dx.
+    await checkTrain(rt, {
+      s: { n: 5, c: 4, h: 14, w: 14 },
+      mean: 0.2,
+      std: 1,
+      relu: true,
+      accumulate: true,
+      seed: 15,
+    });
     await checkTrain(rt, {
       s: { n: 3, c: 5, h: 11, w: 5 },
       mean: 0.5,
