@@ -12,8 +12,8 @@ export function isTrainable(p: ParamSpec): boolean {
 }
 
 export class Model {
-  readonly params = new Map<string, GPUBuffer>();
-  readonly grads = new Map<string, GPUBuffer>();
+  readonly params: Map<string, GPUBuffer> = new Map();
+  readonly grads: Map<string, GPUBuffer> = new Map();
   readonly specs: Map<string, ParamSpec>;
 
   private constructor(readonly rt: Runtime, readonly graph: Graph, readonly name: string) {
