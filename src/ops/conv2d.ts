@@ -82,8 +82,10 @@ async function packC4Step(
   channels: number,
   hw: number,
 ): Promise<Step> {
-  const count = n * channels / 4 * hw;
-  const k = await rt.kernel("conv2d_pack", "pack_c4", { WG: 64 });
+  // 4 pixels per invocation from vec4 loads when a plane is whole vec4s.
+  const v = hw % 4 === 0;
+  const count = n * channels / 4 * hw / (v ? 4 : 1);
+  const k = await rt.kernel("conv2d_pack", v ? "pack_c4_v" : "pack_c4", { WG: 64 });
   const params = rt.uniform(packParams([count, hw, 0, 0]));
   return dispatchStep(rt, k, [params, src, dst], Math.ceil(count / 64));
 }
@@ -335,12 +337,16 @@ export async function planConv2dBackwardWeight(
   if (uniformDy) {
     // Windows of whole output rows; the dispatches run window by window with all channel tiles
     // of a window together, so its rows of x stay in cache.
-    const chunkRows = Math.min(rows, Math.floor(WINDOW / TILE_COLS / ow));
+    let chunkRows = Math.min(rows, Math.floor(WINDOW / TILE_COLS / ow));
+    // pack_dy_v moves 4 pixels at a time: windows of whole vec4s when a plane is (≤ 3 rows lost).
+    const dyV = (oh * ow) % 4 === 0;
+    if (dyV) { while (chunkRows > 1 && (chunkRows * ow) % 4 !== 0) chunkRows--; }
     const chunks = Math.ceil(rows / chunkRows);
     const chunkPx = chunkRows * ow;
     const packed = packBuffer(rt, ktiles * chunks);
-    const pk = await rt.kernel("conv2d_pack", "pack_dy", { WG: 64 });
-    const packCount = ktiles * chunks * chunkPx;
+    const v = dyV && chunkPx % 4 === 0;
+    const pk = await rt.kernel("conv2d_pack", v ? "pack_dy_v" : "pack_dy", { WG: 64 });
+    const packCount = ktiles * chunks * chunkPx / (v ? 4 : 1);
     const pp = rt.uniform(packParams([s.k, chunks, oh * ow, packCount, chunkPx, rows * ow, 0, 0]));
     steps.push(dispatchStep(rt, pk, [pp, io.dy, packed], Math.ceil(packCount / 64)));
     // Row splits inside a window so a dispatch has ≥ 8 workgroups (both cores busy, balanced).

@@ -222,7 +222,7 @@ Deno.test({
       );
     assert.deepEqual(await labels(conv(1, 64, 4, 4, 40, 3, 1, 1)), [
       "conv2d_pack:pack_weights",
-      "conv2d_pack:pack_c4",
+      "conv2d_pack:pack_c4_v", // 4×4 planes: whole vec4s
       ...Array(3).fill("conv2d_forward:forward_uw_x4"),
     ]);
     // Channels not in fours: x read in place.
@@ -291,7 +291,7 @@ Deno.test({
     const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b });
     const labels = pl.steps.map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind);
     assert.deepEqual(labels, [
-      "conv2d_pack:pack_dy",
+      "conv2d_pack:pack_dy_v",
       ...Array(5 * 2).fill("conv2d_backward_weight:backward_weight_uw"),
       "conv2d_reduce:sum_splits",
     ]);
@@ -303,8 +303,8 @@ Deno.test({
     assert.deepEqual(
       pl4.steps.slice(0, 3).map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind),
       [
-        "conv2d_pack:pack_dy",
-        "conv2d_pack:pack_c4",
+        "conv2d_pack:pack_dy_v",
+        "conv2d_pack:pack_c4_v",
         "conv2d_backward_weight:backward_weight_uw_x4",
       ],
     );
