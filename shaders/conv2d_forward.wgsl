@@ -8,12 +8,11 @@
 //   × 16 output channels; invocation `lid` holds pixels tile + i·WG + lid (i < 8) for all 16
 //   channels (common/conv2d_tile.wgsl), so each x value loaded feeds 16 multiply-adds and each
 //   weight 8. On lavapipe every per-invocation load is a per-lane scalar gather and dominates;
-//   8×16 was the fastest tile measured (4×8: 3.8, 8×16: 6.4 GFLOP/s at 3×3 64→64 32×32 N32; the
-//   same loop with loads replaced by arithmetic runs at 33), and staging weights or x through
-//   workgroup memory or textures measured no faster (Mesa 22.3 loads storage and workgroup memory
-//   lane by lane). Not done yet: weights through a uniform buffer (gallivm gathers those without
-//   per-lane branches) measured 1.5–2× faster in a prototype, but needs ≤ 64 KiB packed windows.
-//   Channels past K read clamped weights and are never stored.
+//   8×16 was the fastest tile measured for f32 x (4×8: 3.8, 8×16: 6.4 GFLOP/s at 3×3 64→64
+//   32×32 N32), and staging weights or x through workgroup memory or textures measured no faster
+//   (Mesa 22.3 loads storage and workgroup memory lane by lane). The `_uw` entries read weights
+//   from 64 KiB uniform windows (conv2d_pack.wgsl; gallivm gathers those without per-lane
+//   branches, 1.5–2× faster). Channels past K read clamped weights and are never stored.
 //   `forward_uw_x4` (the default when C % 4 = 0): x repacked NC4HW4 (vec4 loads, 4 channels of a
 //   pixel each) and 16 pixels × 16 channels per invocation. With x as vec4s, the weight rows —
 //   identical in every lane, yet gathered lane by lane, since gallivm treats only constant

@@ -2,7 +2,11 @@
  * 2-D convolution (NCHW activations, OIHW weights, f32) planned as implicit GEMMs:
  * forward Y = X̂·Wᵀ, backward-data dX = dŶ·W (a transposed convolution gathered per input pixel),
  * backward-weight dW = dYᵀ·X̂ split over workgroups along the batch×spatial reduction.
- * Shaders: shaders/conv2d_forward.wgsl, conv2d_backward_data.wgsl, conv2d_backward_weight.wgsl.
+ * Shaders: shaders/conv2d_forward.wgsl, conv2d_backward_data.wgsl, conv2d_backward_weight.wgsl,
+ * conv2d_pack.wgsl (weights and dy into 64 KiB uniform windows, activations into NC4HW4).
+ * Lavapipe (Mesa 22.3) scalarizes a load only at a constant offset: every other load is per lane,
+ * storage loads with a bounds branch each, uniform loads branch-free, vec4 loads ~2.4× cheaper per
+ * float than f32 — hence one operand in uniform windows, the other as vec4s (bench/README.md).
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
@@ -25,9 +29,10 @@ export interface ConvOptions {
    */
   weights?: "uniform" | "storage";
   /**
-   * How uniform-weight kernels read the activation operand: `c4` repacks it (one extra dispatch)
-   * as NC4HW4 so every load is a vec4, ~2× faster on lavapipe; `nchw` reads it in place.
-   * Default: `c4` when its channels are a multiple of 4.
+   * How the uniform-window kernels read the activation operand (x for forward and
+   * backward-weight, dy for backward-data): `c4` repacks it (one extra dispatch) as NC4HW4 so
+   * every load is a vec4 and runs the 16-row-per-invocation kernels, 1.2–1.6× faster on
+   * lavapipe; `nchw` reads it in place. Default: `c4` when its channels are a multiple of 4.
    */
   activations?: "c4" | "nchw";
 }
