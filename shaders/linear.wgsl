@@ -333,17 +333,19 @@ fn gemm_packed(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc_a = acc_zero();
   var acc_b = acc_zero();
   var i = 0u;
-  for (var k4 = 0u; k4 < q.k4n; k4++) {
+  let step = vec4u(q.m);
+  let k4n = q.k4n;
+  for (var k4 = 0u; k4 < k4n; k4++) {
     let r0 = b_row(i);
     let r1 = b_row(i + 1u);
     let r2 = b_row(i + 2u);
     let r3 = b_row(i + 3u);
     acc_a = mac4(acc_a, aa0, aa1, r0, r1, r2, r3);
     acc_b = mac4(acc_b, ab0, ab1, r0, r1, r2, r3);
-    aa0 += vec4u(q.m);
-    aa1 += vec4u(q.m);
-    ab0 += vec4u(q.m);
-    ab1 += vec4u(q.m);
+    aa0 += step;
+    aa1 += step;
+    ab0 += step;
+    ab1 += step;
     i += 4u;
   }
   store_packed(acc_a, ma0, ma1);

@@ -54,6 +54,7 @@ const CHUNK = WINDOW / 16;
 /** Packed operands shared by every GEMM plan of a runtime (plans replay one after another). */
 const packedA = new WeakMap<Runtime, GPUBuffer>();
 const packedB = new WeakMap<Runtime, GPUBuffer>();
+const noBias = new WeakMap<Runtime, GPUBuffer>();
 
 function shared(map: WeakMap<Runtime, GPUBuffer>, rt: Runtime, bytes: number, usage: number) {
   let b = map.get(rt);
@@ -96,8 +97,9 @@ async function planPacked(
   const wg = Math.ceil(g.m / 256) >= 8 ? 16 : 8;
   const groups = Math.ceil(g.m / (16 * wg));
   const kernel = await rt.kernel("linear", "gemm_packed", { WG: wg });
-  // The kernel always binds a bias; without one, any buffer other than C (never read).
-  const bias = buf.bias ?? a4;
+  // The kernel always binds a bias; without one a 16-byte placeholder, never read (no buffer is
+  // bound twice in a dispatch).
+  const bias = buf.bias ?? shared(noBias, rt, 16, GPUBufferUsage.STORAGE);
   for (let t = 0; t < ntiles; t++) {
     for (let q = 0; q < chunks; q++) {
       const k40 = q * CHUNK / 4;
