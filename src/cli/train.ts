@@ -9,7 +9,7 @@ import { listModels } from "../models/zoo.ts";
 import { NoAdapterError } from "../gpu/device.ts";
 
 /** The no-flag job: minutes on a 2-core machine with a software GPU (see README). */
-const DEFAULT_JOB = { subset: 6400, testSubset: 2000 };
+const DEFAULT_JOB = { subset: 3200, testSubset: 2000 };
 
 const flags = defineFlags({
   model: { type: "string", default: "resnet20", help: `model name (${listModels().join(", ")})` },
