@@ -7,8 +7,12 @@
 // imports no ESM loader resolves), so the flat bundle of the umbrella package provides the ops
 // and gradients; the WebGPU backend registers into the same global engine.
 import "./tfjs_env.ts";
-import * as tf from "@tensorflow/tfjs/dist/tf.fesm.js";
-import "@tensorflow/tfjs-backend-webgpu";
+// Pinned inline, not in deno.json's import map, so nothing but this benchmark ever resolves
+// TensorFlow.js (and its npm dependencies) — not `deno task train`, not the library.
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs@4.22.0/dist/tf.fesm.js";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
 export { tf };
 
