@@ -71,7 +71,7 @@ const flags = defineFlags({
   },
   gradNormEvery: {
     type: "int",
-    default: 100,
+    default: 25,
     min: 0,
     help: "log per-layer gradient norms every N steps (0: off)",
   },
