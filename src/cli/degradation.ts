@@ -23,6 +23,13 @@ const flags = defineFlags({
   lr: { type: "number", default: 0.1, min: 0, help: "learning rate (paper: 0.1)" },
   seed: { type: "int", default: 0, help: "seed shared by every run" },
   gradNormEvery: { type: "int", default: 20, min: 1, help: "gradient-norm capture interval" },
+  warmup: {
+    type: "int",
+    default: 10,
+    min: 0,
+    help:
+      "linear warm-up steps from lr/10 (the paper's remedy for deep nets; capped at 1/4 of a run)",
+  },
   out: { type: "string", default: "runs/degradation", help: "output directory" },
 });
 
@@ -46,6 +53,7 @@ const runs = await runDegradationStudy({
   seed: args.seed,
   out: args.out,
   gradNormEvery: args.gradNormEvery,
+  warmup: args.warmup,
 });
 for (const r of runs) {
   console.log(
