@@ -275,12 +275,15 @@ export class Runtime {
     const enc = this.commands();
     this.profiler = null;
     p.resolve(enc);
-    const ticks = p.used ? new BigInt64Array(await this.read(p.resolved, p.used * 16)) : null;
+    const ticks = p.used
+      ? new BigInt64Array(await this.read(p.resolved, p.used * RESOLVE_STRIDE))
+      : null;
     p.destroy();
     // A section that recorded no dispatch opened no pass: it took no GPU time.
+    const at = (i: number) => i * RESOLVE_STRIDE / 8;
     return p.labels.map((label, i) => ({
       label,
-      ms: ticks && i < p.used ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0,
+      ms: ticks && p.written[i] ? Number(ticks[at(i) + 1] - ticks[at(i)]) / 1e6 : 0,
     }));
   }
 
@@ -358,9 +361,14 @@ export class Runtime {
   }
 }
 
+/** resolveQuerySet's destination offset must be a multiple of 256 bytes. */
+const RESOLVE_STRIDE = 256;
+
 /** Timestamp query set for {@link Runtime.startProfile}: two timestamps per section. */
 class PassProfiler {
   readonly labels: string[] = [];
+  /** Sections whose pass wrote their two timestamps (an empty section opens no pass). */
+  readonly written: boolean[] = [];
   readonly querySet: GPUQuerySet;
   readonly resolved: GPUBuffer;
   used = 0;
@@ -369,7 +377,7 @@ class PassProfiler {
   constructor(private device: GPUDevice, private capacity: number) {
     this.querySet = device.createQuerySet({ type: "timestamp", count: 2 * capacity });
     this.resolved = device.createBuffer({
-      size: 16 * capacity,
+      size: RESOLVE_STRIDE * capacity,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
       label: "timestamps",
     });
@@ -387,6 +395,7 @@ class PassProfiler {
     this.pending = false;
     const i = this.labels.length - 1;
     this.used = i + 1;
+    this.written[i] = true;
     return {
       querySet: this.querySet,
       beginningOfPassWriteIndex: 2 * i,
@@ -394,8 +403,16 @@ class PassProfiler {
     };
   }
 
+  /**
+   * Resolves only the queries a pass wrote: resolving never-written ones is undefined in
+   * Vulkan, and NVIDIA's driver waits on them forever (seen on an H100: the device hung).
+   */
   resolve(enc: GPUCommandEncoder): void {
-    if (this.used > 0) enc.resolveQuerySet(this.querySet, 0, 2 * this.used, this.resolved, 0);
+    for (let i = 0; i < this.used; i++) {
+      if (this.written[i]) {
+        enc.resolveQuerySet(this.querySet, 2 * i, 2, this.resolved, i * RESOLVE_STRIDE);
+      }
+    }
   }
 
   destroy(): void {
