@@ -58,12 +58,15 @@ async function tfjsThroughput(): Promise<{ train: number; forward: number }> {
 async function torchThroughput(): Promise<{ train: number; forward: number } | null> {
   try {
     const out = await new Deno.Command("/usr/bin/python3", {
-      args: [new URL("./torch_resnet.py", import.meta.url).pathname, String(batch)],
+      args: [
+        new URL("./torch_models.py", import.meta.url).pathname,
+        `resnet20:B:1x28x28:${batch}`,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
     if (out.code !== 0) return null;
-    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    const r = JSON.parse(new TextDecoder().decode(out.stdout)).results[0];
     return { train: r.train_images_per_s, forward: r.forward_images_per_s };
   } catch {
     return null; // no python3 or no torch: the comparison is optional

@@ -28,6 +28,32 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** A window this long makes the one completion wait that ends it (≥ 10 ms in Deno) noise. */
+const WINDOW_TARGET_MS = 1000;
+
+/**
+ * Per-step milliseconds of `windows` timed windows, each ending in one `wait`. Unless `per` is
+ * given, the first window runs 2 steps and sizes the rest to about WINDOW_TARGET_MS, so a fast
+ * GPU is not timed by Deno's completion latency and a software one is not kept for minutes.
+ */
+async function timeWindows(
+  windows: number,
+  per: number | undefined,
+  step: () => void,
+  wait: () => Promise<unknown>,
+): Promise<number[]> {
+  const ms: number[] = [];
+  let n = per ?? 2;
+  for (let wdx = 0; wdx < windows; wdx++) {
+    const s = performance.now();
+    for (let i = 0; i < n; i++) step();
+    await wait();
+    ms.push((performance.now() - s) / n);
+    if (per === undefined) n = Math.min(256, Math.max(2, Math.ceil(WINDOW_TARGET_MS / ms[0])));
+  }
+  return ms;
+}
+
 export async function measureThroughput(
   rt: Runtime,
   name: string,
@@ -38,7 +64,7 @@ export async function measureThroughput(
   const model = Model.create(rt, graph, { seed: 1 });
   const x = Float32Array.from({ length: opts.batch * c * h * w }, (_, i) => Math.sin(i) * 0.5);
   const y = Array.from({ length: opts.batch }, (_, i) => i % graph.classes);
-  const windows = opts.windows ?? 3, per = opts.stepsPerWindow ?? 2;
+  const windows = opts.windows ?? 3;
 
   const t0 = performance.now();
   const trainer = await Trainer.create(model, {
@@ -49,13 +75,12 @@ export async function measureThroughput(
   await trainer.readMetrics();
   const firstStepMs = performance.now() - t0;
 
-  const stepMs: number[] = [];
-  for (let wdx = 0; wdx < windows; wdx++) {
-    const s = performance.now();
-    for (let i = 0; i < per; i++) trainer.step(x, y, 0.01);
-    await trainer.readMetrics();
-    stepMs.push((performance.now() - s) / per);
-  }
+  const stepMs = await timeWindows(
+    windows,
+    opts.stepsPerWindow,
+    () => trainer.step(x, y, 0.01),
+    () => trainer.readMetrics(),
+  );
   const plannedTrainBytes = trainer.plan.plannedBytes;
   trainer.release();
 
@@ -63,16 +88,10 @@ export async function measureThroughput(
   rt.write(infer.input, 0, x);
   replay(rt, infer.forward);
   await rt.sync();
-  const fwdMs: number[] = [];
-  for (let wdx = 0; wdx < windows; wdx++) {
-    const s = performance.now();
-    for (let i = 0; i < per; i++) {
-      replay(rt, infer.forward);
-      rt.submit();
-    }
-    await rt.sync();
-    fwdMs.push((performance.now() - s) / per);
-  }
+  const fwdMs = await timeWindows(windows, opts.stepsPerWindow, () => {
+    replay(rt, infer.forward);
+    rt.submit();
+  }, () => rt.sync());
   const plannedInferBytes = infer.plannedBytes;
   infer.release();
   const result: ThroughputResult = {

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# One prepared session on a lent GPU machine (the device tool; see bench/README.md, "On a real
+# GPU"). Device time is scarce, so every step has a time limit and the long steps size
+# themselves from the throughput measured by the earlier ones, to end inside GPU_SESSION_BUDGET_S.
+#
+# Prepared here, carried as .dev and .gl (both git-ignored; no network there, and none needed:
+# nothing these steps import is remote):
+#   .dev/deno.xz       xz -9 of the deno binary (the whole tree that travels is capped at 64 MiB)
+#   .dev/fmnist/*.xz   Fashion-MNIST IDX files, xz instead of gzip to fit the cap
+#   .gl/*.deb          the Vulkan loader (device README's recipe)
+# Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json, all.tar.gz.
+set -u
+BUDGET=${GPU_SESSION_BUDGET_S:-500}
+S=${GPU_SESSION_STEP_PERCENT:-100} # < 100 only to rehearse the script on a slow adapter
+lim() { echo $(($1 * S / 100)); }
+OUT=${OUT:-/tmp/gpu-session}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/session.log") 2>&1
+left() { echo $((BUDGET - SECONDS)); }
+step() { echo "== [$SECONDS s] $*"; }
+
+step setup
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+mkdir -p /tmp/bin /tmp/fmnist "$OUT/runs"
+xz -dc .dev/deno.xz >/tmp/bin/deno && chmod +x /tmp/bin/deno
+for f in .dev/fmnist/*.xz; do xz -dc "$f" >"/tmp/fmnist/$(basename "$f" .xz)"; done
+export PATH=/tmp/bin:$PATH DENO_DIR=/tmp/deno-dir XDG_RUNTIME_DIR=/tmp
+export DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND:-vulkan} NO_COLOR=1
+if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+nvidia-smi -L 2>/dev/null
+deno eval 'import { Runtime } from "./src/gpu/runtime.ts";
+const rt = await Runtime.create(); console.log(JSON.stringify(rt.report)); rt.destroy();' |
+  tee "$OUT/adapter.json"
+
+step "kernel and runtime tests on this adapter"
+timeout "$(lim 150)" deno task test:gpu 2>&1 | tee "$OUT/runs/test_gpu.log" | tail -n 25
+
+step "bench:kernels"
+timeout "$(lim 100)" deno task bench:kernels --json >"$OUT/kernels.json"
+step "bench:train"
+timeout "$(lim 150)" deno task bench:train --json >"$OUT/train.json"
+cat "$OUT/train.json"
+step "PyTorch fp32 on the same models"
+timeout "$(lim 120)" python3 bench/torch_models.py --device cuda --windows 5 --steps 20 >"$OUT/torch.json"
+cat "$OUT/torch.json"
+
+# Seconds per training image at batch 128 for ResNet-20 and -56, from bench:train.
+read -r T20 T56 < <(python3 -c '
+import json, sys
+r = {(x["model"], x["batch"]): x["trainImagesPerSec"] for x in json.load(open(sys.argv[1]))["results"]}
+print(1 / r[("resnet20", 128)], 1 / r[("resnet56", 128)])' "$OUT/train.json" 2>/dev/null) ||
+  { T20=0.01; T56=0.03; }
+
+# The degradation study (issue #7) at the largest budget that fits: depths 20/32/56 when two
+# epochs of all of Fashion-MNIST fit, else 20/56; the epochs cover as many images as time allows.
+# The training job's full run (issue #5) comes after it only if time is left: the 2-core machine
+# measures that one itself. The plan keeps 20% in hand: real runs also load data and read metrics.
+RESERVE=40
+DEG=$(($(left) - RESERVE))
+plan=$(python3 -c '
+import math, sys
+t20, t56, secs = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+t = lambda d: t20 + (t56 - t20) * (d - 20) / 36
+for depths in ((20, 32, 56), (20, 56)):
+    fixed = 8 * 2 * len(depths)  # plan, compile and evaluation per run
+    images = 0.8 * (secs - fixed) / (2 * sum(t(d) for d in depths))
+    if images >= 120000 or len(depths) == 2:
+        break
+epochs = max(1, math.ceil(images / 60000))
+subset = max(1280, min(60000, int(images / epochs)))
+print(",".join(map(str, depths)), f"--epochs {epochs} --subset {subset}")
+' "$T20" "$T56" "$DEG")
+read -r DEPTHS DEGARGS <<<"$plan"
+if [ "$DEG" -ge 60 ]; then
+  step "degradation: depths $DEPTHS $DEGARGS (about $DEG s)"
+  # shellcheck disable=SC2086
+  timeout "$(($(left) - 15))" deno task degradation --data /tmp/fmnist --depths "$DEPTHS" $DEGARGS \
+    --out "$OUT/runs/degradation" 2>&1 | tail -n 40
+else
+  step "degradation skipped: $DEG s is too little"
+fi
+
+# The training job's documented run (issue #5): ResNet-20, all of Fashion-MNIST, defaults.
+need=$(python3 -c "print(int(180000 * $T20 + 30))")
+if [ "$(left)" -gt $((need + RESERVE)) ]; then
+  step "train: resnet20, all of Fashion-MNIST, default settings (about $need s)"
+  timeout $(($(left) - 20)) deno task train --data /tmp/fmnist --out "$OUT/runs/train" 2>&1 |
+    tail -n 30
+else
+  step "train skipped: needs about $need s, $(left) s left"
+fi
+
+step "packing"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 2>/dev/null
+tar -C "$OUT" --exclude="*.safetensors" -czf "$OUT/all.tar.gz" runs && rm -rf "$OUT/runs"
+step done
