@@ -16,6 +16,7 @@ import {
   type DeviceLimits,
 } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { kernelPolicy, type KernelPolicy, type PolicyTarget } from "./policy.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
 
@@ -27,6 +28,11 @@ export class GpuError extends Error {
 }
 
 /** A compiled entry point of a shader family, specialized by override constants. */
+export interface RuntimeOptions extends AcquireOptions {
+  /** Force a kernel policy instead of the adapter's (see policy.ts); tests use it. */
+  kernels?: PolicyTarget;
+}
+
 export interface Kernel {
   readonly id: number;
   readonly label: string;
@@ -40,6 +46,8 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: n
 export class Runtime {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
+  /** Kernel variants planned by default on this adapter (see policy.ts). */
+  readonly policy: KernelPolicy;
   readonly pool: BufferPool;
   private kernels = new Map<string, Promise<Kernel>>();
   private kernelCount = 0;
@@ -64,9 +72,10 @@ export class Runtime {
     buffersCreated: 0,
   };
 
-  private constructor(acq: Acquired) {
+  private constructor(acq: Acquired, kernels?: PolicyTarget) {
     this.device = acq.device;
     this.report = acq.report;
+    this.policy = kernelPolicy(acq.report, kernels);
     const l = acq.report.limits;
     this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.device.addEventListener("uncapturederror", (e) => {
@@ -77,8 +86,8 @@ export class Runtime {
     });
   }
 
-  static async create(opts: AcquireOptions = {}): Promise<Runtime> {
-    return new Runtime(await acquireDevice(opts));
+  static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
+    return new Runtime(await acquireDevice(opts), opts.kernels);
   }
 
   get limits(): DeviceLimits {

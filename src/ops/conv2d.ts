@@ -102,7 +102,7 @@ function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage
   if (opt === "uniform" && !fits) {
     throw new RangeError(`conv2d: ${rows} reduction rows × 16 channels exceed a 64 KiB window`);
   }
-  return opt ? opt === "uniform" : fits;
+  return opt ? opt === "uniform" : fits && rt.policy.convWeights === "auto";
 }
 
 /** The step packing `w` into `windows` uniform windows (see shaders/conv2d_pack.wgsl). */
@@ -152,11 +152,12 @@ function checkShape(s: Conv2dShape): { oh: number; ow: number } {
 }
 
 /**
- * The largest power of two ≤ `want` the device allows. 16 is the default: on lavapipe larger
- * workgroups of this register-heavy tile measured slower (spilled tiles of a whole workgroup
- * stop fitting in L1), and 16 keeps enough workgroups for every core on small layers.
+ * The largest power of two ≤ `want` the device allows. The policy's default is 16 on lavapipe,
+ * where larger workgroups of this register-heavy tile measured slower (spilled tiles of a whole
+ * workgroup stop fitting in L1) and 16 keeps enough workgroups for every core on small layers,
+ * and 64 on a GPU, where a 16-invocation workgroup idles half a 32-lane warp.
  */
-function workgroupSize(rt: Runtime, want = 16): number {
+function workgroupSize(rt: Runtime, want = rt.policy.convWorkgroup): number {
   const l = rt.limits;
   const wg = Math.min(want, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
   return 1 << Math.floor(Math.log2(wg));
@@ -283,13 +284,41 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
 }
 
 /**
- * Splits of the N·OH rows: enough workgroups (≥ 64) that every core stays busy even when the
- * K×R output is a handful of tiles, but no split shorter than 2 rows' worth of ~256 pixels, where
- * the scratch traffic and the reduce would cost more than the parallelism gains.
+ * Splits of the N·OH rows. On lavapipe: enough workgroups (≥ 64) that every core stays busy even
+ * when the K×R output is a handful of tiles, but no split shorter than 2 rows' worth of ~256
+ * pixels, where the scratch traffic and the reduce would cost more than the parallelism gains.
+ * On a GPU the K×R output alone is a few hundred invocations (a 16→16 3×3 layer: 18), so the
+ * splits supply the parallelism: enough for the policy's invocation target, as long as each
+ * split keeps a row and the partial sums fit the policy's scratch budget.
  */
-function chooseSplits(rows: number, ow: number, tiles: number): number {
+function chooseSplits(
+  rt: Runtime,
+  rows: number,
+  ow: number,
+  tiles: number,
+  wg: number,
+  count: number,
+): number {
+  const target = rt.policy.splitInvocations;
+  if (target > 0) {
+    const byScratch = Math.floor(rt.policy.splitScratchBytes / (count * 4));
+    return Math.max(1, Math.min(rows, byScratch, Math.ceil(target / (tiles * wg))));
+  }
   const minRows = Math.max(1, Math.ceil(512 / ow));
   return Math.max(1, Math.min(Math.ceil(64 / tiles), Math.floor(rows / minRows)));
+}
+
+/**
+ * Backward-weight workgroup size on a GPU: of 64, 32 and 16, the one whose 8-tap-per-invocation
+ * tiles waste the fewest taps past R (idle lanes still walk the whole reduction), larger on ties.
+ */
+function leastWasteWorkgroup(rt: Runtime, r: number): number {
+  let best = 64, waste = Infinity;
+  for (const wg of [64, 32, 16]) {
+    const w = Math.ceil(r / (wg * TILE_ROWS)) * wg * TILE_ROWS - r;
+    if (w < waste) [best, waste] = [wg, w];
+  }
+  return workgroupSize(rt, best);
 }
 
 export async function planConv2dBackwardWeight(
@@ -308,22 +337,24 @@ export async function planConv2dBackwardWeight(
   if (opts.dy === "uniform" && !fits) {
     throw new RangeError(`conv2d: an output row of ${ow} pixels exceeds a 64 KiB dy window`);
   }
-  const uniformDy = opts.dy ? opts.dy === "uniform" : fits;
+  const uniformDy = opts.dy ? opts.dy === "uniform" : fits && rt.policy.convDy === "auto";
   // backward_weight_uw_x4: x as NC4HW4 vec4s, 4 slots (c4, ky, kx) = 16 rows per invocation.
   const x4 = uniformDy && s.c % 4 === 0 && opts.activations !== "nchw";
   const slotCount = s.c / 4 * s.kh * s.kw;
   // Workgroup size: for x4 8 unless 16 wastes fewer slots in the last tile (8 measured 1.05–1.1×
   // faster at equal waste: more workgroups per window dispatch); else 8 for a tiny receptive field (the 1- or 3-channel stem: r = 9…147 would
   // leave most of a 128-row tile idle; 8 invocations are one SIMD pass on lavapipe).
-  const wg = workgroupSize(
-    rt,
-    opts.workgroup ??
-      (x4
-        ? (Math.ceil(slotCount / 32) * 32 <= Math.ceil(slotCount / 64) * 64 ? 8 : 16)
-        : r <= 64
-        ? 8
-        : 16),
-  );
+  const wg = !opts.workgroup && !uniformDy && rt.policy.target === "gpu"
+    ? leastWasteWorkgroup(rt, r)
+    : workgroupSize(
+      rt,
+      opts.workgroup ??
+        (x4
+          ? (Math.ceil(slotCount / 32) * 32 <= Math.ceil(slotCount / 64) * 64 ? 8 : 16)
+          : r <= 64
+          ? 8
+          : 16),
+    );
   const rtiles = x4 ? Math.ceil(slotCount / (wg * 4)) : Math.ceil(r / (wg * TILE_ROWS));
   const rows = s.n * oh;
   const count = s.k * r;
@@ -383,7 +414,7 @@ export async function planConv2dBackwardWeight(
     });
   } else {
     const k = await rt.kernel("conv2d_backward_weight", "backward_weight", { WG: wg });
-    let splits = opts.splits ?? chooseSplits(rows, ow, ktiles * rtiles);
+    let splits = opts.splits ?? chooseSplits(rt, rows, ow, ktiles * rtiles, wg, count);
     splits = Math.max(1, Math.min(splits, rows));
     const rowsPer = Math.ceil(rows / splits);
     splits = Math.ceil(rows / rowsPer); // no empty trailing split

@@ -154,14 +154,20 @@ export async function planGemm(
   }
   const a = swap ? buf.b : buf.a;
   const b = swap ? buf.a : buf.b;
-  if (g.m >= PACKED_MIN_M && opts.packed !== false) {
+  // The packed kernel's uniform windows pay off on lavapipe only; on a GPU its one dispatch per
+  // window × column tile is mostly launch overhead (policy.ts).
+  const packed = opts.packed ?? rt.policy.gemmPacked;
+  if (g.m >= PACKED_MIN_M && packed) {
     return planPacked(rt, g, a, b, buf, swap, !!opts.accumulate);
   }
-  // Small products: fewer rows per invocation so that more invocations have work.
-  const tm = g.m >= 4 * 64 ? 4 : 1;
   const tn = 16;
   const wg = 64;
   const ntiles = Math.ceil(g.n / tn);
+  // Fewer rows per invocation so that more invocations have work: on lavapipe for small
+  // products, on a GPU until 4 rows each would still meet the policy's invocation target.
+  const tm = rt.policy.target === "gpu"
+    ? (g.m / 4 * ntiles >= rt.policy.splitInvocations ? 4 : 1)
+    : (g.m >= 4 * 64 ? 4 : 1);
   const groups = Math.ceil(g.m / (wg * tm)) * ntiles;
   const kernel = await rt.kernel("linear", buf.bias ? "gemm_bias" : "gemm", {
     WG: wg,

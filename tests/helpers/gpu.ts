@@ -1,11 +1,18 @@
-/** One runtime per test process: creating devices is slow on software adapters. */
+/** One runtime per test process and kernel policy: creating devices is slow on software adapters. */
 import { Runtime } from "../../src/gpu/runtime.ts";
+import type { PolicyTarget } from "../../src/gpu/policy.ts";
 
-let shared: Promise<Runtime> | null = null;
+const shared = new Map<string, Promise<Runtime>>();
 
-export function runtime(): Promise<Runtime> {
-  shared ??= Runtime.create();
-  return shared;
+/**
+ * The shared runtime; `kernels` forces a kernel policy, so the GPU policy's variants (storage
+ * operands, 64-wide workgroups, wide split reductions) are checked on a software adapter too.
+ */
+export function runtime(kernels?: PolicyTarget): Promise<Runtime> {
+  const key = kernels ?? "adapter";
+  let rt = shared.get(key);
+  if (!rt) shared.set(key, rt = Runtime.create({ kernels }));
+  return rt;
 }
 
 /** Test options for suites that hold a device across tests (Deno's leak checks count it). */

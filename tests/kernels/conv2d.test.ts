@@ -105,12 +105,14 @@ interface CheckOptions {
   splits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
+  /** Force a kernel policy (the GPU one's variants run on any adapter). */
+  kernels?: "gpu";
   /** Expected values instead of the f64 reference (golden). */
   golden?: { y: number[]; dx: number[]; dw: number[]; db: number[] };
 }
 
 async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOptions = {}) {
-  const rt = await runtime();
+  const rt = await runtime(o.kernels);
   const { oh, ow } = conv2dOutSize(s);
   const ny = s.n * s.k * oh * ow, nx = s.n * s.c * s.h * s.w, nw = s.k * s.c * s.kh * s.kw;
   const extra = o.extra ?? 0;
@@ -200,6 +202,18 @@ for (const [i, { label, s, bias }] of CASES.entries()) {
       },
     });
   }
+}
+
+// The GPU policy: storage operands, 64-wide workgroups, filter gradients split over up to 2¹⁷
+// invocations' worth of row splits (here: one (n, oy) row per split for every case).
+for (const [i, { label, s, bias }] of CASES.entries()) {
+  Deno.test({
+    name: `conv2d ${label}, GPU kernel policy, dx accumulate`,
+    ...GPU_TEST,
+    async fn() {
+      await checkAll(s, randomInputs(s, bias, 30 + i), label, { accumulate: true, kernels: "gpu" });
+    },
+  });
 }
 
 Deno.test({
@@ -349,3 +363,36 @@ for (
     },
   });
 }
+
+Deno.test({
+  name: "conv2d plans by kernel policy: a GPU gets one dispatch per direction and wide dW splits",
+  ...GPU_TEST,
+  async fn() {
+    // ResNet-20's first stage at batch 128: 16→16 3×3 on 28×28.
+    const s = conv(128, 16, 28, 28, 16, 3, 1, 1);
+    const floats = { x: 128 * 16 * 28 * 28, w: 16 * 16 * 9 };
+    for (const kernels of ["cpu", "gpu"] as const) {
+      const rt = await runtime(kernels);
+      const x = rt.pool.acquire(floats.x * 4), y = rt.pool.acquire(floats.x * 4);
+      const w = rt.pool.acquire(floats.w * 4), dw = rt.pool.acquire(floats.w * 4);
+      const fwd = await planConv2dForward(rt, s, { x, w, y });
+      const bwd = await planConv2dBackwardData(rt, s, { dy: y, w, dx: x }, { accumulate: false });
+      const dW = await planConv2dBackwardWeight(rt, s, { x, dy: y, dw });
+      const dispatches = (p: { steps: { kind: string }[] }) =>
+        p.steps.filter((t) => t.kind === "dispatch").length;
+      if (kernels === "gpu") {
+        assert.equal(dispatches(fwd), 1, "forward: storage weights, no packing");
+        assert.equal(dispatches(bwd), 1, "backward-data: storage weights, no packing");
+        // The split kernel, then the reduce; one (n, oy) row per split, as 2¹⁷ invocations ask.
+        assert.equal(dispatches(dW), 2);
+        const k = dW.steps[0] as { groups: number; kernel: { label: string } };
+        assert.equal(k.groups, 128 * 28, `${k.kernel.label}: ${k.groups} workgroups`);
+      } else {
+        // lavapipe: packed uniform windows and NC4HW4 activations, one dispatch per dy window.
+        assert.ok(dispatches(fwd) >= 3 && dispatches(dW) > 100, `${dispatches(dW)} dW dispatches`);
+      }
+      for (const p of [fwd, bwd, dW]) for (const b of p.scratch) rt.pool.release(b);
+      for (const b of [x, y, w, dw]) rt.pool.release(b);
+    }
+  },
+});

@@ -62,8 +62,13 @@ function absScales(
   return { y, ...g };
 }
 
-async function checkLinear(s: LinearShape, seed: number, accumulate: boolean): Promise<void> {
-  const rt = await runtime();
+async function checkLinear(
+  s: LinearShape,
+  seed: number,
+  accumulate: boolean,
+  kernels?: "gpu",
+): Promise<void> {
+  const rt = await runtime(kernels);
   const rng = new Rng(seed);
   const { n, inFeatures: fi, outFeatures: fo } = s;
   const x = rng.normal(n * fi);
@@ -152,6 +157,23 @@ Deno.test({
   name: "linear 101→67, batch 200 (packed GEMM: K not a multiple of 4), accumulating",
   ...GPU_TEST,
   fn: () => checkLinear({ n: 200, inFeatures: 101, outFeatures: 67 }, 6, true),
+});
+
+Deno.test({
+  name: "linear under the GPU kernel policy (one dispatch, 1 row per invocation): 3 shapes",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("gpu");
+    const pl = await planLinearForward(rt, { n: 200, inFeatures: 101, outFeatures: 67 }, {
+      x: rt.pool.acquire(200 * 101 * 4),
+      weight: rt.pool.acquire(67 * 101 * 4),
+      y: rt.pool.acquire(200 * 67 * 4),
+    });
+    assert.equal(pl.steps.length, 1, "a GPU plans the long product as one dispatch");
+    await checkLinear({ n: 200, inFeatures: 101, outFeatures: 67 }, 6, true, "gpu");
+    await checkLinear({ n: 16, inFeatures: 2048, outFeatures: 1000 }, 4, false, "gpu");
+    await checkLinear({ n: 1, inFeatures: 37, outFeatures: 13 }, 2, false, "gpu");
+  },
 });
 
 for (const [m, n, k, packed] of [[70, 45, 33, false], [300, 45, 1030, true]] as const) {

@@ -1,0 +1,78 @@
+/**
+ * Which kernel variants a runtime plans by default, per kind of adapter. The two kinds want
+ * opposite things, measured (bench/README.md):
+ * - `cpu`, a software adapter (Mesa's lavapipe/llvmpipe, SwiftShader): a few cores running
+ *   8-wide SIMD. Small workgroups, one operand in 64 KiB uniform windows (branch-free gathers
+ *   there) and dispatches of a handful of workgroups each are fastest; parallelism beyond the
+ *   core count buys nothing.
+ * - `gpu`, a hardware adapter: tens of thousands of lanes in 32-wide warps. A dispatch of 8
+ *   sixteen-invocation workgroups leaves it idle (a ResNet-20 filter gradient ran at 20 GFLOP/s
+ *   on an H100 that way); it wants whole warps, few large dispatches and long reductions split
+ *   over many workgroups.
+ */
+import type { AdapterReport } from "./device.ts";
+
+export type PolicyTarget = "cpu" | "gpu";
+
+export interface KernelPolicy {
+  target: PolicyTarget;
+  /** Conv forward/backward-data weights: `auto` = uniform windows when they fit. */
+  convWeights: "auto" | "storage";
+  /** Conv backward-weight dy: `auto` = uniform windows when an output row fits one. */
+  convDy: "auto" | "storage";
+  /** Default invocations per conv workgroup. */
+  convWorkgroup: number;
+  /** Invocations a split reduction (conv backward-weight) aims to keep busy; 0 = the cpu rule. */
+  splitInvocations: number;
+  /** Bytes a split reduction's partial sums may take. */
+  splitScratchBytes: number;
+  /** GEMMs: the packed uniform-window kernel for long products, or always the one dispatch. */
+  gemmPacked: boolean;
+}
+
+const POLICIES: Record<PolicyTarget, KernelPolicy> = {
+  cpu: {
+    target: "cpu",
+    convWeights: "auto",
+    convDy: "auto",
+    convWorkgroup: 16,
+    splitInvocations: 0,
+    splitScratchBytes: 64 << 20,
+    gemmPacked: true,
+  },
+  gpu: {
+    target: "gpu",
+    convWeights: "storage",
+    convDy: "storage",
+    convWorkgroup: 64,
+    // An H100 keeps 132 × 2048 invocations resident; half of that hides memory latency.
+    splitInvocations: 1 << 17,
+    splitScratchBytes: 64 << 20,
+    gemmPacked: false,
+  },
+};
+
+const SOFTWARE = /llvmpipe|lavapipe|swiftshader|softpipe|warp/i;
+
+/**
+ * `cpu` for a software adapter (reported as a fallback, or named like one), else `gpu`.
+ * `override` (or the RESGPU_KERNELS environment variable, when readable) forces one.
+ */
+export function kernelPolicy(report: AdapterReport, override?: PolicyTarget): KernelPolicy {
+  const forced = override ?? envTarget();
+  if (forced) return POLICIES[forced];
+  const software = report.isFallbackAdapter || SOFTWARE.test(report.description);
+  return POLICIES[software ? "cpu" : "gpu"];
+}
+
+function envTarget(): PolicyTarget | undefined {
+  // Query first: reading without the permission would prompt on a terminal.
+  const granted = Deno.permissions.querySync?.({ name: "env", variable: "RESGPU_KERNELS" });
+  if (granted?.state !== "granted") return undefined;
+  const v = Deno.env.get("RESGPU_KERNELS");
+  if (v === undefined || v === "") return undefined;
+  if (v !== "cpu" && v !== "gpu") {
+    throw new Error(`RESGPU_KERNELS must be "cpu" or "gpu", got "${v}"`);
+  }
+  return v;
+}
