@@ -8,7 +8,9 @@
 #   .dev/deno.xz       xz -9 of the deno binary (the whole tree that travels is capped at 64 MiB)
 #   .dev/fmnist/*.xz   Fashion-MNIST IDX files, xz instead of gzip to fit the cap
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
-# Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json, all.tar.gz.
+# Usage there: bash bench/gpu_session.sh --disposable-tree
+# Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json, all.tar.gz
+# (runs: test log, the cpu-policy baseline, degradation and training run directories).
 set -u
 BUDGET=${GPU_SESSION_BUDGET_S:-500}
 S=${GPU_SESSION_STEP_PERCENT:-100} # < 100 only to rehearse the script on a slow adapter
@@ -20,6 +22,12 @@ left() { echo $((BUDGET - SECONDS)); }
 step() { echo "== [$SECONDS s] $*"; }
 
 step setup
+# Deno fetches deno.json's npm imports (esbuild, @webgpu/types: build and typing only) before
+# running anything, and the machine has no registry: drop them from this disposable copy.
+if [ "${1:-}" = --disposable-tree ]; then
+  python3 -c "import json; d = json.load(open('deno.json')); d.pop('imports', None)
+json.dump(d, open('deno.json', 'w'), indent=2)" && rm -f deno.lock
+fi
 if ! ldconfig -p | grep -q libvulkan.so.1; then
   for f in .gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
@@ -34,17 +42,22 @@ if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
 fi
 nvidia-smi -L 2>/dev/null
 deno eval 'import { Runtime } from "./src/gpu/runtime.ts";
-const rt = await Runtime.create(); console.log(JSON.stringify(rt.report)); rt.destroy();' |
+const rt = await Runtime.create();
+console.log(JSON.stringify({ ...rt.report, policy: rt.policy })); rt.destroy();' |
   tee "$OUT/adapter.json"
 
 step "kernel and runtime tests on this adapter"
-timeout "$(lim 150)" deno task test:gpu 2>&1 | tee "$OUT/runs/test_gpu.log" | tail -n 25
+timeout "$(lim 100)" deno test --allow-read --allow-env --allow-run tests/runtime.test.ts tests/kernels/ \
+  tests/model_golden.test.ts 2>&1 | tee "$OUT/runs/test_gpu.log" | tail -n 25
 
 step "bench:kernels"
-timeout "$(lim 100)" deno task bench:kernels --json >"$OUT/kernels.json"
+timeout "$(lim 70)" deno task bench:kernels --json >"$OUT/kernels.json"
 step "bench:train"
-timeout "$(lim 150)" deno task bench:train --json >"$OUT/train.json"
+timeout "$(lim 80)" deno task bench:train --json >"$OUT/train.json"
 cat "$OUT/train.json"
+step "bench:train with the software adapters' kernel policy (the same-run baseline)"
+RESGPU_KERNELS=cpu timeout "$(lim 60)" deno task bench:train --json >"$OUT/runs/train_cpu_policy.json"
+cat "$OUT/runs/train_cpu_policy.json"
 step "PyTorch fp32 on the same models"
 timeout "$(lim 120)" python3 bench/torch_models.py --device cuda --windows 5 --steps 20 >"$OUT/torch.json"
 cat "$OUT/torch.json"

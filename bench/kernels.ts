@@ -20,7 +20,10 @@ for (const f of files) {
 const rt = await Runtime.create();
 const results: BenchResult[] = [];
 if (!json) {
-  console.log(`adapter: ${rt.report.description} (backend ${rt.report.backend})`);
+  console.log(
+    `adapter: ${rt.report.description} (backend ${rt.report.backend}, ` +
+      `${rt.policy.target} kernel policy)`,
+  );
   console.log(`${"kernel".padEnd(28)} ${"shape".padEnd(34)} ${"ms".padStart(9)}  rate`);
 }
 for (const c of cases) {

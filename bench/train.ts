@@ -16,7 +16,12 @@ const cases: [string, { inputShape: [number, number, number]; batch: number }][]
 
 const rt = await Runtime.create();
 const results: ThroughputResult[] = [];
-if (!json) console.log(`adapter: ${rt.report.description} (backend ${rt.report.backend})`);
+if (!json) {
+  console.log(
+    `adapter: ${rt.report.description} (backend ${rt.report.backend}, ` +
+      `${rt.policy.target} kernel policy)`,
+  );
+}
 for (const [name, o] of quick ? cases.slice(0, 1) : cases) {
   const r = await measureThroughput(rt, name, { ...o, windows: quick ? 2 : 3 });
   results.push(r);
@@ -32,7 +37,12 @@ for (const [name, o] of quick ? cases.slice(0, 1) : cases) {
 }
 if (json) {
   console.log(
-    JSON.stringify({ adapter: rt.report.description, backend: rt.report.backend, results }),
+    JSON.stringify({
+      adapter: rt.report.description,
+      backend: rt.report.backend,
+      policy: rt.policy.target,
+      results,
+    }),
   );
 }
 rt.destroy();
