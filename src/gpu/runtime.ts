@@ -16,7 +16,7 @@ import {
   type DeviceLimits,
 } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import { kernelPolicy, type KernelPolicy, type PolicyTarget } from "./policy.ts";
+import { type KernelPolicy, kernelPolicy, type PolicyTarget } from "./policy.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
 
