@@ -26,6 +26,8 @@ export interface KernelPolicy {
   splitInvocations: number;
   /** Bytes a split reduction's partial sums may take. */
   splitScratchBytes: number;
+  /** Workgroups a per-channel reduction (batch norm) aims for, ≤ 64 per channel. */
+  reductionGroups: number;
   /** GEMMs: the packed uniform-window kernel for long products, or always the one dispatch. */
   gemmPacked: boolean;
 }
@@ -38,6 +40,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     convWorkgroup: 16,
     splitInvocations: 0,
     splitScratchBytes: 64 << 20,
+    reductionGroups: 256,
     gemmPacked: true,
   },
   gpu: {
@@ -48,6 +51,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     // An H100 keeps 132 × 2048 invocations resident; half of that hides memory latency.
     splitInvocations: 1 << 17,
     splitScratchBytes: 64 << 20,
+    reductionGroups: 1024,
     gemmPacked: false,
   },
 };

@@ -74,8 +74,6 @@ export interface BatchNormBackwardOptions {
 
 const WG = 64;
 const MAXP = 64;
-/** Aim for about this many workgroups so few-channel layers still fill a GPU. */
-const TARGET_GROUPS = 256;
 /** …but give every lane at least this many items, so merging partials stays cheap. */
 const MIN_PER_LANE = 8;
 
@@ -85,11 +83,16 @@ function itemWidth(s: BatchNormShape): 1 | 4 {
 }
 
 /** The channel-chunk decomposition shared by every batch-norm kernel, in items per chunk. */
-export function batchNormGrid(s: BatchNormShape): { parts: number; chunk: number } {
+export function batchNormGrid(
+  rt: Runtime,
+  s: BatchNormShape,
+): { parts: number; chunk: number } {
   const m = s.n * s.h * s.w / itemWidth(s);
+  // About the policy's workgroup count, so few-channel layers still fill the device.
+  const groups = rt.policy.reductionGroups;
   const parts = Math.max(
     1,
-    Math.min(MAXP, Math.ceil(TARGET_GROUPS / s.c), Math.floor(m / (WG * MIN_PER_LANE))),
+    Math.min(MAXP, Math.ceil(groups / s.c), Math.floor(m / (WG * MIN_PER_LANE))),
   );
   return { parts, chunk: Math.ceil(m / parts) };
 }
@@ -123,7 +126,7 @@ function params(rt: Runtime, s: BatchNormShape, eps: number, momentum: number): 
     throw new RangeError(`batch norm: bad shape ${JSON.stringify(s)}`);
   }
   const hw = s.h * s.w / itemWidth(s);
-  const { parts, chunk } = batchNormGrid(s);
+  const { parts, chunk } = batchNormGrid(rt, s);
   return rt.uniform(packParams(
     [
       s.c,
@@ -165,7 +168,7 @@ export async function planBatchNormTrainForward(
     bnKernel(rt, shape, "normalize", { RELU: relu ? 1 : 0, EVAL: 0 }),
   ]);
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
-  const { parts } = batchNormGrid(shape);
+  const { parts } = batchNormGrid(rt, shape);
   const scratch: GPUBuffer[] = [];
   const take = (bytes: number, label: string) => {
     const buf = rt.pool.acquire(bytes, label);
@@ -213,7 +216,10 @@ export async function planBatchNormEvalForward(
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
   distinct("batch norm eval", [b.x, b.gamma, b.beta, b.runningMean, b.runningVar, b.y]);
   const bind = [u, b.x, b.runningMean, b.runningVar, b.gamma, b.beta, b.y];
-  return { steps: [dispatchStep(rt, k, bind, shape.c * batchNormGrid(shape).parts)], scratch: [] };
+  return {
+    steps: [dispatchStep(rt, k, bind, shape.c * batchNormGrid(rt, shape).parts)],
+    scratch: [],
+  };
 }
 
 /** dx, dγ, dβ of the train forward in two dispatches. */
@@ -231,7 +237,7 @@ export async function planBatchNormBackward(
     bnKernel(rt, shape, `bwd_dx${suffix}`, { ACC: opts.accumulate ? 1 : 0 }),
   ]);
   const u = params(rt, shape, 1e-5, 0.1);
-  const { parts } = batchNormGrid(shape);
+  const { parts } = batchNormGrid(rt, shape);
   const rec = rt.pool.acquire(shape.c * parts * 32, "bn.bwd_partials");
   const y = relu ? [b.y!] : [];
   distinct("batch norm backward", [

@@ -203,6 +203,15 @@ Deno.test({
 });
 
 Deno.test({
+  name: "batch norm under the GPU kernel policy (up to 4× the chunks per channel) vs reference",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("gpu");
+    for (const k of CASES) await checkTrain(rt, k);
+  },
+});
+
+Deno.test({
   name: "batch norm fused ReLU forward/backward and accumulating dx",
   ...GPU_TEST,
   async fn() {
