@@ -5,7 +5,7 @@
  * consumers, shortcut options A/B/C, bottlenecks, the max-pool stem.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "./helpers/gpu.ts";
+import { GPU_TEST, runtime, tunedRuntime } from "./helpers/gpu.ts";
 import { inputFormula, labelFormula, modelCases, paramFormula } from "./fixtures/model_cases.ts";
 import { gatherRead, Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
@@ -42,10 +42,13 @@ function compare(label: string, got: ArrayLike<number>, want: number[], tol: num
 // Every case under the adapter's kernel policy and under the GPU one (storage operands, wide
 // split reductions), so the kernels a real GPU runs are held to PyTorch on any adapter.
 for (const [i, c] of modelCases().entries()) {
-  for (const kernels of [undefined, "gpu"] as const) {
+  // resnet20_A also with autotuned conv variants (whichever the tuner picks must match too).
+  const variants: (undefined | "gpu" | "tuned")[] = [undefined, "gpu"];
+  if (c.name === "resnet20_A") variants.push("tuned");
+  for (const kernels of variants) {
     Deno.test({
       name: `model golden: ${c.name} training step matches PyTorch${
-        kernels ? ", GPU kernel policy" : ""
+        kernels === "gpu" ? ", GPU kernel policy" : kernels ? ", autotuned conv variants" : ""
       }`,
       ...GPU_TEST,
       async fn() {
@@ -55,7 +58,7 @@ for (const [i, c] of modelCases().entries()) {
           "model_graphs.json is stale: rerun model_cases.ts and model_golden.py",
         );
         const want = golden.cases[i];
-        const rt = await runtime(kernels);
+        const rt = kernels === "tuned" ? await tunedRuntime() : await runtime(kernels);
         const model = Model.create(rt, c.graph, { name: c.name });
         model.loadStateDict(
           new Map(c.graph.params.map((p, k) => [p.name, paramFormula(p.kind, p.shape, k)])),

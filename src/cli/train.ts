@@ -5,6 +5,7 @@
 import { defineFlags, parseArgsOrExit } from "../train/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
 import { DivergedError, trainRun } from "../train/run.ts";
+import { Runtime } from "../gpu/runtime.ts";
 import { listModels } from "../models/zoo.ts";
 import { NoAdapterError } from "../gpu/device.ts";
 
@@ -63,6 +64,12 @@ const flags = defineFlags({
   evalEvery: { type: "int", default: 1, min: 1, help: "evaluate on the test set every N epochs" },
   clipGradNorm: { type: "number", min: 0, help: "clip the global gradient L2 norm to this" },
   augment: { type: "boolean", default: true, help: "pad-4 random crop + horizontal flip" },
+  tune: {
+    type: "boolean",
+    default: false,
+    help: "autotune conv kernel variants per shape on this adapter before training (choices " +
+      "cached in ~/.cache/resgpu/tune.json; also RESGPU_TUNE=1|FILE)",
+  },
   logEvery: {
     type: "int",
     default: 20,
@@ -78,6 +85,13 @@ const flags = defineFlags({
 });
 
 const args = parseArgsOrExit(flags, Deno.args, "deno task train [flags]");
+
+/** The per-user tuner cache (XDG), or a file in the working directory without a home. */
+function tuneCachePath(): string {
+  const base = Deno.env.get("XDG_CACHE_HOME") ??
+    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache` : ".");
+  return `${base}/resgpu/tune.json`;
+}
 const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
 if (!args.data && data === "synthetic") {
   console.log(
@@ -113,7 +127,10 @@ try {
     augment: args.augment,
     logEvery: args.logEvery,
     gradNormEvery: args.gradNormEvery,
-  }, { handleSigint: true });
+  }, {
+    handleSigint: true,
+    runtime: args.tune ? await Runtime.create({ tune: { cache: tuneCachePath() } }) : undefined,
+  });
   console.log(
     `done (${s.stopped}): test accuracy ${(100 * s.testAccuracy).toFixed(2)}%, ` +
       `${s.imagesPerSec.toFixed(1)} images/s, ${s.seconds.toFixed(0)} s → ${out}/ ` +

@@ -17,6 +17,7 @@ import {
 } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { type KernelPolicy, kernelPolicy, type PolicyTarget } from "./policy.ts";
+import { Tuner } from "./tuner.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
 
@@ -31,6 +32,12 @@ export class GpuError extends Error {
 export interface RuntimeOptions extends AcquireOptions {
   /** Force a kernel policy instead of the adapter's (see policy.ts); tests use it. */
   kernels?: PolicyTarget;
+  /**
+   * Autotune kernel variants per shape at plan time (tuner.ts): `true` caches choices in
+   * memory, `{ cache }` also in that JSON file. Default: the RESGPU_TUNE environment variable
+   * (`1`, or a cache file path) when readable, else off.
+   */
+  tune?: boolean | { cache: string };
 }
 
 export interface Kernel {
@@ -48,6 +55,8 @@ export class Runtime {
   readonly report: AdapterReport;
   /** Kernel variants planned by default on this adapter (see policy.ts). */
   readonly policy: KernelPolicy;
+  /** Per-shape variant choice when tuning is on (see tuner.ts), else null. */
+  readonly tuner: Tuner | null;
   readonly pool: BufferPool;
   private kernels = new Map<string, Promise<Kernel>>();
   private kernelCount = 0;
@@ -72,10 +81,12 @@ export class Runtime {
     buffersCreated: 0,
   };
 
-  private constructor(acq: Acquired, kernels?: PolicyTarget) {
+  private constructor(acq: Acquired, opts: RuntimeOptions) {
     this.device = acq.device;
     this.report = acq.report;
-    this.policy = kernelPolicy(acq.report, kernels);
+    this.policy = kernelPolicy(acq.report, opts.kernels);
+    const tune = opts.tune ?? envTune();
+    this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;
     const l = acq.report.limits;
     this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.device.addEventListener("uncapturederror", (e) => {
@@ -87,7 +98,7 @@ export class Runtime {
   }
 
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
-    return new Runtime(await acquireDevice(opts), opts.kernels);
+    return new Runtime(await acquireDevice(opts), opts);
   }
 
   get limits(): DeviceLimits {
@@ -428,4 +439,14 @@ class PassProfiler {
     this.querySet.destroy();
     this.resolved.destroy();
   }
+}
+
+/** RESGPU_TUNE: unset or empty = off, `1` = in memory, anything else = a cache file path. */
+function envTune(): boolean | { cache: string } {
+  // Query first: reading without the permission would prompt on a terminal.
+  const q = Deno.permissions.querySync?.({ name: "env", variable: "RESGPU_TUNE" });
+  if (q?.state !== "granted") return false;
+  const v = Deno.env.get("RESGPU_TUNE");
+  if (!v) return false;
+  return v === "1" ? true : { cache: v };
 }

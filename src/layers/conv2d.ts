@@ -3,6 +3,7 @@ import {
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
+  tunedConvOptions,
 } from "../ops/conv2d.ts";
 import type { Planned } from "../ops/plan.ts";
 import type { LayerContext, LayerRule } from "./rule.ts";
@@ -28,14 +29,14 @@ function conv(ctx: LayerContext, layer: Layer) {
 
 export const conv2dRule: LayerRule = {
   savedBytes: () => 0,
-  forward(ctx, layer) {
+  async forward(ctx, layer) {
     const { node, shape } = conv(ctx, layer);
     return planConv2dForward(ctx.rt, shape, {
       x: ctx.act(layer.inputs[0]),
       w: ctx.model.param(`${node.name}.weight`),
       bias: node.bias ? ctx.model.param(`${node.name}.bias`) : null,
       y: ctx.act(layer.output),
-    });
+    }, await tunedConvOptions(ctx.rt, "forward", shape));
   },
   async backward(ctx, layer) {
     const { node, shape } = conv(ctx, layer);
@@ -45,14 +46,20 @@ export const conv2dRule: LayerRule = {
       dy,
       dw: ctx.model.grad(`${node.name}.weight`),
       db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
-    });
+    }, await tunedConvOptions(ctx.rt, "backward_weight", shape));
     const dx = ctx.grad(x);
     if (!dx) return weight; // the network's input needs no gradient
-    const data: Planned = await planConv2dBackwardData(ctx.rt, shape, {
-      dy,
-      w: ctx.model.param(`${node.name}.weight`),
-      dx,
-    }, { accumulate: ctx.accumulate(x) });
+    const data: Planned = await planConv2dBackwardData(
+      ctx.rt,
+      shape,
+      {
+        dy,
+        w: ctx.model.param(`${node.name}.weight`),
+        dx,
+      },
+      { accumulate: ctx.accumulate(x) },
+      await tunedConvOptions(ctx.rt, "backward_data", shape),
+    );
     return {
       steps: [...weight.steps, ...data.steps],
       scratch: [...weight.scratch, ...data.scratch],

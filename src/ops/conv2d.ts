@@ -11,6 +11,7 @@
 import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import type { Candidate } from "../gpu/tuner.ts";
 
 export type { Conv2dShape };
 
@@ -433,4 +434,54 @@ export async function planConv2dBackwardWeight(
     steps.push(dispatchStep(rt, bg, [bp, io.dy, io.db], s.k));
   }
   return { steps, scratch };
+}
+
+export type ConvDirection = "forward" | "backward_data" | "backward_weight";
+
+/**
+ * The variant the runtime's tuner picked for one direction at one shape, or `{}` (the kernel
+ * policy's defaults) when tuning is off. Candidates: weights in uniform windows or storage ×
+ * 16- or 64-invocation workgroups; for the filter gradient, dy in uniform windows or storage
+ * (split as the policy says) and storage with 64-invocation workgroups.
+ */
+export async function tunedConvOptions(
+  rt: Runtime,
+  dir: ConvDirection,
+  s: Conv2dShape,
+): Promise<ConvBackwardWeightOptions> {
+  const tuner = rt.tuner;
+  if (!tuner) return {};
+  const { oh, ow } = checkShape(s);
+  const candidates: Candidate<ConvBackwardWeightOptions>[] = dir === "backward_weight"
+    ? [
+      { name: "uniform-dy", opts: { dy: "uniform" as const } },
+      { name: "storage-dy", opts: { dy: "storage" as const } },
+      { name: "storage-dy/wg64", opts: { dy: "storage" as const, workgroup: 64 } },
+    ]
+    : (["uniform", "storage"] as const).flatMap((weights) =>
+      [16, 64].map((workgroup) => ({
+        name: `${weights}/wg${workgroup}`,
+        opts: { weights, workgroup },
+      }))
+    );
+  const key = `n${s.n} c${s.c} ${s.h}x${s.w} k${s.k} ${s.kh}x${s.kw} s${s.stride} p${s.padding}`;
+  const sizes = [s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow];
+  let bufs: GPUBuffer[] | null = null;
+  try {
+    return await tuner.choose(`conv2d.${dir}`, key, candidates, (o) => {
+      bufs ??= sizes.map((n) => {
+        const b = rt.pool.acquire(Math.max(16, n * 4), "conv2d.tune");
+        rt.device.queue.writeBuffer(b, 0, new Float32Array(n).fill(0.5));
+        return b;
+      });
+      const [x, w, y] = bufs;
+      if (dir === "forward") return planConv2dForward(rt, s, { x, w, y }, o);
+      if (dir === "backward_data") {
+        return planConv2dBackwardData(rt, s, { dy: y, w, dx: x }, { accumulate: false }, o);
+      }
+      return planConv2dBackwardWeight(rt, s, { x, dy: y, dw: w }, o);
+    });
+  } finally {
+    for (const b of bufs ?? []) rt.pool.release(b);
+  }
 }

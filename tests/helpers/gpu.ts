@@ -17,3 +17,11 @@ export function runtime(kernels?: PolicyTarget): Promise<Runtime> {
 
 /** Test options for suites that hold a device across tests (Deno's leak checks count it). */
 export const GPU_TEST = { sanitizeResources: false, sanitizeOps: false } as const;
+
+let tuned: Promise<Runtime> | null = null;
+
+/** A runtime that autotunes conv variants at plan time (choices kept in memory). */
+export function tunedRuntime(): Promise<Runtime> {
+  tuned ??= Runtime.create({ tune: true });
+  return tuned;
+}

@@ -1,0 +1,136 @@
+/**
+ * A small autotuner: for one op at one shape, plan each candidate variant, time it on this
+ * adapter and keep the fastest. Choices are cached per adapter (description, backend, kernel
+ * policy) in memory and, when a cache file is given, on disk, so a second run plans with no
+ * timing at all. Opt-in (`Runtime.create({ tune: … })`, `RESGPU_TUNE`, `train --tune`):
+ * timing costs seconds on a GPU and minutes on a software adapter.
+ *
+ * Candidates run on the tuner's own scratch buffers, never on a model's tensors, so tuning has
+ * no effect on values: every variant computes the same function and is tested for it.
+ */
+import type { Runtime } from "./runtime.ts";
+import { type Planned, replay } from "../ops/plan.ts";
+
+export interface Candidate<T> {
+  /** Stable name, stored in the cache (e.g. `storage/wg64`). */
+  name: string;
+  opts: T;
+}
+
+export interface TuneRecord {
+  op: string;
+  shape: string;
+  chosen: string;
+  /** Milliseconds per run of each candidate that planned (absent: cache hit). */
+  ms?: Record<string, number>;
+}
+
+/** Cache file format: adapter key → "op|shape" → candidate name. */
+type CacheFile = { version: 1; adapters: Record<string, Record<string, string>> };
+
+const MIN_WINDOW_MS = 40;
+const MAX_REPS = 512;
+
+export class Tuner {
+  private readonly adapterKey: string;
+  private cache: Record<string, string> = {};
+  private file: CacheFile = { version: 1, adapters: {} };
+  /** Every decision this tuner made or read, in order (for logs and benchmarks). */
+  readonly records: TuneRecord[] = [];
+
+  constructor(private readonly rt: Runtime, private readonly cachePath?: string) {
+    const r = rt.report;
+    this.adapterKey = `${r.description} | ${r.backend} | ${rt.policy.target}`;
+    if (cachePath) {
+      try {
+        const parsed = JSON.parse(Deno.readTextFileSync(cachePath)) as CacheFile;
+        if (parsed.version === 1 && parsed.adapters) this.file = parsed;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) {
+          throw new Error(`tuner cache ${cachePath} is unreadable (${e}); delete it to retune`);
+        }
+      }
+      this.cache = this.file.adapters[this.adapterKey] ??= {};
+    }
+  }
+
+  /**
+   * The fastest candidate's options. `plan` builds a candidate on scratch buffers; it may throw
+   * for a candidate that does not apply to the shape (it is then skipped).
+   */
+  async choose<T>(
+    op: string,
+    shape: string,
+    candidates: Candidate<T>[],
+    plan: (opts: T) => Promise<Planned>,
+  ): Promise<T> {
+    if (candidates.length === 1) return candidates[0].opts;
+    const key = `${op}|${shape}`;
+    const hit = candidates.find((c) => c.name === this.cache[key]);
+    if (hit) {
+      this.records.push({ op, shape, chosen: hit.name });
+      return hit.opts;
+    }
+    const ms: Record<string, number> = {};
+    let best: Candidate<T> | null = null;
+    for (const c of candidates) {
+      let planned: Planned;
+      try {
+        planned = await plan(c.opts);
+      } catch (e) {
+        if (e instanceof RangeError) continue; // the variant does not fit this shape
+        throw e;
+      }
+      ms[c.name] = await this.time(planned);
+      for (const b of planned.scratch) this.rt.pool.release(b);
+      if (!best || ms[c.name] < ms[best.name]) best = c;
+    }
+    if (!best) throw new Error(`tuner: no candidate of ${op} plans at ${shape}`);
+    this.cache[key] = best.name;
+    this.records.push({ op, shape, chosen: best.name, ms });
+    this.save();
+    return best.opts;
+  }
+
+  /** Deno's completion wait alone (a poll loop: ≥ 10 ms), subtracted from every window. */
+  private latencyMs: number | null = null;
+
+  /** Milliseconds per replay: warm-up, then windows grown until one lasts MIN_WINDOW_MS. */
+  private async time(planned: Planned): Promise<number> {
+    if (this.latencyMs === null) {
+      let min = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await this.rt.sync();
+        min = Math.min(min, performance.now() - t0);
+      }
+      this.latencyMs = min;
+    }
+    replay(this.rt, planned.steps); // compiles lazily-built driver state
+    await this.rt.sync();
+    let reps = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) replay(this.rt, planned.steps);
+      await this.rt.sync();
+      const ms = performance.now() - t0;
+      if (ms >= MIN_WINDOW_MS || reps >= MAX_REPS) {
+        return Math.max(ms - this.latencyMs, ms / 2) / reps;
+      }
+      reps = Math.min(
+        MAX_REPS,
+        Math.max(2 * reps, Math.ceil(reps * MIN_WINDOW_MS / Math.max(ms, 1))),
+      );
+    }
+  }
+
+  private save(): void {
+    if (!this.cachePath) return;
+    const dir = this.cachePath.replace(/\/[^/]*$/, "");
+    if (dir && dir !== this.cachePath) Deno.mkdirSync(dir, { recursive: true });
+    // Temp file + rename: a run killed mid-write never leaves a half-written cache.
+    const tmp = `${this.cachePath}.tmp`;
+    Deno.writeTextFileSync(tmp, JSON.stringify(this.file, null, 1) + "\n");
+    Deno.renameSync(tmp, this.cachePath);
+  }
+}

@@ -1,0 +1,74 @@
+/** The autotuner: times every applicable candidate, caches the choice per adapter, and tuned plans compute the same function. */
+import assert from "node:assert/strict";
+import { GPU_TEST, runtime } from "./helpers/gpu.ts";
+import { Tuner } from "../src/gpu/tuner.ts";
+import { tunedConvOptions } from "../src/ops/conv2d.ts";
+import { Runtime } from "../src/gpu/runtime.ts";
+
+const shape = { n: 4, c: 16, h: 12, w: 12, k: 16, kh: 3, kw: 3, stride: 1, padding: 1 };
+
+Deno.test({
+  name: "tuner: times each conv candidate, keeps the fastest, and a second tuner reads it back",
+  ...GPU_TEST,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const cache = `${dir}/sub/tune.json`;
+    const rt = await runtime();
+    // A tuner on the shared runtime without replacing its (null) one: swap it in for this test.
+    const tuner = new Tuner(rt, cache);
+    const prev = rt.tuner;
+    (rt as { tuner: Tuner | null }).tuner = tuner;
+    try {
+      const fwd = await tunedConvOptions(rt, "forward", shape);
+      const dw = await tunedConvOptions(rt, "backward_weight", shape);
+      const [rf, rw] = tuner.records;
+      assert.equal(rf.op, "conv2d.forward");
+      assert.deepEqual(Object.keys(rf.ms!).sort(), [
+        "storage/wg16",
+        "storage/wg64",
+        "uniform/wg16",
+        "uniform/wg64",
+      ]);
+      const best = Object.entries(rf.ms!).sort((a, b) => a[1] - b[1])[0][0];
+      assert.equal(rf.chosen, best, "the fastest candidate is chosen");
+      for (const v of Object.values(rf.ms!)) assert.ok(v > 0 && Number.isFinite(v));
+      assert.equal(`${fwd.weights}/wg${fwd.workgroup}`, rf.chosen);
+      assert.equal(Object.keys(rw.ms!).length, 3);
+
+      // The file holds both choices under this adapter's key; a new tuner times nothing.
+      const file = JSON.parse(await Deno.readTextFile(cache));
+      const entries = Object.values(file.adapters)[0] as Record<string, string>;
+      assert.equal(Object.keys(entries).length, 2);
+      const again = new Tuner(rt, cache);
+      (rt as { tuner: Tuner | null }).tuner = again;
+      assert.deepEqual(await tunedConvOptions(rt, "backward_weight", shape), dw);
+      assert.equal(again.records[0].ms, undefined, "a cache hit runs no candidate");
+    } finally {
+      (rt as { tuner: Tuner | null }).tuner = prev;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "tuner: a corrupt cache file is named in the error",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const path = await Deno.makeTempFile();
+    await Deno.writeTextFile(path, "{not json");
+    assert.throws(() => new Tuner(rt, path), new RegExp(`tuner cache ${path} is unreadable`));
+    await Deno.remove(path);
+  },
+});
+
+Deno.test({
+  name: "tuner: off unless asked (a plain runtime plans with the kernel policy's defaults)",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    assert.equal(rt.tuner, null);
+    assert.deepEqual(await tunedConvOptions(rt, "forward", shape), {});
+    assert.equal(typeof Runtime.create, "function");
+  },
+});
