@@ -1,12 +1,16 @@
 /**
- * `deno task bench:train [--json] [--quick]`: training and forward images/s of the paper's
- * models at their benchmark shapes, first step (plan + compile) apart, with planned memory.
+ * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune]`: training and
+ * forward images/s of the paper's models at their benchmark shapes, first step (plan + compile,
+ * and with --tune the autotuner's timing) apart, with planned memory.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
 
 const json = Deno.args.includes("--json");
 const quick = Deno.args.includes("--quick");
+const tune = Deno.args.includes("--tune");
+const onlyAt = Deno.args.indexOf("--only");
+const only = onlyAt >= 0 ? Deno.args[onlyAt + 1]?.split(",") : undefined;
 const cases: [string, { inputShape: [number, number, number]; batch: number }][] = [
   ["resnet20", { inputShape: [1, 28, 28], batch: 32 }],
   ["resnet20", { inputShape: [1, 28, 28], batch: 128 }],
@@ -14,7 +18,7 @@ const cases: [string, { inputShape: [number, number, number]; batch: number }][]
   ["resnet50", { inputShape: [3, 64, 64], batch: 16 }],
 ];
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(tune ? { tune: true } : {});
 const results: ThroughputResult[] = [];
 if (!json) {
   console.log(
@@ -22,7 +26,15 @@ if (!json) {
       `${rt.policy.target} kernel policy)`,
   );
 }
-for (const [name, o] of quick ? cases.slice(0, 1) : cases) {
+const chosen = only
+  ? cases.filter(([name, o]) => only.includes(`${name}:${o.batch}`))
+  : quick
+  ? cases.slice(0, 1)
+  : cases;
+if (only && chosen.length !== only.length) {
+  throw new Error(`--only ${only}: cases are ${cases.map(([n, o]) => `${n}:${o.batch}`)}`);
+}
+for (const [name, o] of chosen) {
   const r = await measureThroughput(rt, name, { ...o, windows: quick ? 2 : 3 });
   results.push(r);
   if (!json) {
@@ -41,6 +53,9 @@ if (json) {
       adapter: rt.report.description,
       backend: rt.report.backend,
       policy: rt.policy.target,
+      tuned: tune
+        ? rt.tuner!.records.filter((r) => r.ms).map((r) => [r.op, r.shape, r.chosen])
+        : null,
       results,
     }),
   );
