@@ -26,6 +26,11 @@ export interface KernelPolicy {
   splitInvocations: number;
   /** Bytes a split reduction's partial sums may take. */
   splitScratchBytes: number;
+  /**
+   * Most splits: the reduce that sums them runs one invocation per output, serially over the
+   * splits, so thousands of splits (one per row) would make it the slow part.
+   */
+  splitMax: number;
   /** Workgroups a per-channel reduction (batch norm) aims for, ≤ 64 per channel. */
   reductionGroups: number;
   /** GEMMs: the packed uniform-window kernel for long products, or always the one dispatch. */
@@ -40,6 +45,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     convWorkgroup: 16,
     splitInvocations: 0,
     splitScratchBytes: 64 << 20,
+    splitMax: 4096,
     reductionGroups: 256,
     gemmPacked: true,
   },
@@ -51,6 +57,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     // An H100 keeps 132 × 2048 invocations resident; half of that hides memory latency.
     splitInvocations: 1 << 17,
     splitScratchBytes: 64 << 20,
+    splitMax: 256,
     reductionGroups: 1024,
     gemmPacked: false,
   },

@@ -290,7 +290,7 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
  * pixels, where the scratch traffic and the reduce would cost more than the parallelism gains.
  * On a GPU the K×R output alone is a few hundred invocations (a 16→16 3×3 layer: 18), so the
  * splits supply the parallelism: enough for the policy's invocation target, as long as each
- * split keeps a row and the partial sums fit the policy's scratch budget.
+ * split keeps a row, the partial sums fit the policy's scratch budget and the reduce stays short.
  */
 function chooseSplits(
   rt: Runtime,
@@ -303,7 +303,8 @@ function chooseSplits(
   const target = rt.policy.splitInvocations;
   if (target > 0) {
     const byScratch = Math.floor(rt.policy.splitScratchBytes / (count * 4));
-    return Math.max(1, Math.min(rows, byScratch, Math.ceil(target / (tiles * wg))));
+    const want = Math.ceil(target / (tiles * wg));
+    return Math.max(1, Math.min(rows, byScratch, rt.policy.splitMax, want));
   }
   const minRows = Math.max(1, Math.ceil(512 / ow));
   return Math.max(1, Math.min(Math.ceil(64 / tiles), Math.floor(rows / minRows)));
@@ -442,7 +443,7 @@ export type ConvDirection = "forward" | "backward_data" | "backward_weight";
  * The variant the runtime's tuner picked for one direction at one shape, or `{}` (the kernel
  * policy's defaults) when tuning is off. Candidates: weights in uniform windows or storage ×
  * 16- or 64-invocation workgroups; for the filter gradient, dy in uniform windows or storage
- * (split as the policy says) and storage with 64-invocation workgroups.
+ * (split as the policy says, or 32/128/512 ways) and storage with 64-invocation workgroups.
  */
 export async function tunedConvOptions(
   rt: Runtime,
@@ -457,6 +458,15 @@ export async function tunedConvOptions(
       { name: "uniform-dy", opts: { dy: "uniform" as const } },
       { name: "storage-dy", opts: { dy: "storage" as const } },
       { name: "storage-dy/wg64", opts: { dy: "storage" as const, workgroup: 64 } },
+      // Explicit split counts around the policy's, within its scratch budget.
+      ...[32, 128, 512]
+        .filter((n) =>
+          n <= s.n * oh && n * s.k * s.c * s.kh * s.kw * 4 <= rt.policy.splitScratchBytes
+        )
+        .map((splits) => ({
+          name: `storage-dy/s${splits}`,
+          opts: { dy: "storage" as const, splits },
+        })),
     ]
     : (["uniform", "storage"] as const).flatMap((weights) =>
       [16, 64].map((workgroup) => ({
