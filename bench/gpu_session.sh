@@ -46,21 +46,26 @@ const rt = await Runtime.create();
 console.log(JSON.stringify({ ...rt.report, policy: rt.policy })); rt.destroy();' |
   tee "$OUT/adapter.json"
 
-step "kernel and runtime tests on this adapter"
-timeout "$(lim 100)" deno test --allow-read --allow-env --allow-run tests/runtime.test.ts tests/kernels/ \
-  tests/model_golden.test.ts 2>&1 | tee "$OUT/runs/test_gpu.log" | tail -n 25
+step "kernel, runtime and whole-model golden tests on this adapter"
+timeout "$(lim 60)" deno test --allow-read --allow-write --allow-env --allow-run tests/runtime.test.ts tests/kernels/ \
+  tests/model_golden.test.ts tests/tuner.test.ts 2>&1 | tee "$OUT/runs/test_gpu.log" | grep -E "FAILED|passed|failed" | tail -n 20
 
-step "bench:kernels"
-timeout "$(lim 70)" deno task bench:kernels --json >"$OUT/kernels.json"
-step "bench:train"
-timeout "$(lim 80)" deno task bench:train --json >"$OUT/train.json"
+step "bench:train (the adapter's kernel policy)"
+timeout "$(lim 45)" deno task bench:train --json >"$OUT/train.json"
 cat "$OUT/train.json"
+step "bench:train --tune (autotuned conv variants)"
+timeout "$(lim 50)" deno task bench:train --tune --only resnet20:128,resnet50:16 --json \
+  >"$OUT/runs/train_tuned.json"
+cat "$OUT/runs/train_tuned.json"
 step "bench:train with the software adapters' kernel policy (the same-run baseline)"
-RESGPU_KERNELS=cpu timeout "$(lim 60)" deno task bench:train --json >"$OUT/runs/train_cpu_policy.json"
+RESGPU_KERNELS=cpu timeout "$(lim 20)" deno task bench:train --only resnet20:128 --json \
+  >"$OUT/runs/train_cpu_policy.json"
 cat "$OUT/runs/train_cpu_policy.json"
 step "PyTorch fp32 on the same models"
-timeout "$(lim 120)" python3 bench/torch_models.py --device cuda --windows 5 --steps 20 >"$OUT/torch.json"
+timeout "$(lim 40)" python3 bench/torch_models.py --device cuda --windows 3 --steps 10 >"$OUT/torch.json"
 cat "$OUT/torch.json"
+step "bench:kernels (convolutions)"
+timeout "$(lim 30)" deno task bench:kernels --filter conv2d --json >"$OUT/kernels.json"
 
 # Seconds per training image at batch 128 for ResNet-20 and -56, from bench:train.
 read -r T20 T56 < <(python3 -c '
@@ -89,7 +94,7 @@ subset = max(1280, min(60000, int(images / epochs)))
 print(",".join(map(str, depths)), f"--epochs {epochs} --subset {subset}")
 ' "$T20" "$T56" "$DEG")
 read -r DEPTHS DEGARGS <<<"$plan"
-if [ "$DEG" -ge 60 ]; then
+if [ "$DEG" -ge 90 ]; then
   step "degradation: depths $DEPTHS $DEGARGS (about $DEG s)"
   # shellcheck disable=SC2086
   timeout "$(($(left) - 15))" deno task degradation --data /tmp/fmnist --depths "$DEPTHS" $DEGARGS \
