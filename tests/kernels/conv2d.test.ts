@@ -105,8 +105,8 @@ interface CheckOptions {
   splits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
-  /** Force a kernel policy (the GPU one's variants run on any adapter). */
-  kernels?: "gpu";
+  /** Force a kernel policy (either one's variants run on any adapter). */
+  kernels?: "cpu" | "gpu";
   /** Expected values instead of the f64 reference (golden). */
   golden?: { y: number[]; dx: number[]; dw: number[]; db: number[] };
 }
@@ -227,8 +227,8 @@ Deno.test({
         accumulate: i % 2 === 1,
       });
     }
-    // Which path the planner took: a pack dispatch then one dispatch per 16-channel window.
-    const rt = await runtime();
+    // Which path the lavapipe policy plans: a pack dispatch then one per 16-channel window.
+    const rt = await runtime("cpu");
     const b = rt.pool.acquire(4096);
     const labels = async (s: Conv2dShape) =>
       (await planConv2dForward(rt, s, { x: b, w: b, y: b, bias: b })).steps.map((st) =>
@@ -298,7 +298,8 @@ Deno.test({
   name: "conv2d backward-weight from uniform dy windows: several windows, a partial last one",
   ...GPU_TEST,
   async fn() {
-    const rt = await runtime();
+    // The software adapters' default (a GPU's policy reads dy from storage).
+    const rt = await runtime("cpu");
     // 3 images × 40 output rows of 40 pixels: windows of 25 rows, the 5th holds 20.
     const s = conv(3, 5, 40, 40, 18, 3, 1, 1);
     const b = rt.pool.acquire(4096);
@@ -310,7 +311,10 @@ Deno.test({
       "conv2d_reduce:sum_splits",
     ]);
     for (const x of pl.scratch) rt.pool.release(x);
-    await checkAll(s, randomInputs(s, true, 6), "uniform dy, 5 windows", { workgroup: 8 });
+    await checkAll(s, randomInputs(s, true, 6), "uniform dy, 5 windows", {
+      workgroup: 8,
+      kernels: "cpu",
+    });
     // Channels in fours: x repacked NC4HW4 first, the 16-row kernel, both workgroup sizes.
     const s4 = conv(3, 12, 40, 40, 18, 3, 1, 1);
     const pl4 = await planConv2dBackwardWeight(rt, s4, { x: b, dy: b, dw: b });
@@ -325,12 +329,16 @@ Deno.test({
     for (const x of pl4.scratch) rt.pool.release(x);
     rt.pool.release(b);
     for (const workgroup of [8, 16]) {
-      await checkAll(s4, randomInputs(s4, false, 8), `x4 dW, wg ${workgroup}`, { workgroup });
+      await checkAll(s4, randomInputs(s4, false, 8), `x4 dW, wg ${workgroup}`, {
+        workgroup,
+        kernels: "cpu",
+      });
     }
     await checkAll(
       conv(2, 3, 9, 7, 5, 3, 2, 1),
       randomInputs(conv(2, 3, 9, 7, 5, 3, 2, 1), true, 7),
       "uniform dy, one window, stride 2",
+      { kernels: "cpu" },
     );
   },
 });
