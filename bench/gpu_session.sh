@@ -65,7 +65,7 @@ step "PyTorch fp32 on the same models"
 timeout "$(lim 40)" python3 bench/torch_models.py --device cuda --windows 3 --steps 10 >"$OUT/torch.json"
 cat "$OUT/torch.json"
 step "bench:kernels (convolutions)"
-timeout "$(lim 30)" deno task bench:kernels --filter conv2d --json >"$OUT/kernels.json"
+timeout "$(lim 45)" deno task bench:kernels --filter conv2d --json >"$OUT/kernels.json"
 
 # Seconds per training image at batch 128 for ResNet-20 and -56, from bench:train.
 read -r T20 T56 < <(python3 -c '

@@ -28,9 +28,13 @@ export interface BenchResult {
 
 export async function timeCase(rt: Runtime, c: BenchCase, minMs = 300): Promise<BenchResult> {
   const { planned, release } = await c.setup(rt);
+  const w0 = performance.now();
   replay(rt, planned.steps); // warm-up: first dispatch pays lazy driver work
   await rt.sync();
-  let reps = 1, ms = 0;
+  // The warm-up (an overestimate: it includes the completion wait) sizes the first window, so
+  // a fast GPU needs two or three waits per case instead of one per doubling.
+  const warm = Math.max(performance.now() - w0, 0.01);
+  let reps = Math.min(1 << 12, Math.max(1, Math.floor(minMs / warm))), ms = 0;
   for (;;) {
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) replay(rt, planned.steps);

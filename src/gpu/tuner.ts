@@ -28,7 +28,8 @@ export interface TuneRecord {
 /** Cache file format: adapter key → "op|shape" → candidate name. */
 type CacheFile = { version: 1; adapters: Record<string, Record<string, string>> };
 
-const MIN_WINDOW_MS = 40;
+/** GPU work per timed window: long against timer noise, short against the tuning budget. */
+const MIN_WORK_MS = 20;
 const MAX_REPS = 512;
 
 export class Tuner {
@@ -95,7 +96,10 @@ export class Tuner {
   /** Deno's completion wait alone (a poll loop: ≥ 10 ms), subtracted from every window. */
   private latencyMs: number | null = null;
 
-  /** Milliseconds per replay: warm-up, then windows grown until one lasts MIN_WINDOW_MS. */
+  /**
+   * Milliseconds per replay: a warm-up run sizes one timed window to about MIN_WORK_MS of GPU
+   * work, so a candidate costs two completion waits whatever its speed.
+   */
   private async time(planned: Planned): Promise<number> {
     if (this.latencyMs === null) {
       let min = Infinity;
@@ -106,22 +110,17 @@ export class Tuner {
       }
       this.latencyMs = min;
     }
-    replay(this.rt, planned.steps); // compiles lazily-built driver state
+    const latency = this.latencyMs;
+    const w0 = performance.now();
+    replay(this.rt, planned.steps); // also pays lazily-built driver state
     await this.rt.sync();
-    let reps = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) replay(this.rt, planned.steps);
-      await this.rt.sync();
-      const ms = performance.now() - t0;
-      if (ms >= MIN_WINDOW_MS || reps >= MAX_REPS) {
-        return Math.max(ms - this.latencyMs, ms / 2) / reps;
-      }
-      reps = Math.min(
-        MAX_REPS,
-        Math.max(2 * reps, Math.ceil(reps * MIN_WINDOW_MS / Math.max(ms, 1))),
-      );
-    }
+    const warm = Math.max(performance.now() - w0 - latency, 0.005);
+    const reps = Math.min(MAX_REPS, Math.max(1, Math.ceil(MIN_WORK_MS / warm)));
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) replay(this.rt, planned.steps);
+    await this.rt.sync();
+    const ms = performance.now() - t0;
+    return Math.max(ms - latency, ms / 2) / reps;
   }
 
   private save(): void {
