@@ -22,8 +22,11 @@
 //   GFLOP/s at that shape. x read through an rgba32float texture instead measured no faster.
 //   `forward_1x1` is the 1×1 stride-1 pad-0 case, a plain GEMM per image
 //   (Y[n] (K × HW) = W (K × C) · X[n] (C × HW)): no padding masks, one tap.
+//   `forward_split` (GPU policy, few output pixels): the reduction split over input-channel
+//   ranges, each workgroup storing a partial output slice; conv2d_reduce.wgsl adds them + bias.
 // Bindings: 0 params (uniform), 1 x (read; NC4HW4 vec4s for `_x4`), 2 w (read; the uniform
-//   window for `_uw*`), 3 bias (read; zeros when the op has none), 4 y (read_write).
+//   window for `_uw*`), 3 bias (read; zeros when the op has none), 4 y (read_write; the partial
+//   slices for `forward_split`).
 // Grid: 1-D folded, (pixel tiles) × (channel tiles), channel tile fastest so neighbouring
 //   workgroups share x in cache.
 
@@ -38,6 +41,9 @@ struct Params {
   pad: u32, oh: u32, ow: u32, m: u32,
   // k_base: first channel of this dispatch (the uniform-weight entries run one per channel tile).
   ktiles: u32, groups: u32, k_base: u32, _p1: u32,
+  // `forward_split` only: input channels per split, workgroups per split (≥ groups) and floats
+  // per partial output (N·K·OH·OW).
+  c_per: u32, split_groups: u32, slice: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -87,16 +93,20 @@ fn tile_of(g: u32, lid: u32) -> Tile {
   return Tile(k0, base + slot, base + 4u * WG + slot);
 }
 
+// Set by `forward_split`: this workgroup stores a partial sum (no bias) into slice y_base / slice.
+var<private> partial: bool;
+var<private> y_base: u32;
+
 fn store_row(r: Row16, m: u32, k0: u32) {
   if (m >= p.m) {
     return;
   }
   let ohw = p.oh * p.ow;
   let n = m / ohw;
-  let yo = (n * p.k + k0) * ohw + (m - n * ohw);
+  let yo = y_base + (n * p.k + k0) * ohw + (m - n * ohw);
   for (var j = 0u; j < 16u; j++) {
     if (k0 + j < p.k) {
-      y[yo + j * ohw] = row16_get(r, j) + bias[k0 + j];
+      y[yo + j * ohw] = row16_get(r, j) + select(bias[k0 + j], 0.0, partial);
     }
   }
 }
@@ -201,6 +211,46 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
       var ta = tap(px, ky, kx);
       var wi = t.k0 * crs + ky * p.kw + kx;
       for (var c = 0u; c < p.c; c++) {
+        acc = mac(acc, x4(ta.a0, ta.ok0), x4(ta.a1, ta.ok1), w_row(wi, crs));
+        ta.a0 += vec4u(hw);
+        ta.a1 += vec4u(hw);
+        wi += khw;
+      }
+    }
+  }
+  store(t, acc);
+}
+
+// Split-K over input channels for layers with too few output pixels to fill a GPU: workgroup
+// g = split·split_groups + tile sums channels [split·c_per, +c_per) of its tile into partial
+// slice `split` of y (a scratch buffer here); conv2d_reduce.wgsl `sum_splits_bias` adds the
+// slices in split order plus the bias.
+@compute @workgroup_size(WG)
+fn forward_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let g0 = linear_workgroup(wid, nwg);
+  let split = g0 / p.split_groups;
+  let g = g0 - split * p.split_groups;
+  let c0 = split * p.c_per;
+  if (g >= p.groups || c0 >= p.c) {
+    return;
+  }
+  let c1 = min(p.c, c0 + p.c_per);
+  partial = true;
+  y_base = split * p.slice;
+  let t = tile_of(g, lid);
+  let px = pixels(t);
+  let hw = p.h * p.w;
+  let khw = p.kh * p.kw;
+  let crs = p.c * khw;
+  var acc = acc_zero();
+  for (var ky = 0u; ky < p.kh; ky++) {
+    for (var kx = 0u; kx < p.kw; kx++) {
+      var ta = tap(px, ky, kx);
+      ta.a0 += vec4u(c0 * hw);
+      ta.a1 += vec4u(c0 * hw);
+      var wi = t.k0 * crs + c0 * khw + ky * p.kw + kx;
+      for (var c = c0; c < c1; c++) {
         acc = mac(acc, x4(ta.a0, ta.ok0), x4(ta.a1, ta.ok1), w_row(wi, crs));
         ta.a0 += vec4u(hw);
         ta.a1 += vec4u(hw);

@@ -1,6 +1,8 @@
 // Small reductions for conv2d backward-weight.
 // `sum_splits`: dst[i] = Σ_s src[s·count + i] over the split-K partial dW slices written by
 //   conv2d_backward_weight.wgsl, in split order (deterministic). One element per invocation.
+// `sum_splits_bias`: the same for split-K forward partial outputs, plus the bias of each output's
+//   channel (params: count, slices, OH·OW, K; binding 3 bias).
 // `bias_grad`: dst[k] = Σ_{n, pixel} src[(n·K + k)·plane + pixel] (db from dy, NCHW). One
 //   workgroup per channel; invocations stride over the plane, then a tree sum in workgroup
 //   memory (fixed order, so the result does not depend on scheduling).
@@ -12,11 +14,11 @@
 override WG: u32 = 64u;
 
 struct Params {
-  // sum_splits: elements per slice and slices. bias_grad: N, K and the OH·OW plane.
+  // sum_splits(_bias): elements per slice, slices[, OH·OW, K]. bias_grad: N, K, the OH·OW plane.
   a: u32,
   b: u32,
   plane: u32,
-  _p0: u32,
+  channels: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,6 +39,23 @@ fn sum_splits(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     s += src[j * p.a + i];
   }
   dst[i] = s;
+}
+
+// Split-K conv forward: y[i] = bias[k(i)] + Σ_s src[s·count + i] (NCHW y, k = (i / plane) % K).
+@group(0) @binding(3) var<storage, read> sb_bias: array<f32>;
+
+@compute @workgroup_size(WG)
+fn sum_splits_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WG + lid;
+  if (i >= p.a) {
+    return;
+  }
+  var s = 0.0;
+  for (var j = 0u; j < p.b; j++) {
+    s += src[j * p.a + i];
+  }
+  dst[i] = s + sb_bias[(i / p.plane) % p.channels];
 }
 
 @compute @workgroup_size(WG)

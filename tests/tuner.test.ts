@@ -13,7 +13,9 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     const cache = `${dir}/sub/tune.json`;
-    const rt = await runtime();
+    // The software adapters' policy: its candidate list is the one asserted below (a GPU policy
+    // adds an unsplit forward).
+    const rt = await runtime("cpu");
     // A tuner on the shared runtime without replacing its (null) one: swap it in for this test.
     const tuner = new Tuner(rt, cache);
     const prev = rt.tuner;

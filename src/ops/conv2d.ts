@@ -30,6 +30,12 @@ export interface ConvOptions {
    */
   weights?: "uniform" | "storage";
   /**
+   * Forward only: split the reduction over input channels into this many partial outputs summed
+   * by a reduce (storage weights only). Default: on a GPU, enough splits that a layer with few
+   * output pixels still reaches the policy's invocation target; else 1.
+   */
+  splits?: number;
+  /**
    * How the uniform-window kernels read the activation operand (x for forward and
    * backward-weight, dy for backward-data): `c4` repacks it (one extra dispatch) as NC4HW4 so
    * every load is a vec4 and runs the 16-row-per-invocation kernels, 1.2–1.6× faster on
@@ -184,8 +190,8 @@ export async function planConv2dForward(
     rt.device.queue.writeBuffer(bias, 0, new Float32Array(s.k));
     scratch.push(bias);
   }
-  const params = (tiles: number, groups: number, kBase: number) =>
-    rt.uniform(packParams([...shapeWords(s, oh, ow), m, tiles, groups, kBase, 0]));
+  const params = (tiles: number, groups: number, kBase: number, split = [0, 0, 0]) =>
+    rt.uniform(packParams([...shapeWords(s, oh, ow), m, tiles, groups, kBase, 0, ...split, 0]));
   const steps: Step[] = [];
   const entry = is1x1 ? "forward_1x1" : "forward";
   if (useUniformWeights(rt, s.c * s.kh * s.kw, opts.weights)) {
@@ -212,11 +218,56 @@ export async function planConv2dForward(
       ], tiles));
     }
   } else {
-    const k = await rt.kernel("conv2d_forward", entry, { WG: wg });
     const groups = mtiles * ktiles;
-    steps.push(dispatchStep(rt, k, [params(ktiles, groups, 0), io.x, io.w, bias, io.y], groups));
+    const splits = forwardSplits(rt, s, groups * wg, opts.splits);
+    if (splits > 1) {
+      // Partial outputs per channel range, then one reduce adding them and the bias.
+      const cPer = Math.ceil(s.c / splits);
+      const used = Math.ceil(s.c / cPer);
+      const slice = s.n * s.k * oh * ow;
+      const part = rt.pool.acquire(used * slice * 4, "conv2d.forward_splits");
+      scratch.push(part);
+      const k = await rt.kernel("conv2d_forward", "forward_split", { WG: wg });
+      const u = params(ktiles, groups, 0, [cPer, groups, slice]);
+      steps.push(dispatchStep(rt, k, [u, io.x, io.w, bias, part], used * groups));
+      const red = await rt.kernel("conv2d_reduce", "sum_splits_bias", { WG: 64 });
+      const rp = rt.uniform(packParams([slice, used, oh * ow, s.k]));
+      steps.push(dispatchStep(rt, red, [rp, part, io.y, bias], Math.ceil(slice / 64)));
+    } else {
+      const k = await rt.kernel("conv2d_forward", entry, { WG: wg });
+      steps.push(dispatchStep(rt, k, [params(ktiles, groups, 0), io.x, io.w, bias, io.y], groups));
+    }
   }
   return { steps, scratch };
+}
+
+/**
+ * Forward reduction splits: explicit, or on a GPU (policy with an invocation target) enough to
+ * bring `invocations` up to a quarter of the target — layers whose output is a few hundred
+ * pixels (ResNet-50's layer4 at 64×64 input: 64) otherwise run a few hundred invocations each
+ * walking thousands of reduction steps — keeping ≥ 16 channels per split, under the policy's
+ * split cap and scratch budget.
+ */
+function forwardSplits(
+  rt: Runtime,
+  s: Conv2dShape,
+  invocations: number,
+  explicit?: number,
+): number {
+  const { oh, ow } = conv2dOutSize(s);
+  const bytesPerSplit = s.n * s.k * oh * ow * 4;
+  if (explicit !== undefined) return Math.max(1, Math.min(explicit, s.c));
+  const target = rt.policy.splitInvocations / 4;
+  if (target <= 0 || invocations >= target) return 1;
+  return Math.max(
+    1,
+    Math.min(
+      Math.ceil(target / invocations),
+      Math.floor(s.c / 16),
+      rt.policy.splitMax,
+      Math.floor(rt.policy.splitScratchBytes / bytesPerSplit),
+    ),
+  );
 }
 
 export async function planConv2dBackwardData(
@@ -468,12 +519,21 @@ export async function tunedConvOptions(
           opts: { dy: "storage" as const, splits },
         })),
     ]
-    : (["uniform", "storage"] as const).flatMap((weights) =>
-      [16, 64].map((workgroup) => ({
-        name: `${weights}/wg${workgroup}`,
-        opts: { weights, workgroup },
-      }))
-    );
+    : [
+      ...(["uniform", "storage"] as const).flatMap((weights) =>
+        [16, 64].map((workgroup) => ({
+          name: `${weights}/wg${workgroup}`,
+          opts: { weights, workgroup },
+        }))
+      ),
+      // A GPU policy may split the forward reduction; let the timing reject that too.
+      ...(dir === "forward" && rt.policy.target === "gpu"
+        ? [{
+          name: "storage/wg64/s1",
+          opts: { weights: "storage" as const, workgroup: 64, splits: 1 },
+        }]
+        : []),
+    ];
   const key = `n${s.n} c${s.c} ${s.h}x${s.w} k${s.k} ${s.kh}x${s.kw} s${s.stride} p${s.padding}`;
   const sizes = [s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow];
   let bufs: GPUBuffer[] | null = null;

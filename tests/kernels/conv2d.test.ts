@@ -103,6 +103,8 @@ interface CheckOptions {
   /** Where backward-weight reads dy (default: storage when `splits` is given). */
   dy?: "uniform" | "storage";
   splits?: number;
+  /** Forward split-K over input channels (storage weights). */
+  forwardSplits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
   /** Force a kernel policy (either one's variants run on any adapter). */
@@ -123,7 +125,10 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   const dx = upload(rt, o.accumulate ? old : new Float32Array(nx).fill(NaN));
   const wg = { workgroup: o.workgroup, weights: o.weights, activations: o.activations };
 
-  runOnce(rt, await planConv2dForward(rt, s, { x, w, bias, y }, wg));
+  runOnce(
+    rt,
+    await planConv2dForward(rt, s, { x, w, bias, y }, { ...wg, splits: o.forwardSplits }),
+  );
   runOnce(
     rt,
     await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: !!o.accumulate }, wg),
@@ -215,6 +220,21 @@ for (const [i, { label, s, bias }] of CASES.entries()) {
     },
   });
 }
+
+Deno.test({
+  name: "conv2d forward split-K over input channels (2, 3 and 7 ways; partials + bias reduce)",
+  ...GPU_TEST,
+  async fn() {
+    for (const [i, { label, s, bias }] of CASES.entries()) {
+      for (const forwardSplits of [2, 3, 7]) {
+        await checkAll(s, randomInputs(s, bias, 50 + i), `${label}, ${forwardSplits} splits`, {
+          weights: "storage",
+          forwardSplits,
+        });
+      }
+    }
+  },
+});
 
 Deno.test({
   name: "conv2d weights read from storage (the path for reductions past a uniform window)",
@@ -389,7 +409,7 @@ Deno.test({
       const dispatches = (p: { steps: { kind: string }[] }) =>
         p.steps.filter((t) => t.kind === "dispatch").length;
       if (kernels === "gpu") {
-        assert.equal(dispatches(fwd), 1, "forward: storage weights, no packing");
+        assert.equal(dispatches(fwd), 1, "forward: storage weights, no packing, enough pixels");
         assert.equal(dispatches(bwd), 1, "backward-data: storage weights, no packing");
         // The split kernel, then the reduce; 2¹⁷ invocations would want a split per (n, oy)
         // row, the reduce's length caps them at 256: 14 rows each.
@@ -403,5 +423,30 @@ Deno.test({
       for (const p of [fwd, bwd, dW]) for (const b of p.scratch) rt.pool.release(b);
       for (const b of [x, y, w, dw]) rt.pool.release(b);
     }
+  },
+});
+
+Deno.test({
+  name: "conv2d forward on a GPU splits a layer with few output pixels (ResNet-50 layer4 shape)",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("gpu");
+    // 3×3 512→512 on 2×2 at batch 16: 64 output pixels, a 4,608-long reduction.
+    const s = conv(16, 512, 2, 2, 512, 3, 1, 1);
+    const x = rt.pool.acquire(16 * 512 * 4 * 4), y = rt.pool.acquire(16 * 512 * 4 * 4);
+    const w = rt.pool.acquire(512 * 512 * 9 * 4);
+    const fwd = await planConv2dForward(rt, s, { x, w, y });
+    const labels = fwd.steps.map((t) => t.kind === "dispatch" ? t.kernel.label : t.kind);
+    assert.deepEqual(labels, ["conv2d_forward:forward_split", "conv2d_reduce:sum_splits_bias"]);
+    // 1 pixel tile × 32 channel tiles × 64 invocations = 2,048; 2¹⁵ wants 16 splits of 32 channels.
+    const k = fwd.steps[0] as { groups: number };
+    assert.equal(k.groups, 16 * 32);
+    for (const b of [...fwd.scratch, x, y, w]) rt.pool.release(b);
+    await checkAll(
+      conv(4, 64, 3, 3, 20, 3, 1, 1),
+      randomInputs(conv(4, 64, 3, 3, 20, 3, 1, 1), true, 61),
+      "GPU policy, auto-split forward",
+      { kernels: "gpu" },
+    );
   },
 });
