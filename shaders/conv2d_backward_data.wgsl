@@ -15,8 +15,10 @@
 //   pixels × 16 channels per invocation, for the reasons given in conv2d_forward.wgsl.
 // Accumulate (p.accumulate = 1): dx += result, reading the old dx through the same read_write
 //   binding (a buffer must not be bound twice in one dispatch).
+//   `backward_data_split` (GPU policy, few input pixels): the reduction split over output-channel
+//   ranges into partial dx slices, summed by conv2d_reduce.wgsl `sum_splits_into`.
 // Bindings: 0 params (uniform), 1 dy (read; NC4HW4 vec4s for `_x4`), 2 w (read; the uniform
-//   window for `_uw*`), 3 dx (read_write).
+//   window for `_uw*`), 3 dx (read_write; the partial slices for `backward_data_split`).
 // Grid: 1-D folded, (pixel tiles of the phase) × (channel tiles), channel tile fastest.
 
 //!include common/grid.wgsl
@@ -33,6 +35,9 @@ struct Params {
   // Stride phase of this dispatch: input pixels with iy ≡ ry, ix ≡ rx (mod stride), hq × wq of them
   // per image (m = N·hq·wq).
   ry: u32, rx: u32, hq: u32, wq: u32,
+  // `backward_data_split` only: output channels per split, workgroups per split (≥ groups) and
+  // floats per partial dx slice (N·C·H·W).
+  k_per: u32, split_groups: u32, slice: u32, _p0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -81,16 +86,21 @@ fn mac(acc: Acc, va: vec4f, vb: vec4f, wv: Row16) -> Acc {
 }
 
 // Writes 16 channels of one input pixel; `o` is the dx index of (n, 0, iy, ix).
+// Set by `backward_data_split`: this workgroup stores a partial sum into slice dx_base / slice
+// (never accumulating; the reduce does that).
+var<private> partial: bool;
+var<private> dx_base: u32;
+
 fn store_row(r: Row16, live: bool, pix: u32, c0: u32) {
   if (!live) {
     return;
   }
   let hw = p.h * p.w;
-  let o = pix + c0 * hw;
+  let o = dx_base + pix + c0 * hw;
   for (var j = 0u; j < 16u; j++) {
     if (c0 + j < p.c) {
       var v = row16_get(r, j);
-      if (p.accumulate != 0u) {
+      if (p.accumulate != 0u && !partial) {
         v += dx[o + j * hw];
       }
       dx[o + j * hw] = v;
@@ -196,6 +206,45 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       var ta = tap(px, ky, kx);
       var wi = c0 * khw + ky * p.kw + kx;
       for (var k = 0u; k < p.k; k++) {
+        acc = mac(acc, dy4(ta.a0, ta.ok0), dy4(ta.a1, ta.ok1), w_row(wi, khw));
+        ta.a0 += vec4u(ohw);
+        ta.a1 += vec4u(ohw);
+        wi += p.c * khw;
+      }
+    }
+  }
+  store(px, acc, c0);
+}
+
+// Split-K over output channels for layers with few input pixels on a GPU: workgroup
+// g = split·split_groups + tile sums channels [split·k_per, +k_per) into partial slice `split`
+// of dx (a scratch buffer here); conv2d_reduce.wgsl `sum_splits_into` adds the slices (and the
+// old dx when accumulating) once every stride phase has run.
+@compute @workgroup_size(WG)
+fn backward_data_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                       @builtin(local_invocation_index) lid: u32) {
+  let g0 = linear_workgroup(wid, nwg);
+  let split = g0 / p.split_groups;
+  let g = g0 - split * p.split_groups;
+  let k0 = split * p.k_per;
+  if (g >= p.groups || k0 >= p.k) {
+    return;
+  }
+  let k1 = min(p.k, k0 + p.k_per);
+  partial = true;
+  dx_base = split * p.slice;
+  let c0 = p.c_base + (g % p.ctiles) * 16u;
+  let px = pixels(g, lid);
+  let ohw = p.oh * p.ow;
+  let khw = p.kh * p.kw;
+  var acc = acc_zero();
+  for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
+    for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
+      var ta = tap(px, ky, kx);
+      ta.a0 += vec4u(k0 * ohw);
+      ta.a1 += vec4u(k0 * ohw);
+      var wi = (k0 * p.c + c0) * khw + ky * p.kw + kx;
+      for (var k = k0; k < k1; k++) {
         acc = mac(acc, dy4(ta.a0, ta.ok0), dy4(ta.a1, ta.ok1), w_row(wi, khw));
         ta.a0 += vec4u(ohw);
         ta.a1 += vec4u(ohw);

@@ -3,6 +3,8 @@
 //   conv2d_backward_weight.wgsl, in split order (deterministic). One element per invocation.
 // `sum_splits_bias`: the same for split-K forward partial outputs, plus the bias of each output's
 //   channel (params: count, slices, OH·OW, K; binding 3 bias).
+// `sum_splits_into`: the same for split-K backward-data partial dx, added to the old dx when
+//   params.plane (here: accumulate) is 1.
 // `bias_grad`: dst[k] = Σ_{n, pixel} src[(n·K + k)·plane + pixel] (db from dy, NCHW). One
 //   workgroup per channel; invocations stride over the plane, then a tree sum in workgroup
 //   memory (fixed order, so the result does not depend on scheduling).
@@ -56,6 +58,24 @@ fn sum_splits_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
     s += src[j * p.a + i];
   }
   dst[i] = s + sb_bias[(i / p.plane) % p.channels];
+}
+
+// Split-K conv backward-data: dx[i] = (accumulate ? dx[i] : 0) + Σ_s src[s·count + i].
+@compute @workgroup_size(WG)
+fn sum_splits_into(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WG + lid;
+  if (i >= p.a) {
+    return;
+  }
+  var s = 0.0;
+  for (var j = 0u; j < p.b; j++) {
+    s += src[j * p.a + i];
+  }
+  if (p.plane != 0u) {
+    s += dst[i];
+  }
+  dst[i] = s;
 }
 
 @compute @workgroup_size(WG)

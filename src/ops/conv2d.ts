@@ -30,9 +30,10 @@ export interface ConvOptions {
    */
   weights?: "uniform" | "storage";
   /**
-   * Forward only: split the reduction over input channels into this many partial outputs summed
-   * by a reduce (storage weights only). Default: on a GPU, enough splits that a layer with few
-   * output pixels still reaches the policy's invocation target; else 1.
+   * Forward and backward-data: split the reduction (over input, resp. output channels) into
+   * this many partial outputs summed by a reduce (storage weights only). Default: on a GPU,
+   * enough splits that a layer with few pixels still reaches the policy's invocation target;
+   * else 1. (Backward-weight options give `splits` its own meaning: row splits.)
    */
   splits?: number;
   /**
@@ -219,7 +220,7 @@ export async function planConv2dForward(
     }
   } else {
     const groups = mtiles * ktiles;
-    const splits = forwardSplits(rt, s, groups * wg, opts.splits);
+    const splits = reductionSplits(rt, s.c, groups * wg, s.n * s.k * oh * ow * 4, opts.splits);
     if (splits > 1) {
       // Partial outputs per channel range, then one reduce adding them and the bias.
       const cPer = Math.ceil(s.c / splits);
@@ -242,28 +243,28 @@ export async function planConv2dForward(
 }
 
 /**
- * Forward reduction splits: explicit, or on a GPU (policy with an invocation target) enough to
- * bring `invocations` up to a quarter of the target — layers whose output is a few hundred
- * pixels (ResNet-50's layer4 at 64×64 input: 64) otherwise run a few hundred invocations each
- * walking thousands of reduction steps — keeping ≥ 16 channels per split, under the policy's
- * split cap and scratch budget.
+ * Splits of a forward or backward-data reduction over its `channels` (input channels forward,
+ * output channels backward): explicit, or on a GPU (a policy with an invocation target) enough
+ * to bring `invocations` up to a quarter of the target — layers with a few hundred output pixels
+ * (ResNet-50's layer4 at 64×64 input: 64) otherwise run a few hundred invocations each walking
+ * thousands of reduction steps — keeping ≥ 16 channels per split, under the policy's split cap
+ * and scratch budget.
  */
-function forwardSplits(
+function reductionSplits(
   rt: Runtime,
-  s: Conv2dShape,
+  channels: number,
   invocations: number,
+  bytesPerSplit: number,
   explicit?: number,
 ): number {
-  const { oh, ow } = conv2dOutSize(s);
-  const bytesPerSplit = s.n * s.k * oh * ow * 4;
-  if (explicit !== undefined) return Math.max(1, Math.min(explicit, s.c));
+  if (explicit !== undefined) return Math.max(1, Math.min(explicit, channels));
   const target = rt.policy.splitInvocations / 4;
   if (target <= 0 || invocations >= target) return 1;
   return Math.max(
     1,
     Math.min(
       Math.ceil(target / invocations),
-      Math.floor(s.c / 16),
+      Math.floor(channels / 16),
       rt.policy.splitMax,
       Math.floor(rt.policy.splitScratchBytes / bytesPerSplit),
     ),
@@ -294,6 +295,21 @@ export async function planConv2dBackwardData(
     dy = c4Buffer(rt, s.n * s.k * oh * ow);
     steps.push(await packC4Step(rt, io.dy, dy, s.n, s.k, oh * ow));
   }
+  // Phases (stride²) and their pixel tiles, for the split decision below.
+  const phases: { ry: number; rx: number; hq: number; wq: number; m: number }[] = [];
+  for (let ry = 0; ry < Math.min(s.stride, s.h); ry++) {
+    for (let rx = 0; rx < Math.min(s.stride, s.w); rx++) {
+      const hq = Math.ceil((s.h - ry) / s.stride), wq = Math.ceil((s.w - rx) / s.stride);
+      if (s.n * hq * wq > 0) phases.push({ ry, rx, hq, wq, m: s.n * hq * wq });
+    }
+  }
+  const invocations = phases.reduce(
+    (a, ph) => a + Math.ceil(ph.m / (wg * TILE_ROWS)) * ctiles * wg,
+    0,
+  );
+  const slice = s.n * s.c * s.h * s.w;
+  const splits = uw ? 1 : reductionSplits(rt, s.k, invocations, slice * 4, opts.splits);
+  if (splits > 1) return planBackwardDataSplit(rt, s, io, mode, wg, phases, splits);
   const entry = dy4 ? "backward_data_uw_x4" : uw ? "backward_data_uw" : "backward_data";
   const k = await rt.kernel("conv2d_backward_data", entry, { WG: wg });
   // One dispatch per stride phase (ry, rx): its pixels share which taps reach an output.
@@ -307,7 +323,7 @@ export async function planConv2dBackwardData(
       const params = (tiles: number, cBase: number) =>
         rt.uniform(packParams([
           ...shapeWords(s, oh, ow),
-          ...[m, tiles, mtiles * tiles, mode.accumulate ? 1 : 0, cBase, ry, rx, hq, wq],
+          ...[m, tiles, mtiles * tiles, mode.accumulate ? 1 : 0, cBase, ry, rx, hq, wq, 0, 0, 0, 0],
         ]));
       if (packed) {
         for (let t = 0; t < ctiles; t++) {
@@ -321,6 +337,38 @@ export async function planConv2dBackwardData(
     }
   }
   return { steps, scratch: [] };
+}
+
+/** Backward-data with the K reduction split: partial dx slices per phase, then one reduce. */
+async function planBackwardDataSplit(
+  rt: Runtime,
+  s: Conv2dShape,
+  io: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer },
+  mode: { accumulate: boolean },
+  wg: number,
+  phases: { ry: number; rx: number; hq: number; wq: number; m: number }[],
+  splits: number,
+): Promise<Planned> {
+  const { oh, ow } = conv2dOutSize(s);
+  const ctiles = Math.ceil(s.c / TILE_COLS);
+  const kPer = Math.ceil(s.k / splits);
+  const used = Math.ceil(s.k / kPer);
+  const slice = s.n * s.c * s.h * s.w;
+  const part = rt.pool.acquire(used * slice * 4, "conv2d.backward_data_splits");
+  const steps: Step[] = [];
+  const k = await rt.kernel("conv2d_backward_data", "backward_data_split", { WG: wg });
+  for (const { ry, rx, hq, wq, m } of phases) {
+    const groups = Math.ceil(m / (wg * TILE_ROWS)) * ctiles;
+    const params = rt.uniform(packParams([
+      ...shapeWords(s, oh, ow),
+      ...[m, ctiles, groups, 0, 0, ry, rx, hq, wq, kPer, groups, slice, 0],
+    ]));
+    steps.push(dispatchStep(rt, k, [params, io.dy, io.w, part], used * groups));
+  }
+  const red = await rt.kernel("conv2d_reduce", "sum_splits_into", { WG: 64 });
+  const rp = rt.uniform(packParams([slice, used, mode.accumulate ? 1 : 0, 0]));
+  steps.push(dispatchStep(rt, red, [rp, part, io.dx], Math.ceil(slice / 64)));
+  return { steps, scratch: [part] };
 }
 
 export interface ConvBackwardWeightOptions extends ConvOptions {
@@ -526,8 +574,8 @@ export async function tunedConvOptions(
           opts: { weights, workgroup },
         }))
       ),
-      // A GPU policy may split the forward reduction; let the timing reject that too.
-      ...(dir === "forward" && rt.policy.target === "gpu"
+      // A GPU policy may split the reduction; let the timing reject that too.
+      ...(rt.policy.target === "gpu"
         ? [{
           name: "storage/wg64/s1",
           opts: { weights: "storage" as const, workgroup: 64, splits: 1 },

@@ -103,7 +103,7 @@ interface CheckOptions {
   /** Where backward-weight reads dy (default: storage when `splits` is given). */
   dy?: "uniform" | "storage";
   splits?: number;
-  /** Forward split-K over input channels (storage weights). */
+  /** Forward and backward-data split-K over channels (storage weights). */
   forwardSplits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
@@ -131,7 +131,10 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   );
   runOnce(
     rt,
-    await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: !!o.accumulate }, wg),
+    await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: !!o.accumulate }, {
+      ...wg,
+      splits: o.forwardSplits,
+    }),
   );
   runOnce(
     rt,
@@ -222,7 +225,7 @@ for (const [i, { label, s, bias }] of CASES.entries()) {
 }
 
 Deno.test({
-  name: "conv2d forward split-K over input channels (2, 3 and 7 ways; partials + bias reduce)",
+  name: "conv2d forward and backward-data split-K over channels (2, 3, 7 ways; dx accumulating)",
   ...GPU_TEST,
   async fn() {
     for (const [i, { label, s, bias }] of CASES.entries()) {
@@ -230,6 +233,7 @@ Deno.test({
         await checkAll(s, randomInputs(s, bias, 50 + i), `${label}, ${forwardSplits} splits`, {
           weights: "storage",
           forwardSplits,
+          accumulate: forwardSplits === 3,
         });
       }
     }
@@ -427,7 +431,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "conv2d forward on a GPU splits a layer with few output pixels (ResNet-50 layer4 shape)",
+  name:
+    "conv2d forward and backward-data on a GPU split a layer with few pixels (ResNet-50 layer4)",
   ...GPU_TEST,
   async fn() {
     const rt = await runtime("gpu");
@@ -438,6 +443,12 @@ Deno.test({
     const fwd = await planConv2dForward(rt, s, { x, w, y });
     const labels = fwd.steps.map((t) => t.kind === "dispatch" ? t.kernel.label : t.kind);
     assert.deepEqual(labels, ["conv2d_forward:forward_split", "conv2d_reduce:sum_splits_bias"]);
+    const bwd = await planConv2dBackwardData(rt, s, { dy: y, w, dx: x }, { accumulate: true });
+    assert.deepEqual(
+      bwd.steps.map((t) => t.kind === "dispatch" ? t.kernel.label : t.kind),
+      ["conv2d_backward_data:backward_data_split", "conv2d_reduce:sum_splits_into"],
+    );
+    for (const b of bwd.scratch) rt.pool.release(b);
     // 1 pixel tile × 32 channel tiles × 64 invocations = 2,048; 2¹⁵ wants 16 splits of 32 channels.
     const k = fwd.steps[0] as { groups: number };
     assert.equal(k.groups, 16 * 32);
