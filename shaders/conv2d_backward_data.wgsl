@@ -189,51 +189,9 @@ fn acc_zero() -> Acc {
 
 // Only taps with ky ≡ iy + pad (mod s) reach an output row; the phase fixes them for the whole
 // dispatch, so the tap loops start at that residue and step by s.
-@compute @workgroup_size(WG)
-fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_index) lid: u32) {
-  let g = linear_workgroup(wid, nwg);
-  if (g >= p.groups) {
-    return;
-  }
-  let c0 = p.c_base + (g % p.ctiles) * 16u;
-  let px = pixels(g, lid);
-  let ohw = p.oh * p.ow;
-  let khw = p.kh * p.kw;
-  var acc = acc_zero();
-  for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
-    for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
-      var ta = tap(px, ky, kx);
-      var wi = c0 * khw + ky * p.kw + kx;
-      for (var k = 0u; k < p.k; k++) {
-        acc = mac(acc, dy4(ta.a0, ta.ok0), dy4(ta.a1, ta.ok1), w_row(wi, khw));
-        ta.a0 += vec4u(ohw);
-        ta.a1 += vec4u(ohw);
-        wi += p.c * khw;
-      }
-    }
-  }
-  store(px, acc, c0);
-}
-
-// Split-K over output channels for layers with few input pixels on a GPU: workgroup
-// g = split·split_groups + tile sums channels [split·k_per, +k_per) into partial slice `split`
-// of dx (a scratch buffer here); conv2d_reduce.wgsl `sum_splits_into` adds the slices (and the
-// old dx when accumulating) once every stride phase has run.
-@compute @workgroup_size(WG)
-fn backward_data_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                       @builtin(local_invocation_index) lid: u32) {
-  let g0 = linear_workgroup(wid, nwg);
-  let split = g0 / p.split_groups;
-  let g = g0 - split * p.split_groups;
-  let k0 = split * p.k_per;
-  if (g >= p.groups || k0 >= p.k) {
-    return;
-  }
-  let k1 = min(p.k, k0 + p.k_per);
-  partial = true;
-  dx_base = split * p.slice;
-  let c0 = p.c_base + (g % p.ctiles) * 16u;
+// Σ over output channels [k0, k1) and the phase's taps for this tile's pixels × 16 input
+// channels from c0 (storage w).
+fn reduce_channels(g: u32, lid: u32, c0: u32, k0: u32, k1: u32) -> Acc {
   let px = pixels(g, lid);
   let ohw = p.oh * p.ow;
   let khw = p.kh * p.kw;
@@ -252,7 +210,38 @@ fn backward_data_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
       }
     }
   }
-  store(px, acc, c0);
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let c0 = p.c_base + (g % p.ctiles) * 16u;
+  store(pixels(g, lid), reduce_channels(g, lid, c0, 0u, p.k), c0);
+}
+
+// Split-K over output channels for layers with few input pixels on a GPU: workgroup
+// g = split·split_groups + tile sums channels [split·k_per, +k_per) into partial slice `split`
+// of dx (a scratch buffer here); conv2d_reduce.wgsl `sum_splits_into` adds the slices (and the
+// old dx when accumulating) once every stride phase has run.
+@compute @workgroup_size(WG)
+fn backward_data_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                       @builtin(local_invocation_index) lid: u32) {
+  let g0 = linear_workgroup(wid, nwg);
+  let split = g0 / p.split_groups;
+  let g = g0 - split * p.split_groups;
+  let k0 = split * p.k_per;
+  if (g >= p.groups || k0 >= p.k) {
+    return;
+  }
+  partial = true;
+  dx_base = split * p.slice;
+  let c0 = p.c_base + (g % p.ctiles) * 16u;
+  store(pixels(g, lid), reduce_channels(g, lid, c0, k0, min(p.k, k0 + p.k_per)), c0);
 }
 
 @compute @workgroup_size(WG)

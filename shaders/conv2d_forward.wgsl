@@ -193,52 +193,8 @@ fn tap(px: Pixels, ky: u32, kx: u32) -> TapAddr {
   );
 }
 
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-           @builtin(local_invocation_index) lid: u32) {
-  let g = linear_workgroup(wid, nwg);
-  if (g >= p.groups) {
-    return;
-  }
-  let t = tile_of(g, lid);
-  let px = pixels(t);
-  let hw = p.h * p.w;
-  let khw = p.kh * p.kw;
-  let crs = p.c * khw;
-  var acc = acc_zero();
-  for (var ky = 0u; ky < p.kh; ky++) {
-    for (var kx = 0u; kx < p.kw; kx++) {
-      var ta = tap(px, ky, kx);
-      var wi = t.k0 * crs + ky * p.kw + kx;
-      for (var c = 0u; c < p.c; c++) {
-        acc = mac(acc, x4(ta.a0, ta.ok0), x4(ta.a1, ta.ok1), w_row(wi, crs));
-        ta.a0 += vec4u(hw);
-        ta.a1 += vec4u(hw);
-        wi += khw;
-      }
-    }
-  }
-  store(t, acc);
-}
-
-// Split-K over input channels for layers with too few output pixels to fill a GPU: workgroup
-// g = split·split_groups + tile sums channels [split·c_per, +c_per) of its tile into partial
-// slice `split` of y (a scratch buffer here); conv2d_reduce.wgsl `sum_splits_bias` adds the
-// slices in split order plus the bias.
-@compute @workgroup_size(WG)
-fn forward_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_index) lid: u32) {
-  let g0 = linear_workgroup(wid, nwg);
-  let split = g0 / p.split_groups;
-  let g = g0 - split * p.split_groups;
-  let c0 = split * p.c_per;
-  if (g >= p.groups || c0 >= p.c) {
-    return;
-  }
-  let c1 = min(p.c, c0 + p.c_per);
-  partial = true;
-  y_base = split * p.slice;
-  let t = tile_of(g, lid);
+// Σ over input channels [c0, c1) and every tap of this tile's pixels × 16 channels (storage w).
+fn reduce_channels(t: Tile, c0: u32, c1: u32) -> Acc {
   let px = pixels(t);
   let hw = p.h * p.w;
   let khw = p.kh * p.kw;
@@ -258,7 +214,38 @@ fn forward_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       }
     }
   }
-  store(t, acc);
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let t = tile_of(g, lid);
+  store(t, reduce_channels(t, 0u, p.c));
+}
+
+// Split-K over input channels for layers with too few output pixels to fill a GPU: workgroup
+// g = split·split_groups + tile sums channels [split·c_per, +c_per) of its tile into partial
+// slice `split` of y (a scratch buffer here); conv2d_reduce.wgsl `sum_splits_bias` adds the
+// slices in split order plus the bias.
+@compute @workgroup_size(WG)
+fn forward_split(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let g0 = linear_workgroup(wid, nwg);
+  let split = g0 / p.split_groups;
+  let g = g0 - split * p.split_groups;
+  let c0 = split * p.c_per;
+  if (g >= p.groups || c0 >= p.c) {
+    return;
+  }
+  partial = true;
+  y_base = split * p.slice;
+  let t = tile_of(g, lid);
+  store(t, reduce_channels(t, c0, min(p.c, c0 + p.c_per)));
 }
 
 @compute @workgroup_size(WG)

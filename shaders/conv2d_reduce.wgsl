@@ -29,18 +29,22 @@ struct Params {
 
 var<workgroup> partial: array<f32, WG>;
 
-@compute @workgroup_size(WG)
-fn sum_splits(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-              @builtin(local_invocation_index) lid: u32) {
-  let i = linear_workgroup(wid, nwg) * WG + lid;
-  if (i >= p.a) {
-    return;
-  }
+// Σ_s src[s·count + i] in split order.
+fn split_sum(i: u32) -> f32 {
   var s = 0.0;
   for (var j = 0u; j < p.b; j++) {
     s += src[j * p.a + i];
   }
-  dst[i] = s;
+  return s;
+}
+
+@compute @workgroup_size(WG)
+fn sum_splits(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WG + lid;
+  if (i < p.a) {
+    dst[i] = split_sum(i);
+  }
 }
 
 // Split-K conv forward: y[i] = bias[k(i)] + Σ_s src[s·count + i] (NCHW y, k = (i / plane) % K).
@@ -50,14 +54,9 @@ fn sum_splits(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn sum_splits_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
-  if (i >= p.a) {
-    return;
+  if (i < p.a) {
+    dst[i] = split_sum(i) + sb_bias[(i / p.plane) % p.channels];
   }
-  var s = 0.0;
-  for (var j = 0u; j < p.b; j++) {
-    s += src[j * p.a + i];
-  }
-  dst[i] = s + sb_bias[(i / p.plane) % p.channels];
 }
 
 // Split-K conv backward-data: dx[i] = (accumulate ? dx[i] : 0) + Σ_s src[s·count + i].
@@ -65,17 +64,9 @@ fn sum_splits_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 fn sum_splits_into(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
-  if (i >= p.a) {
-    return;
+  if (i < p.a) {
+    dst[i] = split_sum(i) + select(0.0, dst[i], p.plane != 0u);
   }
-  var s = 0.0;
-  for (var j = 0u; j < p.b; j++) {
-    s += src[j * p.a + i];
-  }
-  if (p.plane != 0u) {
-    s += dst[i];
-  }
-  dst[i] = s;
 }
 
 @compute @workgroup_size(WG)
