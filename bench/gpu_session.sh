@@ -127,7 +127,7 @@ if want fulltrain && [ "$(left)" -gt $((need + RESERVE)) ]; then
   step "train: resnet20, all of Fashion-MNIST, default settings (about $need s)"
   timeout $(($(left) - 20)) deno task train --data /tmp/fmnist --out "$OUT/runs/train" 2>&1 |
     tail -n 30
-else
+elif want fulltrain; then
   step "train skipped: needs about $need s, $(left) s left"
 fi
 
