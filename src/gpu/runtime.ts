@@ -67,6 +67,8 @@ export class Runtime {
   private staging = new Map<number, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private passPipeline: GPUComputePipeline | null = null;
+  private passBindGroup: GPUBindGroup | null = null;
   private profiler: PassProfiler | null = null;
   private errors: string[] = [];
   private lost: string | null = null;
@@ -261,9 +263,18 @@ export class Runtime {
         label: "resgpu",
         timestampWrites: this.profiler?.nextPassWrites(),
       });
+      this.passPipeline = null; // a new pass starts with no state
+      this.passBindGroup = null;
     }
-    this.pass.setPipeline(kernel.pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    // Each pass call is a Deno op (~µs): skip state the pass already holds.
+    if (this.passPipeline !== kernel.pipeline) {
+      this.pass.setPipeline(kernel.pipeline);
+      this.passPipeline = kernel.pipeline;
+    }
+    if (this.passBindGroup !== bindGroup) {
+      this.pass.setBindGroup(0, bindGroup);
+      this.passBindGroup = bindGroup;
+    }
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.counters.dispatches++;
   }
