@@ -4,21 +4,11 @@
  * the kernels move vec4f items (the `…4` entry points), else f32 elements.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Planned } from "./plan.ts";
+import { dispatchStep, elementwiseGrid, type Planned } from "./plan.ts";
 
 const WG = 256;
 
-/** Items per invocation and their uniform: vec4f when n % 4 == 0 (entry suffix "4"), else f32. */
-function count(rt: Runtime, n: number): { u: GPUBuffer; groups: number; suffix: string } {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`relu: bad element count ${n}`);
-  const width = n % 4 === 0 ? 4 : 1;
-  const items = n / width;
-  return {
-    u: rt.uniform(packParams([items])),
-    groups: Math.ceil(items / WG),
-    suffix: width === 4 ? "4" : "",
-  };
-}
+const count = (rt: Runtime, n: number) => elementwiseGrid(rt, n, WG, "relu");
 
 /** y = max(x, 0) over n elements. */
 export async function planReluForward(

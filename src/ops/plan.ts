@@ -57,3 +57,24 @@ export function packParams(values: number[], floats: ReadonlySet<number> = new S
   });
   return words;
 }
+
+/**
+ * The grid of an elementwise kernel family over n f32 elements with `wg` invocations per
+ * workgroup: vec4f items when n % 4 == 0 (the family's entry points with suffix "4"), else f32
+ * elements; `u` holds the item count.
+ */
+export function elementwiseGrid(
+  rt: Runtime,
+  n: number,
+  wg: number,
+  op: string,
+): { u: GPUBuffer; groups: number; suffix: string } {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${op}: bad element count ${n}`);
+  const width = n % 4 === 0 ? 4 : 1;
+  const items = n / width;
+  return {
+    u: rt.uniform(packParams([items])),
+    groups: Math.ceil(items / wg),
+    suffix: width === 4 ? "4" : "",
+  };
+}
