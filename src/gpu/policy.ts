@@ -22,7 +22,10 @@ export interface KernelPolicy {
   convDy: "auto" | "storage";
   /** Default invocations per conv workgroup. */
   convWorkgroup: number;
-  /** Invocations a split reduction (conv backward-weight) aims to keep busy; 0 = the cpu rule. */
+  /**
+   * Invocations a kernel's grid aims to keep busy (split reductions, GEMM rows per invocation,
+   * dW workgroup size); 0 = size for a few SIMD cores instead (the lavapipe rules).
+   */
   splitInvocations: number;
   /** Bytes a split reduction's partial sums may take. */
   splitScratchBytes: number;

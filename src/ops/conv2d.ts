@@ -445,7 +445,7 @@ export async function planConv2dBackwardWeight(
   // Workgroup size: for x4 8 unless 16 wastes fewer slots in the last tile (8 measured 1.05–1.1×
   // faster at equal waste: more workgroups per window dispatch); else 8 for a tiny receptive field (the 1- or 3-channel stem: r = 9…147 would
   // leave most of a 128-row tile idle; 8 invocations are one SIMD pass on lavapipe).
-  const wg = !opts.workgroup && !uniformDy && rt.policy.target === "gpu"
+  const wg = !opts.workgroup && !uniformDy && rt.policy.splitInvocations > 0
     ? leastWasteWorkgroup(rt, r)
     : workgroupSize(
       rt,
@@ -575,7 +575,7 @@ export async function tunedConvOptions(
         }))
       ),
       // A GPU policy may split the reduction; let the timing reject that too.
-      ...(rt.policy.target === "gpu"
+      ...(rt.policy.splitInvocations > 0
         ? [{
           name: "storage/wg64/s1",
           opts: { weights: "storage" as const, workgroup: 64, splits: 1 },

@@ -165,7 +165,7 @@ export async function planGemm(
   const ntiles = Math.ceil(g.n / tn);
   // Fewer rows per invocation so that more invocations have work: on lavapipe for small
   // products, on a GPU until 4 rows each would still meet the policy's invocation target.
-  const tm = rt.policy.target === "gpu"
+  const tm = rt.policy.splitInvocations > 0
     ? (g.m / 4 * ntiles >= rt.policy.splitInvocations ? 4 : 1)
     : (g.m >= 4 * 64 ? 4 : 1);
   const groups = Math.ceil(g.m / (wg * tm)) * ntiles;
