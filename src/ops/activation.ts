@@ -1,10 +1,10 @@
 /**
  * ReLU planned as steps (shaders/relu.wgsl). The backward reads the forward output y, which is
  * what a network keeps; `accumulate` adds into dx for tensors with two consumers. When n % 4 == 0
- * the kernels move vec4f items (the `…4` entry points), else f32 elements.
+ * the kernels move vec4f items, else f32 elements (plan.ts itemKernel).
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, elementwiseGrid, type Planned } from "./plan.ts";
+import { dispatchStep, elementwiseGrid, itemKernel, type Planned } from "./plan.ts";
 
 const WG = 256;
 
@@ -17,8 +17,8 @@ export async function planReluForward(
   b: { x: GPUBuffer; y: GPUBuffer },
 ): Promise<Planned> {
   if (b.x === b.y) throw new Error("relu forward: x and y are one buffer; use planReluInPlace");
-  const { u, groups, suffix } = count(rt, n);
-  const k = await rt.kernel("relu", `relu_fwd${suffix}`);
+  const { u, groups, width } = count(rt, n);
+  const k = await itemKernel(rt, "relu", width, "relu_fwd");
   return { steps: [dispatchStep(rt, k, [u, b.x, b.y], groups)], scratch: [] };
 }
 
@@ -28,8 +28,8 @@ export async function planReluInPlace(
   n: number,
   b: { x: GPUBuffer },
 ): Promise<Planned> {
-  const { u, groups, suffix } = count(rt, n);
-  const k = await rt.kernel("relu", `relu_inplace${suffix}`);
+  const { u, groups, width } = count(rt, n);
+  const k = await itemKernel(rt, "relu", width, "relu_inplace");
   return { steps: [dispatchStep(rt, k, [u, b.x], groups)], scratch: [] };
 }
 
@@ -41,7 +41,7 @@ export async function planReluBackward(
   opts: { accumulate?: boolean } = {},
 ): Promise<Planned> {
   if (new Set([b.dy, b.y, b.dx]).size < 3) throw new Error("relu backward: a buffer bound twice");
-  const { u, groups, suffix } = count(rt, n);
-  const k = await rt.kernel("relu", `relu_bwd${suffix}`, { ACC: opts.accumulate ? 1 : 0 });
+  const { u, groups, width } = count(rt, n);
+  const k = await itemKernel(rt, "relu", width, "relu_bwd", { ACC: opts.accumulate ? 1 : 0 });
   return { steps: [dispatchStep(rt, k, [u, b.dy, b.y, b.dx], groups)], scratch: [] };
 }

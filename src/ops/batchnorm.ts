@@ -6,8 +6,7 @@
  * dβ). `relu: true` fuses y = relu(bn(x)) and its backward (the mask comes from the saved y).
  */
 import type { Kernel, Runtime } from "../gpu/runtime.ts";
-import { SHADERS } from "../gpu/shaders.gen.ts";
-import { dispatchStep, packParams, type Planned } from "./plan.ts";
+import { dispatchStep, itemKernel, packParams, type Planned } from "./plan.ts";
 
 export interface BatchNormShape {
   n: number;
@@ -97,7 +96,6 @@ export function batchNormGrid(
   return { parts, chunk: Math.ceil(m / parts) };
 }
 
-const ITEM_BLOCK = /\/\/!item begin[^\n]*\n[\s\S]*?\/\/!item end/;
 const F32_ITEMS = `alias item = f32;
 const ITEM: u32 = 1u;
 fn hsum(v: item) -> f32 {
@@ -106,7 +104,6 @@ fn hsum(v: item) -> f32 {
 fn collapse(n: f32, mean: item, m2: item) -> vec3f {
   return vec3f(n, mean, m2);
 }`;
-let f32Source: string | undefined;
 
 /** A batch-norm entry point for `shape`'s item width (the f32 variant rewrites the item block). */
 function bnKernel(
@@ -115,10 +112,7 @@ function bnKernel(
   entry: string,
   constants: Record<string, number> = {},
 ): Promise<Kernel> {
-  if (itemWidth(shape) === 4) return rt.kernel("batchnorm", entry, constants);
-  if (!ITEM_BLOCK.test(SHADERS.batchnorm)) throw new Error("batchnorm.wgsl: no //!item block");
-  f32Source ??= SHADERS.batchnorm.replace(ITEM_BLOCK, F32_ITEMS);
-  return rt.kernelFromSource(`batchnorm(f32):${entry}`, f32Source, entry, constants);
+  return itemKernel(rt, "batchnorm", itemWidth(shape), entry, constants, F32_ITEMS);
 }
 
 function params(rt: Runtime, s: BatchNormShape, eps: number, momentum: number): GPUBuffer {

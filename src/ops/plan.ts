@@ -6,6 +6,7 @@
  */
 import type { Kernel, Runtime } from "../gpu/runtime.ts";
 import type { Grid } from "../gpu/dispatch.ts";
+import { type ShaderName, SHADERS } from "../gpu/shaders.gen.ts";
 
 export type Step =
   | { kind: "dispatch"; kernel: Kernel; bindGroup: GPUBindGroup; groups: number | Grid }
@@ -60,21 +61,46 @@ export function packParams(values: number[], floats: ReadonlySet<number> = new S
 
 /**
  * The grid of an elementwise kernel family over n f32 elements with `wg` invocations per
- * workgroup: vec4f items when n % 4 == 0 (the family's entry points with suffix "4"), else f32
- * elements; `u` holds the item count.
+ * workgroup: vec4f items when n % 4 == 0, else f32 elements (see {@link itemKernel}); `u` holds
+ * the item count.
  */
 export function elementwiseGrid(
   rt: Runtime,
   n: number,
   wg: number,
   op: string,
-): { u: GPUBuffer; groups: number; suffix: string } {
+): { u: GPUBuffer; groups: number; width: ItemWidth } {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${op}: bad element count ${n}`);
   const width = n % 4 === 0 ? 4 : 1;
   const items = n / width;
-  return {
-    u: rt.uniform(packParams([items])),
-    groups: Math.ceil(items / wg),
-    suffix: width === 4 ? "4" : "",
-  };
+  return { u: rt.uniform(packParams([items])), groups: Math.ceil(items / wg), width };
+}
+
+export type ItemWidth = 1 | 4;
+
+const ITEM_BLOCK = /\/\/!item begin[^\n]*\n[\s\S]*?\/\/!item end/;
+const f32Sources = new Map<string, string>();
+
+/**
+ * An entry point of a shader family written once over `item`, the type its `//!item begin` …
+ * `//!item end` block declares as vec4f: width 4 compiles the file as written, width 1 swaps the
+ * block for `f32Block` (which must declare the same names over f32), so tensors whose sizes are
+ * not multiples of 4 run the same code one element at a time.
+ */
+export function itemKernel(
+  rt: Runtime,
+  family: ShaderName,
+  width: ItemWidth,
+  entry: string,
+  constants: Record<string, number> = {},
+  f32Block = "alias item = f32;",
+): Promise<Kernel> {
+  if (width === 4) return rt.kernel(family, entry, constants);
+  let source = f32Sources.get(family);
+  if (source === undefined) {
+    if (!ITEM_BLOCK.test(SHADERS[family])) throw new Error(`${family}.wgsl: no //!item block`);
+    source = SHADERS[family].replace(ITEM_BLOCK, f32Block);
+    f32Sources.set(family, source);
+  }
+  return rt.kernelFromSource(`${family}(f32):${entry}`, source, entry, constants);
 }

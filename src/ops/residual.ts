@@ -1,10 +1,10 @@
 /**
  * The fused residual join y = relu(a + b) and its one-pass backward (shaders/residual.wgsl):
  * the mask is read once and the shared gradient written to both branches. When n % 4 == 0 the
- * kernels move vec4f items (the `…4` entry points), else f32 elements.
+ * kernels move vec4f items, else f32 elements (plan.ts itemKernel).
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, elementwiseGrid, type Planned } from "./plan.ts";
+import { dispatchStep, elementwiseGrid, itemKernel, type Planned } from "./plan.ts";
 
 const WG = 256;
 
@@ -24,8 +24,8 @@ export async function planAddReluForward(
   b: { a: GPUBuffer; b: GPUBuffer; y: GPUBuffer },
 ): Promise<Planned> {
   if (new Set([b.a, b.b, b.y]).size < 3) throw new Error("add+relu forward: a buffer bound twice");
-  const { u, groups, suffix } = count(rt, n);
-  const k = await rt.kernel("residual", `add_relu_fwd${suffix}`);
+  const { u, groups, width } = count(rt, n);
+  const k = await itemKernel(rt, "residual", width, "add_relu_fwd");
   return { steps: [dispatchStep(rt, k, [u, b.a, b.b, b.y], groups)], scratch: [] };
 }
 
@@ -43,12 +43,14 @@ export async function planAddReluBackward(
   if (new Set(bufs).size < bufs.length) {
     throw new Error("add+relu backward: a buffer bound twice (da and db must differ)");
   }
-  const { u, groups, suffix } = count(rt, n);
+  const { u, groups, width } = count(rt, n);
   const k = b.db
-    ? await rt.kernel("residual", `add_relu_bwd${suffix}`, {
+    ? await itemKernel(rt, "residual", width, "add_relu_bwd", {
       ACC_A: opts.accumulateA ? 1 : 0,
       ACC_B: opts.accumulateB ? 1 : 0,
     })
-    : await rt.kernel("residual", `add_relu_bwd_one${suffix}`, { ACC_A: opts.accumulateA ? 1 : 0 });
+    : await itemKernel(rt, "residual", width, "add_relu_bwd_one", {
+      ACC_A: opts.accumulateA ? 1 : 0,
+    });
   return { steps: [dispatchStep(rt, k, [u, ...bufs], groups)], scratch: [] };
 }
