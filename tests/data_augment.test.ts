@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { computeChannelStats, Normalizer, Rng, writeSample } from "../src/data/augment.ts";
+import {
+  augmentsByDefault,
+  computeChannelStats,
+  Normalizer,
+  Rng,
+  writeSample,
+} from "../src/data/augment.ts";
 import type { Dataset } from "../src/data/dataset.ts";
 
 /** 2 samples, 2 channels, 3×5, pixel value = sample·100 + channel·50 + y·5 + x. */
@@ -113,4 +119,11 @@ Deno.test("Rng state round-trips and streams are reproducible", () => {
   assert.notDeepEqual(new Rng(3, 4).getState(), new Rng(4, 3).getState());
   const perm = new Rng(5).shuffle(Int32Array.from({ length: 100 }, (_, i) => i));
   assert.deepEqual([...perm].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+});
+
+Deno.test("augment: only CIFAR-10 augments by default", () => {
+  assert.equal(augmentsByDefault({ name: "cifar10/train" }), true);
+  assert.equal(augmentsByDefault({ name: "fashion-mnist/train" }), false);
+  assert.equal(augmentsByDefault({ name: "mnist/train" }), false);
+  assert.equal(augmentsByDefault({ name: "synthetic/train" }), false);
 });

@@ -130,6 +130,7 @@ const spec = defineFlags({
   tag: { type: "string", help: "Optional tag" },
   augment: { type: "boolean", default: true, help: "Random crop + flip" },
   dryRun: { type: "boolean", help: "Build only" },
+  shuffle: { type: "boolean", optional: true, help: "Shuffle (unset: per data set)" },
 });
 
 const errorOf = (argv: string[]): string => {
@@ -152,6 +153,7 @@ Deno.test("args: defaults, both value forms, booleans, typed result", () => {
     tag: undefined,
     augment: true,
     dryRun: false,
+    shuffle: undefined,
   });
   const b = parseArgs(spec, [
     "--name=r2",
@@ -172,12 +174,17 @@ Deno.test("args: defaults, both value forms, booleans, typed result", () => {
   assert.equal(b.dryRun, true);
   assert.equal(b.tag, "-x"); // single-dash values are values, not flags
   assert.equal(parseArgs(spec, ["--name", "x", "--augment=false"]).augment, false);
+  // An optional boolean tells "absent" apart from both values.
+  assert.equal(parseArgs(spec, ["--name", "x", "--shuffle"]).shuffle, true);
+  assert.equal(parseArgs(spec, ["--name", "x", "--no-shuffle"]).shuffle, false);
+  assert.equal(parseArgs(spec, ["--name", "x", "--shuffle=0"]).shuffle, false);
   // Type-level checks: these assignments must compile.
   const m: "resnet20" | "plain20" | "resnet56" = b.model;
   const n: string = b.name;
   const t: string | undefined = b.tag;
   const e: number = b.epochs;
-  assert.ok(m && n && e && t);
+  const s: boolean | undefined = b.shuffle;
+  assert.ok(m && n && e && t && s === undefined);
 });
 
 Deno.test("args: every error kind names the flag", () => {
@@ -217,6 +224,7 @@ Deno.test("args: --help lists every flag with its default", () => {
   assert.match(help, /--tag <string>\s+Optional tag \(default: none\)/);
   assert.match(help, /--\[no-\]augment\s+Random crop \+ flip \(default: true\)/);
   assert.match(help, /--\[no-\]dry-run\s+Build only \(default: false\)/);
+  assert.match(help, /--\[no-\]shuffle\s+Shuffle \(unset: per data set\)\n/);
   assert.match(help, /--help/);
 });
 

@@ -213,7 +213,7 @@ Deno.test({
       seed: 1,
       out: `${dir}/run`,
       evalEvery: 1,
-      augment: false,
+      // augment unset: resolved from the data set (off for synthetic) and recorded as resolved.
       logEvery: 2,
       gradNormEvery: 0,
     };
@@ -224,6 +224,7 @@ Deno.test({
     const names = [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name);
     assert.ok(!names.some((n) => n.includes(".tmp")), `temp files left: ${names}`);
     assert.ok(!names.includes("checkpoint.safetensors"));
+    assert.equal(JSON.parse(Deno.readTextFileSync(`${dir}/run/config.json`)).augment, false);
     await Deno.remove(dir, { recursive: true });
   },
 });

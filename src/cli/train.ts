@@ -63,7 +63,12 @@ const flags = defineFlags({
   resume: { type: "string", help: "checkpoint to continue from (a run's checkpoint.safetensors)" },
   evalEvery: { type: "int", default: 1, min: 1, help: "evaluate on the test set every N epochs" },
   clipGradNorm: { type: "number", min: 0, help: "clip the global gradient L2 norm to this" },
-  augment: { type: "boolean", default: true, help: "pad-4 random crop + horizontal flip" },
+  augment: {
+    type: "boolean",
+    optional: true,
+    help: "the paper's pad-4 random crop + horizontal flip (unset: on for cifar10, off for " +
+      "the 3-epoch runs on grayscale sets, where it underfits; see README)",
+  },
   tune: {
     type: "boolean",
     default: false,

@@ -38,6 +38,8 @@ export interface NumberFlag extends Common {
 export interface BooleanFlag extends Common {
   type: "boolean";
   default?: boolean;
+  /** Absent reads as undefined rather than false, for defaults that depend on other flags. */
+  optional?: true;
 }
 export interface EnumFlag<V extends string = string> extends Common {
   type: "enum";
@@ -52,9 +54,13 @@ type ValueOf<F> = F extends { type: "enum"; values: readonly (infer V)[] } ? V
   : F extends { type: "boolean" } ? boolean
   : string;
 
-/** Booleans are never undefined (absent = default or false); others are when optional. */
+/**
+ * Booleans are never undefined (absent = default or false) unless marked optional; others are
+ * undefined when absent without a default.
+ */
 export type Parsed<S extends Spec> = {
-  [K in keyof S]: S[K] extends { type: "boolean" } ? boolean
+  [K in keyof S]: S[K] extends { type: "boolean"; optional: true } ? boolean | undefined
+    : S[K] extends { type: "boolean" } ? boolean
     : S[K] extends { default: unknown } | { required: true } ? ValueOf<S[K]>
     : ValueOf<S[K]> | undefined;
 };
@@ -177,7 +183,7 @@ export function parseArgs<S extends Spec>(
   for (const [key, f] of Object.entries(spec)) {
     if (key in out) continue;
     if (f.default !== undefined) out[key] = f.default;
-    else if (f.type === "boolean") out[key] = false;
+    else if (f.type === "boolean") out[key] = f.optional ? undefined : false;
     else if (f.required) {
       throw new ArgsError(`--${kebab(key)} is required (${describeType(f)})`);
     } else out[key] = undefined;
@@ -209,7 +215,7 @@ export function formatHelp(spec: Spec, usage = ""): string {
     const dflt = f.default !== undefined
       ? ` (default: ${JSON.stringify(f.default)})`
       : f.type === "boolean"
-      ? " (default: false)"
+      ? (f.optional ? "" : " (default: false)")
       : f.required
       ? " (required)"
       : " (default: none)";

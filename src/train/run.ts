@@ -8,7 +8,12 @@ import { buildModel, type ShortcutOption } from "../models/zoo.ts";
 import { Model } from "../model/model.ts";
 import { countParameters } from "../graph/ir.ts";
 import { loadDataset } from "../data/dataset.ts";
-import { computeChannelStats, NO_AUGMENT, PAPER_AUGMENT } from "../data/augment.ts";
+import {
+  augmentsByDefault,
+  computeChannelStats,
+  NO_AUGMENT,
+  PAPER_AUGMENT,
+} from "../data/augment.ts";
 import { BatchLoader } from "../data/loader.ts";
 import { Trainer } from "./trainer.ts";
 import { Evaluator } from "./evaluator.ts";
@@ -42,7 +47,8 @@ export interface TrainConfig {
   /** Evaluate on the test set every N epochs (and after the last). */
   evalEvery: number;
   clipGradNorm?: number;
-  augment: boolean;
+  /** The paper's pad-4 crop + flip; unset: augmentsByDefault(data). */
+  augment?: boolean;
   /** Read loss/accuracy from the GPU every N steps. */
   logEvery: number;
   /** Capture per-layer gradient norms every N steps (0: never). */
@@ -113,11 +119,12 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   });
   const evaluator = await Evaluator.create(model, Math.min(cfg.evalBatch, test.count));
   const stats = computeChannelStats(train);
+  const augment = cfg.augment ?? augmentsByDefault(train);
   const trainLoader = BatchLoader.train(train, {
     batchSize: cfg.batch,
     stats,
     seed: cfg.seed,
-    augment: cfg.augment ? PAPER_AUGMENT : NO_AUGMENT,
+    augment: augment ? PAPER_AUGMENT : NO_AUGMENT,
   });
   const perEpoch = trainLoader.batchesPerEpoch;
   const totalSteps = perEpoch * cfg.epochs;
@@ -145,6 +152,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     JSON.stringify(
       {
         ...cfg,
+        augment,
         adapter: rt.report.description,
         backend: rt.report.backend,
         parameters: countParameters(graph),
@@ -197,7 +205,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     await saveCheckpoint(ckptPath, model, trainer, {
       ...position(),
       model: cfg.model,
-      config: { ...cfg },
+      config: { ...cfg, augment },
     });
     checkpointed = true;
   };
