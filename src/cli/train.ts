@@ -66,8 +66,8 @@ const flags = defineFlags({
   augment: {
     type: "boolean",
     optional: true,
-    help: "the paper's pad-4 random crop + horizontal flip (unset: on for cifar10, off for " +
-      "the 3-epoch runs on grayscale sets, where it underfits; see README)",
+    help: "the paper's pad-4 random crop + horizontal flip (unset: on for cifar10, as in the " +
+      "paper; off for the grayscale sets, where short runs underfit with it; see README)",
   },
   tune: {
     type: "boolean",

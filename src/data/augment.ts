@@ -138,7 +138,7 @@ export const NO_AUGMENT: AugmentOptions = { pad: 0, flip: false };
 /**
  * Whether a run augments when the user did not say: only CIFAR-10, the paper's setting. Its
  * augmentation is tuned for ~160-epoch runs; in the 3-epoch default run on Fashion-MNIST the net
- * underfits with it (ResNet-20 in PyTorch, bench/torch_fmnist.py: 90.6% test with it, 92.2%
+ * underfits with it (ResNet-20 in PyTorch, bench/torch_fmnist.py: 90.6% test with it, 92.3%
  * without; README), and a mirrored digit is another digit.
  */
 export function augmentsByDefault(ds: Pick<Dataset, "name">): boolean {
