@@ -3,8 +3,7 @@
 //   conv2d_backward_weight.wgsl, in split order (deterministic). One element per invocation.
 // `sum_splits_bias`: the same for split-K forward partial outputs, plus the bias of each output's
 //   channel (params: count, slices, OH·OW, K; binding 3 bias).
-// `sum_splits_into`: the same for split-K backward-data partial dx, added to the old dx when
-//   params.plane (here: accumulate) is 1.
+// `sum_splits_into`: the same for split-K backward-data partial dx, added to the old dx when ACC.
 // `bias_grad`: dst[k] = Σ_{n, pixel} src[(n·K + k)·plane + pixel] (db from dy, NCHW). One
 //   workgroup per channel; invocations stride over the plane, then a tree sum in workgroup
 //   memory (fixed order, so the result does not depend on scheduling).
@@ -14,9 +13,10 @@
 //!include common/grid.wgsl
 
 override WG: u32 = 64u;
+override ACC: bool = false;
 
 struct Params {
-  // sum_splits(_bias): elements per slice, slices[, OH·OW, K]. bias_grad: N, K, the OH·OW plane.
+  // sum_splits(_bias, _into): elements per slice, slices[, OH·OW, K]. bias_grad: N, K, OH·OW.
   a: u32,
   b: u32,
   plane: u32,
@@ -59,13 +59,17 @@ fn sum_splits_bias(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   }
 }
 
-// Split-K conv backward-data: dx[i] = (accumulate ? dx[i] : 0) + Σ_s src[s·count + i].
+// Split-K conv backward-data: dx[i] = (ACC ? dx[i] : 0) + Σ_s src[s·count + i].
 @compute @workgroup_size(WG)
 fn sum_splits_into(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
   if (i < p.a) {
-    dst[i] = split_sum(i) + select(0.0, dst[i], p.plane != 0u);
+    if (ACC) {
+      dst[i] += split_sum(i);
+    } else {
+      dst[i] = split_sum(i);
+    }
   }
 }
 

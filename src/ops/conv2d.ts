@@ -295,7 +295,7 @@ export async function planConv2dBackwardData(
     dy = c4Buffer(rt, s.n * s.k * oh * ow);
     steps.push(await packC4Step(rt, io.dy, dy, s.n, s.k, oh * ow));
   }
-  // Phases (stride²) and their pixel tiles, for the split decision below.
+  // Stride phases (ry, rx): the pixels of one phase share which taps reach an output.
   const phases: { ry: number; rx: number; hq: number; wq: number; m: number }[] = [];
   for (let ry = 0; ry < Math.min(s.stride, s.h); ry++) {
     for (let rx = 0; rx < Math.min(s.stride, s.w); rx++) {
@@ -312,28 +312,23 @@ export async function planConv2dBackwardData(
   if (splits > 1) return planBackwardDataSplit(rt, s, io, mode, wg, phases, splits);
   const entry = dy4 ? "backward_data_uw_x4" : uw ? "backward_data_uw" : "backward_data";
   const k = await rt.kernel("conv2d_backward_data", entry, { WG: wg });
-  // One dispatch per stride phase (ry, rx): its pixels share which taps reach an output.
-  for (let ry = 0; ry < Math.min(s.stride, s.h); ry++) {
-    for (let rx = 0; rx < Math.min(s.stride, s.w); rx++) {
-      const hq = Math.ceil((s.h - ry) / s.stride), wq = Math.ceil((s.w - rx) / s.stride);
-      const m = s.n * hq * wq;
-      if (m === 0) continue;
-      // backward_data_uw_x4 holds 16 pixels per invocation.
-      const mtiles = Math.ceil(m / (wg * TILE_ROWS * (dy4 ? 2 : 1)));
-      const params = (tiles: number, cBase: number) =>
-        rt.uniform(packParams([
-          ...shapeWords(s, oh, ow),
-          ...[m, tiles, mtiles * tiles, mode.accumulate ? 1 : 0, cBase, ry, rx, hq, wq, 0, 0, 0, 0],
-        ]));
-      if (packed) {
-        for (let t = 0; t < ctiles; t++) {
-          const b = [params(1, t * TILE_COLS), dy, windowOf(packed, t), io.dx];
-          steps.push(dispatchStep(rt, k, b, mtiles));
-        }
-      } else {
-        const b = [params(ctiles, 0), io.dy, io.w, io.dx];
-        steps.push(dispatchStep(rt, k, b, mtiles * ctiles));
+  // One dispatch per stride phase.
+  for (const { ry, rx, hq, wq, m } of phases) {
+    // backward_data_uw_x4 holds 16 pixels per invocation.
+    const mtiles = Math.ceil(m / (wg * TILE_ROWS * (dy4 ? 2 : 1)));
+    const params = (tiles: number, cBase: number) =>
+      rt.uniform(packParams([
+        ...shapeWords(s, oh, ow),
+        ...[m, tiles, mtiles * tiles, mode.accumulate ? 1 : 0, cBase, ry, rx, hq, wq, 0, 0, 0, 0],
+      ]));
+    if (packed) {
+      for (let t = 0; t < ctiles; t++) {
+        const b = [params(1, t * TILE_COLS), dy, windowOf(packed, t), io.dx];
+        steps.push(dispatchStep(rt, k, b, mtiles));
       }
+    } else {
+      const b = [params(ctiles, 0), io.dy, io.w, io.dx];
+      steps.push(dispatchStep(rt, k, b, mtiles * ctiles));
     }
   }
   return { steps, scratch: [] };
@@ -365,8 +360,11 @@ async function planBackwardDataSplit(
     ]));
     steps.push(dispatchStep(rt, k, [params, io.dy, io.w, part], used * groups));
   }
-  const red = await rt.kernel("conv2d_reduce", "sum_splits_into", { WG: 64 });
-  const rp = rt.uniform(packParams([slice, used, mode.accumulate ? 1 : 0, 0]));
+  const red = await rt.kernel("conv2d_reduce", "sum_splits_into", {
+    WG: 64,
+    ACC: mode.accumulate ? 1 : 0,
+  });
+  const rp = rt.uniform(packParams([slice, used, 0, 0]));
   steps.push(dispatchStep(rt, red, [rp, part, io.dx], Math.ceil(slice / 64)));
   return { steps, scratch: [part] };
 }
