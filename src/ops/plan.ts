@@ -96,11 +96,12 @@ export function itemKernel(
   f32Block = "alias item = f32;",
 ): Promise<Kernel> {
   if (width === 4) return rt.kernel(family, entry, constants);
-  let source = f32Sources.get(family);
+  const key = `${family}\u0000${f32Block}`;
+  let source = f32Sources.get(key);
   if (source === undefined) {
     if (!ITEM_BLOCK.test(SHADERS[family])) throw new Error(`${family}.wgsl: no //!item block`);
     source = SHADERS[family].replace(ITEM_BLOCK, f32Block);
-    f32Sources.set(family, source);
+    f32Sources.set(key, source);
   }
   return rt.kernelFromSource(`${family}(f32):${entry}`, source, entry, constants);
 }
