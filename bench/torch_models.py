@@ -20,31 +20,35 @@ TRAIN_CASES = ["resnet20:A:1x28x28:32", "resnet20:A:1x28x28:128",
 
 
 class ShortcutA(nn.Module):
-    """Option A: subsample by the stride, zero-pad the new channels (no parameters)."""
+    """Option A: subsample by the stride, zero-pad the new channels (no parameters): half of them
+    before the input's and the rest after, as resgpu (shaders/shortcut_a.wgsl) does."""
 
     def __init__(self, cin, cout, stride):
         super().__init__()
-        self.stride, self.pad = stride, cout - cin
+        self.stride, self.before, self.after = stride, (cout - cin) // 2, cout - cin - (cout - cin) // 2
 
     def forward(self, x):
-        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.pad))
+        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, self.before, self.after))
 
 
 class Block(nn.Module):
+    """Two 3x3 conv-BN layers; shortcut "plain" drops the identity path (the paper's plain net)."""
+
     def __init__(self, cin, cout, stride, shortcut):
         super().__init__()
+        self.plain = shortcut == "plain"
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.shortcut = nn.Identity()
-        if shortcut == "C" or (stride != 1 or cin != cout):
+        if not self.plain and (shortcut == "C" or (stride != 1 or cin != cout)):
             self.shortcut = ShortcutA(cin, cout, stride) if shortcut == "A" else nn.Sequential(
                 nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y if self.plain else y + self.shortcut(x))
 
 
 class CifarResNet(nn.Module):

@@ -11,23 +11,11 @@ import { Model } from "../src/model/model.ts";
 import { saveCheckpoint } from "../src/train/checkpoint.ts";
 import { buildStepPlan } from "../src/scheduler/step_plan.ts";
 import { replay } from "../src/ops/plan.ts";
-
-async function hasTorchvision(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", "import torch, torchvision"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.code === 0;
-  } catch {
-    return false;
-  }
-}
+import { pythonHas, runPythonJson } from "./helpers/torch.ts";
 
 Deno.test({
   name: "checkpoint: torchvision ResNet-18 loads it strictly and computes the same logits",
-  ignore: !(await hasTorchvision()),
+  ignore: !(await pythonHas("torch", "torchvision")),
   ...GPU_TEST,
   async fn() {
     const rt = await runtime();
@@ -65,19 +53,10 @@ Deno.test({
       model: "resnet18",
       config: {},
     });
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: [
-        new URL("./fixtures/torch_load_checkpoint.py", import.meta.url).pathname,
-        path,
-        String(classes),
-        String(batch),
-        String(size),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+    const torch = await runPythonJson(
+      new URL("./fixtures/torch_load_checkpoint.py", import.meta.url),
+      [path, String(classes), String(batch), String(size)],
+    ) as { format: string; names: number; logits: number[]; f32_rel: number };
     assert.equal(torch.format, "resgpu-checkpoint-1");
     assert.equal(
       torch.names,
