@@ -22,7 +22,9 @@ left() { echo $((BUDGET - SECONDS)); }
 step() { echo "== [$SECONDS s] $*"; }
 # GPU_SESSION_STEPS picks steps (comma-separated; default all): tests, train, tuned, baseline,
 # torch, kernels, degradation, fulltrain. E.g. a session that only needs a long degradation
-# study: GPU_SESSION_STEPS=degradation.
+# study: GPU_SESSION_STEPS=degradation. GPU_DEGRADATION_ARGS replaces the planned study budget,
+# e.g. the residual nets at the budget the PyTorch replica points to (README, "The degradation
+# experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14".
 STEPS=",${GPU_SESSION_STEPS:-tests,train,tuned,baseline,torch,kernels,degradation,fulltrain},"
 want() { [[ "$STEPS" == *",$1,"* ]]; }
 
@@ -112,10 +114,12 @@ subset = max(1280, min(60000, int(images / epochs)))
 print(",".join(map(str, depths)), f"--epochs {epochs} --subset {subset}")
 ' "$T20" "$T56" "$DEG")
 read -r DEPTHS DEGARGS <<<"$plan"
+DEGARGS="--depths $DEPTHS $DEGARGS"
+[ -n "${GPU_DEGRADATION_ARGS:-}" ] && DEGARGS=$GPU_DEGRADATION_ARGS
 if want degradation && [ "$DEG" -ge 90 ]; then
-  step "degradation: depths $DEPTHS $DEGARGS (about $DEG s)"
+  step "degradation: $DEGARGS (about $DEG s)"
   # shellcheck disable=SC2086
-  timeout "$(($(left) - 15))" deno task degradation --data /tmp/fmnist --depths "$DEPTHS" $DEGARGS \
+  timeout "$(($(left) - 15))" deno task degradation --data /tmp/fmnist $DEGARGS \
     --out "$OUT/runs/degradation" 2>&1 | tail -n 40
 else
   step "degradation skipped: $DEG s is too little"

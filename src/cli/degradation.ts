@@ -4,7 +4,7 @@
  */
 import { defineFlags, parseArgsOrExit } from "../train/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
-import { runDegradationStudy } from "../study/degradation.ts";
+import { NETS, runDegradationStudy } from "../study/degradation.ts";
 
 const flags = defineFlags({
   data: {
@@ -30,6 +30,11 @@ const flags = defineFlags({
     help:
       "linear warm-up steps from lr/10 (the paper's remedy for deep nets; capped at 1/4 of a run)",
   },
+  nets: {
+    type: "string",
+    default: "plain,resnet",
+    help: "which nets to train at each depth: plain, resnet or both",
+  },
   out: { type: "string", default: "runs/degradation", help: "output directory" },
 });
 
@@ -39,6 +44,12 @@ if (depths.some((d) => !Number.isInteger(d) || d < 8 || (d - 2) % 6 !== 0)) {
   console.error(
     `error: --depths must be CIFAR depths 6n+2 (20, 32, 44, 56, 110), got ${args.depths}`,
   );
+  Deno.exit(2);
+}
+const nets = args.nets.split(",").map((n) => n.trim());
+const bad = nets.filter((n) => !(NETS as readonly string[]).includes(n));
+if (bad.length || !nets.length) {
+  console.error(`error: --nets takes plain, resnet or plain,resnet; got ${args.nets}`);
   Deno.exit(2);
 }
 const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
@@ -54,6 +65,7 @@ const runs = await runDegradationStudy({
   out: args.out,
   gradNormEvery: args.gradNormEvery,
   warmup: args.warmup,
+  nets: nets as (typeof NETS)[number][],
 });
 for (const r of runs) {
   console.log(
