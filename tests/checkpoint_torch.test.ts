@@ -9,9 +9,13 @@ import { GPU_TEST, runtime } from "./helpers/gpu.ts";
 import { resnetImageNet } from "../src/models/resnet_imagenet.ts";
 import { Model } from "../src/model/model.ts";
 import { saveCheckpoint } from "../src/train/checkpoint.ts";
-import { buildStepPlan } from "../src/scheduler/step_plan.ts";
-import { replay } from "../src/ops/plan.ts";
-import { pythonHas, runPythonJson } from "./helpers/torch.ts";
+import {
+  assertLogitsMatch,
+  formulaInputLogits,
+  pythonHas,
+  runPythonJson,
+  type TorchLogits,
+} from "./helpers/torch.ts";
 
 Deno.test({
   name: "checkpoint: torchvision ResNet-18 loads it strictly and computes the same logits",
@@ -53,32 +57,22 @@ Deno.test({
       model: "resnet18",
       config: {},
     });
-    const torch = await runPythonJson(
+    const torch = await runPythonJson<TorchLogits>(
       new URL("./fixtures/torch_load_checkpoint.py", import.meta.url),
       [path, String(classes), String(batch), String(size)],
-    ) as { format: string; names: number; logits: number[]; f32_rel: number };
+    );
     assert.equal(torch.format, "resgpu-checkpoint-1");
     assert.equal(
       torch.names,
       graph.params.length + graph.params.filter((p) => p.kind === "running_mean").length,
     );
 
-    const plan = await buildStepPlan(model, { batch, mode: "eval" });
-    const n = batch * 3 * size * size;
-    rt.write(plan.input, 0, Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i + 0.1)));
-    replay(rt, plan.forward);
-    const ours = new Float32Array(await rt.read(plan.logits, batch * classes * 4));
-    const scale = Math.max(...torch.logits.map(Math.abs));
+    const ours = await formulaInputLogits(rt, model, batch, batch * 3 * size * size, classes);
     // Against PyTorch's f64. Our convolutions accumulate up to K = 512·3·3 = 4608 terms in one
     // f32 running sum (≈ √K·2⁻²⁴ ≈ 4e-6 relative per layer, 18 layers), where oneDNN's blocked
     // sums do better (its f32 error here is `f32_rel`): allow 1e-4 of the logits' scale, or 8×
     // PyTorch's own f32 error if larger. A wrong name, layout or eval statistic errs by O(1).
-    const tol = Math.max(1e-4, 8 * torch.f32_rel) * scale;
-    for (let i = 0; i < ours.length; i++) {
-      const err = Math.abs(ours[i] - torch.logits[i]);
-      assert.ok(err <= tol, `logit ${i}: ${ours[i]} vs ${torch.logits[i]}, tolerance ${tol}`);
-    }
-    plan.release();
+    assertLogitsMatch(ours, torch, 1e-4);
     model.dispose();
     await Deno.remove(dir, { recursive: true });
   },

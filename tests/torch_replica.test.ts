@@ -6,12 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { GPU_TEST, runtime } from "./helpers/gpu.ts";
-import { pythonHas, runPythonJson } from "./helpers/torch.ts";
+import {
+  assertLogitsMatch,
+  formulaInputLogits,
+  pythonHas,
+  runPythonJson,
+  type TorchLogits,
+} from "./helpers/torch.ts";
 import { buildModel } from "../src/models/zoo.ts";
 import { Model } from "../src/model/model.ts";
 import { saveCheckpoint } from "../src/train/checkpoint.ts";
-import { buildStepPlan } from "../src/scheduler/step_plan.ts";
-import { replay } from "../src/ops/plan.ts";
 
 const hasTorch = await pythonHas("torch");
 
@@ -50,29 +54,18 @@ for (const [name, shortcut] of [["plain20", "plain"], ["resnet20", "A"]] as cons
         model: name,
         config: {},
       });
-      const torch = await runPythonJson(
+      const torch = await runPythonJson<TorchLogits>(
         new URL("./fixtures/torch_replica_logits.py", import.meta.url),
         [path, "20", shortcut, String(batch)],
-      ) as { format: string; names: number; logits: number[]; f32_rel: number };
+      );
       assert.equal(torch.format, "resgpu-checkpoint-1");
 
-      const plan = await buildStepPlan(model, { batch, mode: "eval" });
-      const n = batch * 28 * 28;
-      rt.write(plan.input, 0, Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i + 0.1)));
-      replay(rt, plan.forward);
-      const ours = new Float32Array(await rt.read(plan.logits, batch * classes * 4));
-      const scale = Math.max(...torch.logits.map(Math.abs));
+      const ours = await formulaInputLogits(rt, model, batch, batch * 28 * 28, classes);
       // Against PyTorch's f64: measured 0.8–1.2e-6 of the logits' scale (PyTorch's own f32: 2e-7).
       // Padding option A's new channels all after the input's instead of half before (the
       // replica's first version) erred by 1e-3, so 2e-5 separates the two with room on both
       // sides; 8× PyTorch's own f32 error if that is larger.
-      const tol = Math.max(2e-5, 8 * torch.f32_rel) * scale;
-      assert.equal(ours.length, torch.logits.length);
-      for (let i = 0; i < ours.length; i++) {
-        const err = Math.abs(ours[i] - torch.logits[i]);
-        assert.ok(err <= tol, `logit ${i}: ${ours[i]} vs ${torch.logits[i]}, tolerance ${tol}`);
-      }
-      plan.release();
+      assertLogitsMatch(ours, torch, 2e-5);
       model.dispose();
       await Deno.remove(dir, { recursive: true });
     },
