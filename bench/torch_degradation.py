@@ -15,7 +15,6 @@ Writes <out>/<net>.jsonl (one {"step", "train_error"} line per window, then a su
 <out>/results.json, and prints a table as each net finishes.
 """
 import argparse
-import gzip
 import json
 import math
 import os
@@ -23,8 +22,7 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from torch_fmnist_common import augment, he_init, load_fmnist, sgd_step, test_accuracy
 from torch_models import CifarResNet  # bench/: the same CIFAR nets the benchmarks time
 
 ap = argparse.ArgumentParser()
@@ -42,55 +40,13 @@ ap.add_argument("--out", default="runs/degradation-torch")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 LOG_EVERY = 10
-
-
-def idx(name, offset):
-    with gzip.open(os.path.join(args.data, name)) as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-
-x_train = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
-y_train = idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
-x_test = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
-y_test = idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)
-if args.subset:
-    x_train, y_train = x_train[: args.subset], y_train[: args.subset]
-mean, std = x_train.mean(), x_train.std()
-x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-
-
-def build(depth, plain):
-    net = CifarResNet(depth, "plain" if plain else "A", 1)
-    for m in net.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-    return net
-
-
-def augment(x, rng):
-    n = len(x)
-    flip = rng.random(n) < 0.5
-    x[flip] = x[flip, :, :, ::-1]
-    padded = np.pad(x, ((0, 0), (0, 0), (4, 4), (4, 4)))
-    dy, dx = rng.integers(0, 9, n), rng.integers(0, 9, n)
-    return np.ascontiguousarray(
-        np.stack([padded[i, :, dy[i] : dy[i] + 28, dx[i] : dx[i] + 28] for i in range(n)]))
-
-
-def test_error(net):
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for k in range(0, len(x_test), 500):
-            pred = net(torch.from_numpy(x_test[k : k + 500])).argmax(1)
-            correct += (pred == torch.from_numpy(y_test[k : k + 500])).sum().item()
-    return 100 * (1 - correct / len(x_test))
+x_train, y_train, x_test, y_test = load_fmnist(args.data, args.subset)
 
 
 def train(depth, plain):
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    net = build(depth, plain)
+    net = he_init(CifarResNet(depth, "plain" if plain else "A", 1))
     per_epoch = len(x_train) // args.batch
     total = per_epoch * args.epochs
     warmup = min(args.warmup, total // 4)
@@ -104,19 +60,11 @@ def train(depth, plain):
         order = rng.permutation(len(x_train))
         for k in range(per_epoch):
             ids = order[k * args.batch : (k + 1) * args.batch]
-            xb = torch.from_numpy(augment(x_train[ids].copy(), rng))
-            yb = torch.from_numpy(y_train[ids])
+            xb = augment(x_train[ids].copy(), rng, flip=True, crop=True)
             w = 1 if step >= warmup else 0.1 + 0.9 * step / warmup
             lr = args.lr * w * 0.1 ** sum(step >= m for m in milestones)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            out = net(xb)
-            loss = F.cross_entropy(out, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            correct += sgd_step(net, opt, xb, y_train[ids], lr)
             step += 1
-            correct += (out.argmax(1) == yb).sum().item()
             seen += len(ids)
             if step % LOG_EVERY == 0 or step == total:
                 windows.append(100 * (1 - correct / seen))
@@ -126,7 +74,7 @@ def train(depth, plain):
     tail = windows[-max(1, math.ceil(len(windows) / 10)) :]
     result = {"net": name, "depth": depth, "residual": not plain, "iterations": total,
               "final_train_error": round(sum(tail) / len(tail), 3),
-              "test_error": round(test_error(net), 3),
+              "test_error": round(100 * (1 - test_accuracy(net, x_test, y_test)), 3),
               "seconds": round(time.time() - t0),
               "images_per_s": round(total * args.batch / (time.time() - t0), 1)}
     log.write(json.dumps(result) + "\n")
