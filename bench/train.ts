@@ -1,7 +1,8 @@
 /**
- * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune]`: training and
- * forward images/s of the paper's models at their benchmark shapes, first step (plan + compile,
- * and with --tune the autotuner's timing) apart, with planned memory.
+ * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune] [--winograd 0|2|4]`:
+ * training and forward images/s of the paper's models at their benchmark shapes, first step
+ * (plan + compile, and with --tune the autotuner's timing) apart, with planned memory.
+ * `--winograd` overrides the kernel policy's 3×3 algorithm (0 = direct kernels).
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
@@ -11,6 +12,12 @@ const quick = Deno.args.includes("--quick");
 const tune = Deno.args.includes("--tune");
 const onlyAt = Deno.args.indexOf("--only");
 const only = onlyAt >= 0 ? Deno.args[onlyAt + 1]?.split(",") : undefined;
+const winogradAt = Deno.args.indexOf("--winograd");
+const winogradArg = winogradAt >= 0 ? Deno.args[winogradAt + 1] : undefined;
+if (winogradArg !== undefined && !["0", "2", "4"].includes(winogradArg)) {
+  throw new Error(`--winograd ${winogradArg}: expected 0 (direct), 2 or 4`);
+}
+const winograd = winogradArg === undefined ? undefined : Number(winogradArg) as 0 | 2 | 4;
 const cases: [string, { inputShape: [number, number, number]; batch: number }][] = [
   ["resnet20", { inputShape: [1, 28, 28], batch: 32 }],
   ["resnet20", { inputShape: [1, 28, 28], batch: 128 }],
@@ -18,12 +25,12 @@ const cases: [string, { inputShape: [number, number, number]; batch: number }][]
   ["resnet50", { inputShape: [3, 64, 64], batch: 16 }],
 ];
 
-const rt = await Runtime.create(tune ? { tune: true } : {});
+const rt = await Runtime.create({ ...(tune ? { tune: true } : {}), winograd });
 const results: ThroughputResult[] = [];
 if (!json) {
   console.log(
     `adapter: ${rt.report.description} (backend ${rt.report.backend}, ` +
-      `${rt.policy.target} kernel policy)`,
+      `${rt.policy.target} kernel policy, winograd ${rt.policy.convWinograd})`,
   );
 }
 const chosen = only
@@ -53,6 +60,7 @@ if (json) {
       adapter: rt.report.description,
       backend: rt.report.backend,
       policy: rt.policy.target,
+      winograd: rt.policy.convWinograd,
       tuned: tune
         ? rt.tuner!.records.filter((r) => r.ms).map((r) => [r.op, r.shape, r.chosen])
         : null,

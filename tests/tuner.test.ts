@@ -30,11 +30,16 @@ Deno.test({
         "storage/wg64",
         "uniform/wg16",
         "uniform/wg64",
+        "winograd-f2",
+        "winograd-f4",
       ]);
       const best = Object.entries(rf.ms!).sort((a, b) => a[1] - b[1])[0][0];
       assert.equal(rf.chosen, best, "the fastest candidate is chosen");
       for (const v of Object.values(rf.ms!)) assert.ok(v > 0 && Number.isFinite(v));
-      assert.equal(`${fwd.weights}/wg${fwd.workgroup}`, rf.chosen);
+      assert.equal(
+        fwd.winograd ? `winograd-f${fwd.winograd}` : `${fwd.weights}/wg${fwd.workgroup}`,
+        rf.chosen,
+      );
       // 128 and 512 splits would exceed the shape's 48 (n, oy) rows: not candidates.
       assert.deepEqual(Object.keys(rw.ms!), [
         "uniform-dy",

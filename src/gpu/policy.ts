@@ -38,6 +38,13 @@ export interface KernelPolicy {
   reductionGroups: number;
   /** GEMMs: the packed uniform-window kernel for long products, or always the one dispatch. */
   gemmPacked: boolean;
+  /**
+   * 3×3 stride-1 convolutions (forward, backward-data) by Winograd F(m×m, 3×3) with this m, or
+   * 0 for the direct kernels. Software adapters: 4 — their direct kernel is bound by operand
+   * loads, and F(4,3) needs a quarter of the multiply-adds (bench/winograd.ts). GPUs: direct
+   * until measured there.
+   */
+  convWinograd: 0 | 2 | 4;
 }
 
 const POLICIES: Record<PolicyTarget, KernelPolicy> = {
@@ -51,6 +58,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     splitMax: 4096,
     reductionGroups: 256,
     gemmPacked: true,
+    convWinograd: 4,
   },
   gpu: {
     target: "gpu",
@@ -63,6 +71,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     splitMax: 256,
     reductionGroups: 1024,
     gemmPacked: false,
+    convWinograd: 0,
   },
 };
 

@@ -38,6 +38,11 @@ export interface RuntimeOptions extends AcquireOptions {
    * (`1`, or a cache file path) when readable, else off.
    */
   tune?: boolean | { cache: string };
+  /**
+   * 3×3 stride-1 convolutions by Winograd F(m×m, 3×3) with this m, or 0 for the direct kernels,
+   * instead of the policy's choice (benchmarks compare the two this way).
+   */
+  winograd?: 0 | 2 | 4;
 }
 
 export interface Kernel {
@@ -86,7 +91,8 @@ export class Runtime {
   private constructor(acq: Acquired, opts: RuntimeOptions) {
     this.device = acq.device;
     this.report = acq.report;
-    this.policy = kernelPolicy(acq.report, opts.kernels);
+    const policy = kernelPolicy(acq.report, opts.kernels);
+    this.policy = opts.winograd === undefined ? policy : { ...policy, convWinograd: opts.winograd };
     const tune = opts.tune ?? envTune();
     this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;
     const l = acq.report.limits;

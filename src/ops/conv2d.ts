@@ -10,8 +10,10 @@
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
+import { winogradApplies } from "../reference/winograd.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
 import type { Candidate } from "../gpu/tuner.ts";
+import { planConv2dWinograd, type WinogradTile, winogradUnsupported } from "./conv2d_winograd.ts";
 
 export type { Conv2dShape };
 
@@ -41,8 +43,16 @@ export interface ConvOptions {
    * backward-weight, dy for backward-data): `c4` repacks it (one extra dispatch) as NC4HW4 so
    * every load is a vec4 and runs the 16-row-per-invocation kernels, 1.2–1.6× faster on
    * lavapipe; `nchw` reads it in place. Default: `c4` when its channels are a multiple of 4.
+   * The Winograd input transform follows the same choice.
    */
   activations?: "c4" | "nchw";
+  /**
+   * Forward and backward-data of 3×3 stride-1 convolutions: compute by Winograd F(m×m, 3×3)
+   * (m = 2 or 4; src/ops/conv2d_winograd.ts) instead of the direct kernels, or 0 for direct.
+   * Default: the kernel policy's tile where the shape allows it (lavapipe: 4), else direct. An
+   * explicit tile the shape does not allow is an error.
+   */
+  winograd?: 0 | WinogradTile;
 }
 
 /** Floats in one uniform window: 64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize. */
@@ -171,6 +181,43 @@ function workgroupSize(rt: Runtime, want = rt.policy.convWorkgroup): number {
   return 1 << Math.floor(Math.log2(wg));
 }
 
+/**
+ * The Winograd tile for convolution `s` (as computed: backward-data passes its transposed
+ * shape): explicit, else the policy's where the shape allows it, else 0 (direct).
+ */
+function winogradTile(rt: Runtime, s: Conv2dShape, explicit?: 0 | WinogradTile): 0 | WinogradTile {
+  if (explicit !== undefined) {
+    const why = explicit ? winogradUnsupported(rt, s, explicit) : null;
+    if (why) throw new RangeError(`conv2d: winograd F(${explicit}x${explicit},3x3): ${why}`);
+    return explicit;
+  }
+  const m = rt.policy.convWinograd;
+  return m && !winogradUnsupported(rt, s, m) ? m : 0;
+}
+
+/**
+ * The Winograd input transform's operand: x repacked NC4HW4 (one dispatch; the transform then
+ * loads a vec4 per pixel instead of four scalars), or read in place with `activations: "nchw"`.
+ */
+async function winogradInput(
+  rt: Runtime,
+  x: GPUBuffer,
+  s: Conv2dShape,
+  activations?: "c4" | "nchw",
+): Promise<{ x: GPUBuffer; layout: "c4" | "nchw"; steps: Step[] }> {
+  if (activations === "nchw") return { x, layout: "nchw", steps: [] };
+  const x4 = c4Buffer(rt, s.n * s.c * s.h * s.w);
+  return { x: x4, layout: "c4", steps: [await packC4Step(rt, x, x4, s.n, s.c, s.h * s.w)] };
+}
+
+/** A zero bias of `k` floats, written once at plan time (owned by the plan's scratch). */
+function zeroBias(rt: Runtime, k: number, scratch: GPUBuffer[]): GPUBuffer {
+  const b = rt.pool.acquire(k * 4, "conv2d.zero_bias");
+  rt.device.queue.writeBuffer(b, 0, new Float32Array(k));
+  scratch.push(b);
+  return b;
+}
+
 export async function planConv2dForward(
   rt: Runtime,
   s: Conv2dShape,
@@ -184,12 +231,23 @@ export async function planConv2dForward(
   const ktiles = Math.ceil(s.k / TILE_COLS);
   const mtiles = Math.ceil(m / (wg * TILE_ROWS));
   const scratch: GPUBuffer[] = [];
-  let bias = io.bias ?? null;
-  if (!bias) {
-    // A zero bias keeps one kernel for both cases; written once here, never in the steps.
-    bias = rt.pool.acquire(s.k * 4, "conv2d.zero_bias");
-    rt.device.queue.writeBuffer(bias, 0, new Float32Array(s.k));
-    scratch.push(bias);
+  // A zero bias keeps one kernel for both cases; written once here, never in the steps.
+  const bias = io.bias ?? zeroBias(rt, s.k, scratch);
+  const wino = winogradTile(rt, s, opts.winograd);
+  if (wino) {
+    const packed = await winogradInput(rt, io.x, s, opts.activations);
+    const planned = await planConv2dWinograd(
+      rt,
+      s,
+      wino,
+      { x: packed.x, w: io.w, bias, y: io.y },
+      { flip: false, accumulate: false, xLayout: packed.layout },
+      wg,
+    );
+    return {
+      steps: [...packed.steps, ...planned.steps],
+      scratch: [...scratch, ...planned.scratch],
+    };
   }
   const params = (tiles: number, groups: number, kBase: number, split = [0, 0, 0]) =>
     rt.uniform(packParams([...shapeWords(s, oh, ow), m, tiles, groups, kBase, 0, ...split, 0]));
@@ -271,6 +329,15 @@ function reductionSplits(
   );
 }
 
+/**
+ * The convolution backward-data computes for a stride-1 `s`: dy (N, K, OH, OW) correlated with
+ * w transposed (K ↔ C) and rotated 180°, padded by KH − 1 − padding, giving dx (N, C, H, W).
+ */
+function transposedShape(s: Conv2dShape): Conv2dShape {
+  const { oh, ow } = conv2dOutSize(s);
+  return { ...s, c: s.k, h: oh, w: ow, k: s.c, padding: s.kh - 1 - s.padding };
+}
+
 export async function planConv2dBackwardData(
   rt: Runtime,
   s: Conv2dShape,
@@ -280,6 +347,25 @@ export async function planConv2dBackwardData(
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
   const wg = workgroupSize(rt, opts.workgroup);
+  const transposed = transposedShape(s);
+  const wino = winogradApplies(s)
+    ? winogradTile(rt, transposed, opts.winograd)
+    : opts.winograd
+    ? winogradTile(rt, s, opts.winograd) // throws, naming why
+    : 0;
+  if (wino) {
+    const scratch: GPUBuffer[] = [];
+    const packed = await winogradInput(rt, io.dy, transposed, opts.activations);
+    const planned = await planConv2dWinograd(
+      rt,
+      transposed,
+      wino,
+      { x: packed.x, w: io.w, bias: zeroBias(rt, s.c, scratch), y: io.dx },
+      { flip: true, accumulate: mode.accumulate, xLayout: packed.layout },
+      wg,
+    );
+    return { steps: [...packed.steps, ...planned.steps], scratch };
+  }
   const ctiles = Math.ceil(s.c / TILE_COLS);
   const steps: Step[] = [];
   const uw = useUniformWeights(rt, s.k * s.kh * s.kw, opts.weights);
@@ -569,14 +655,18 @@ export async function tunedConvOptions(
       ...(["uniform", "storage"] as const).flatMap((weights) =>
         [16, 64].map((workgroup) => ({
           name: `${weights}/wg${workgroup}`,
-          opts: { weights, workgroup },
+          opts: { weights, workgroup, winograd: 0 as const },
         }))
       ),
+      // Winograd F(2,3) and F(4,3) where the shape (transposed for backward-data) allows.
+      ...([2, 4] as const)
+        .filter((m) => !winogradUnsupported(rt, dir === "forward" ? s : transposedShape(s), m))
+        .map((m) => ({ name: `winograd-f${m}`, opts: { winograd: m } })),
       // A GPU policy may split the reduction; let the timing reject that too.
       ...(rt.policy.splitInvocations > 0
         ? [{
           name: "storage/wg64/s1",
-          opts: { weights: "storage" as const, workgroup: 64, splits: 1 },
+          opts: { weights: "storage" as const, workgroup: 64, splits: 1, winograd: 0 as const },
         }]
         : []),
     ];

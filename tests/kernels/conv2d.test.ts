@@ -123,7 +123,13 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4), db = rt.pool.acquire(s.k * 4);
   const old = new Rng(99).uniform(nx, -1, 1);
   const dx = upload(rt, o.accumulate ? old : new Float32Array(nx).fill(NaN));
-  const wg = { workgroup: o.workgroup, weights: o.weights, activations: o.activations };
+  // The direct kernels (tests/kernels/conv2d_winograd.test.ts covers the Winograd path).
+  const wg = {
+    workgroup: o.workgroup,
+    weights: o.weights,
+    activations: o.activations,
+    winograd: 0 as const,
+  };
 
   runOnce(
     rt,
@@ -421,8 +427,20 @@ Deno.test({
         const k = dW.steps[0] as { groups: number; kernel: { label: string } };
         assert.equal(k.groups, 128 * 28 / 14, `${k.kernel.label}: ${k.groups} workgroups`);
       } else {
-        // lavapipe: packed uniform windows and NC4HW4 activations, one dispatch per dy window.
-        assert.ok(dispatches(fwd) >= 3 && dispatches(dW) > 100, `${dispatches(dW)} dW dispatches`);
+        // lavapipe: forward and backward-data by Winograd F(4,3) (U fits one window), dW with
+        // packed uniform windows and NC4HW4 activations, one dispatch per dy window.
+        const labels = (p: typeof fwd) =>
+          p.steps.map((t) => t.kind === "dispatch" ? t.kernel.label : t.kind);
+        // x repacked NC4HW4 first; 28-wide rows stored as vec4s.
+        const wino = [
+          "conv2d_pack:pack_c4_v",
+          ...["filter_f4", "input_f4_c4", "gemm", "output_f4_v4"].map((e) =>
+            `conv2d_winograd:${e}`
+          ),
+        ];
+        assert.deepEqual(labels(fwd), wino);
+        assert.deepEqual(labels(bwd), wino);
+        assert.ok(dispatches(dW) > 100, `${dispatches(dW)} dW dispatches`);
       }
       for (const p of [fwd, bwd, dW]) for (const b of p.scratch) rt.pool.release(b);
       for (const b of [x, y, w, dw]) rt.pool.release(b);

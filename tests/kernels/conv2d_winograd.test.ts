@@ -1,0 +1,221 @@
+/**
+ * Winograd F(2×2, 3×3) and F(4×4, 3×3) convolutions (forward; backward-data as the forward of
+ * the transposed, rotated filter, incl. accumulate) against the f64 direct reference.
+ *
+ * Error bound, per element. Every value the kernels compute is a sum of products built from the
+ * inputs and the transform coefficients, so by induction over the operations |computed − exact|
+ * ≤ γ(D)·(the same computation on |inputs| with |coefficients|), D the longest chain of roundings
+ * (Higham, ch. 3): filter transform 8 (2 stages × (coefficient rounding, product, 3-term sum)),
+ * input transform 8 (2 stages × (product, ≤ 4-term sum)), the product 1, the GEMM's fma chain C,
+ * output transform 10 (2 stages × (product, ≤ 5-term sum)), bias and accumulate 2: D ≤ C + 29,
+ * taken as C + 32. The magnitude run is the float64 tiled reference (src/reference/winograd.ts)
+ * with |Bᵀ|, |G|, |Aᵀ|: it grows with the transforms' coefficients — the known price of larger
+ * tiles — and so does the bound, which stays tight: dropping one channel's term moves a value by
+ * far more.
+ */
+import assert from "node:assert/strict";
+import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { Rng } from "../helpers/rand.ts";
+import { relL2Error } from "../helpers/close.ts";
+import { runOnce } from "../../src/ops/plan.ts";
+import {
+  type Conv2dShape,
+  planConv2dBackwardData,
+  planConv2dForward,
+} from "../../src/ops/conv2d.ts";
+import { conv2dBackwardData, conv2dForward, conv2dOutSize } from "../../src/reference/conv.ts";
+import {
+  conv2dWinograd,
+  WINOGRAD,
+  type WinogradTile,
+  type WinogradTransforms,
+} from "../../src/reference/winograd.ts";
+
+const U = 2 ** -24;
+const gamma = (d: number) => d * U / (1 - d * U);
+
+const conv = (n: number, c: number, h: number, w: number, k: number, padding = 1): Conv2dShape => ({
+  n,
+  c,
+  h,
+  w,
+  k,
+  kh: 3,
+  kw: 3,
+  stride: 1,
+  padding,
+});
+
+const absT = (t: WinogradTransforms): WinogradTransforms => ({
+  BT: t.BT.map((r) => r.map(Math.abs)),
+  G: t.G.map((r) => r.map(Math.abs)),
+  AT: t.AT.map((r) => r.map(Math.abs)),
+});
+
+/** |x| and |w| through the transforms with absolute coefficients: the error bound's scale. */
+function magnitude(x: ArrayLike<number>, w: ArrayLike<number>, s: Conv2dShape, m: WinogradTile) {
+  return conv2dWinograd(Array.from(x, Math.abs), Array.from(w, Math.abs), s, m, absT(WINOGRAD[m]));
+}
+
+/** OIHW weights of the forward conv `s` → those of its backward-data conv (O ↔ I, rotated). */
+function transposeRotate(w: Float32Array, s: Conv2dShape): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let k = 0; k < s.k; k++) {
+    for (let c = 0; c < s.c; c++) {
+      for (let i = 0; i < 9; i++) out[(c * s.k + k) * 9 + 8 - i] = w[(k * s.c + c) * 9 + i];
+    }
+  }
+  return out;
+}
+
+function assertWithin(
+  got: Float32Array,
+  want: ArrayLike<number>,
+  mag: ArrayLike<number>,
+  depth: number,
+  label: string,
+) {
+  assert.equal(got.length, want.length, `${label}: length`);
+  const g = gamma(depth);
+  let worst = -1, worstRatio = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    const ratio = d === 0 ? 0 : d / (g * mag[i]);
+    if (!(ratio <= 1) && (worst < 0 || !(ratio <= worstRatio))) {
+      worst = i;
+      worstRatio = ratio;
+    }
+  }
+  assert.ok(
+    worst < 0,
+    `${label}: [${worst}] gpu ${got[worst]} vs ref ${want[worst]}, |err| = ` +
+      `${worstRatio.toFixed(2)}× the bound γ(${depth})·${mag[worst]}`,
+  );
+  // F(4,3)'s coefficients (up to 8 in Aᵀ, 5 in Bᵀ) make its typical error ~10× the direct
+  // kernel's (~1e-7); 1e-5 still fails on any wrong term.
+  assert.ok(relL2Error(got, want) < 1e-5, `${label}: rel L2 ${relL2Error(got, want)}`);
+}
+
+Deno.test("winograd reference: F(2,3) and F(4,3) tiles equal the direct correlation (f64)", () => {
+  const r = new Rng(3);
+  for (const m of [2, 4] as const) {
+    for (const s of [conv(2, 3, 9, 7, 5, 1), conv(1, 2, 6, 11, 3, 0), conv(1, 1, 5, 5, 2, 2)]) {
+      const x = r.uniform(s.n * s.c * s.h * s.w, -1, 1), w = r.uniform(s.k * s.c * 9, -1, 1);
+      const want = conv2dForward(x, w, null, s).y;
+      const got = conv2dWinograd(x, w, s, m);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      assert.ok(worst < 1e-12, `F(${m},3) p${s.padding} ${s.h}×${s.w}: max |err| ${worst}`);
+    }
+  }
+});
+
+// Partial tiles (9×7, 6×10), every padding, single and multiple uniform windows (C = 64 and 256:
+// 16 and 4 blocks of U per window), channel counts the planner accepts (C % 4, K % 16).
+const CASES: { label: string; s: Conv2dShape; bias: boolean }[] = [
+  // Backward-data would need C % 16 (its output channels): forward only.
+  { label: "4→16, 9×7, p1, bias", s: conv(2, 4, 9, 7, 16), bias: true },
+  { label: "16→32, 6×10, p1", s: conv(3, 16, 6, 10, 32), bias: false },
+  { label: "32→16, 8×8, p0", s: conv(2, 32, 8, 8, 16, 0), bias: true },
+  { label: "16→16, 7×7, p2", s: conv(1, 16, 7, 7, 16, 2), bias: false },
+  { label: "64→64, 8×8, p1 (9 windows at F(4,3))", s: conv(2, 64, 8, 8, 64), bias: false },
+  // OW % 4 = 0: F(4,3) stores tile rows as vec4s; OH = 6 leaves a half tile at the bottom.
+  { label: "16→32, 6×12, p1 (vec4 rows)", s: conv(2, 16, 6, 12, 32), bias: true },
+  { label: "256→16, 5×5, p1 (4 blocks per window)", s: conv(1, 256, 5, 5, 16), bias: true },
+];
+
+for (const m of [2, 4] as const) {
+  for (const [i, { label, s, bias }] of CASES.entries()) {
+    Deno.test({
+      name: `conv2d winograd F(${m}x${m},3x3) ${label}: forward${
+        s.c % 16 === 0 ? ", backward-data (= and +=)" : ""
+      }`,
+      ...GPU_TEST,
+      async fn() {
+        const rt = await runtime();
+        const r = new Rng(40 + i);
+        const { oh, ow } = conv2dOutSize(s);
+        const nx = s.n * s.c * s.h * s.w, ny = s.n * s.k * oh * ow;
+        const x = r.uniform(nx, -1, 1), w = r.uniform(s.k * s.c * 9, -1, 1);
+        const b = bias ? r.uniform(s.k, -1, 1) : null;
+        const dy = r.uniform(ny, -1, 1), old = r.uniform(nx, -1, 1);
+        const up = (a: ArrayLike<number>) => {
+          const buf = rt.pool.acquire(a.length * 4, "test");
+          rt.device.queue.writeBuffer(buf, 0, Float32Array.from(a));
+          return buf;
+        };
+        const bx = up(x), bw = up(w), bdy = up(dy), by = up(new Float32Array(ny).fill(NaN));
+        const bb = b ? up(b) : null;
+        // x (dy) packed NC4HW4 (the default) and read in place.
+        for (const activations of ["c4", "nchw"] as const) {
+          const opts = { winograd: m, activations };
+          const tag = `F(${m}) ${label} ${activations}`;
+          runOnce(rt, await planConv2dForward(rt, s, { x: bx, w: bw, bias: bb, y: by }, opts));
+          const y = new Float32Array(await rt.read(by, ny * 4));
+          const ref = conv2dForward(x, w, b, s).y;
+          const mag = magnitude(x, w, s, m).map((v, j) =>
+            v + (b ? Math.abs(b[j / (oh * ow) % s.k | 0]) : 0)
+          );
+          assertWithin(y, ref, mag, s.c + 32, `${tag} y`);
+
+          // Backward-data: dx = conv(dy, w transposed and rotated), padding 2 − p.
+          const t: Conv2dShape = { ...s, c: s.k, h: oh, w: ow, k: s.c, padding: 2 - s.padding };
+          const dxMag = magnitude(dy, transposeRotate(w, s), t, m);
+          const dxRef = conv2dBackwardData(dy, w, s);
+          for (const accumulate of s.c % 16 === 0 ? [false, true] : []) {
+            const bdx = up(accumulate ? old : new Float32Array(nx).fill(NaN));
+            runOnce(
+              rt,
+              await planConv2dBackwardData(
+                rt,
+                s,
+                { dy: bdy, w: bw, dx: bdx },
+                { accumulate },
+                opts,
+              ),
+            );
+            const dx = new Float32Array(await rt.read(bdx, nx * 4));
+            assertWithin(
+              dx,
+              accumulate ? dxRef.map((v, j) => v + old[j]) : dxRef,
+              accumulate ? dxMag.map((v, j) => v + Math.abs(old[j])) : dxMag,
+              s.k + 32,
+              `${tag} dx${accumulate ? " +=" : ""}`,
+            );
+            rt.pool.release(bdx);
+          }
+        }
+        for (const buf of [bx, bw, bdy, by, ...(bb ? [bb] : [])]) rt.pool.release(buf);
+      },
+    });
+  }
+}
+
+Deno.test({
+  name: "conv2d winograd: an explicit tile on a shape it cannot run names the reason",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const buf = rt.pool.acquire(1 << 16, "test");
+    const io = { x: buf, w: buf, y: buf };
+    const cases: [Conv2dShape, RegExp][] = [
+      [{ ...conv(1, 16, 8, 8, 16), stride: 2 }, /3×3 stride-1/],
+      [conv(1, 6, 8, 8, 16), /input channels 6 are not a multiple of 4/],
+      [conv(1, 16, 8, 8, 24), /output channels 24 are not a multiple of 16/],
+      [conv(1, 2048, 2, 2, 16), /exceed a 64 KiB uniform window/],
+    ];
+    for (const [s, msg] of cases) {
+      await assert.rejects(() => planConv2dForward(rt, s, io, { winograd: 4 }), msg);
+    }
+    // Backward-data runs the transposed shape: K = 24 output channels become its input channels
+    // (fine), C = 16 its output channels (fine); C = 8 is not a multiple of 16.
+    await assert.rejects(
+      () =>
+        planConv2dBackwardData(rt, conv(1, 8, 8, 8, 16), { dy: buf, w: buf, dx: buf }, {
+          accumulate: false,
+        }, { winograd: 2 }),
+      /output channels 8 are not a multiple of 16/,
+    );
+    rt.pool.release(buf);
+  },
+});

@@ -1,0 +1,352 @@
+/**
+ * Writes shaders/conv2d_winograd.wgsl from the transform matrices in src/reference/winograd.ts.
+ * The kernels are straight-line code — every patch value, transformed value and accumulator a
+ * named `let`/`var`, never an indexed array — because lavapipe keeps indexed private arrays in
+ * memory, and a 6×6 transform written by hand is 100 lines nobody could check; generated from
+ * the matrices, the WGSL and the CPU reference cannot disagree about them.
+ *
+ * `--check` exits non-zero when the file is stale (`deno task check` runs it).
+ */
+import { WINOGRAD, type WinogradTile } from "../src/reference/winograd.ts";
+
+const OUT = new URL("../shaders/conv2d_winograd.wgsl", import.meta.url);
+/** Tiles per GEMM invocation (the accumulator tile is PX tiles × 16 channels). */
+const PX = 16;
+
+/** `Σ coef·term` as WGSL, skipping zeros and writing ±1 without a multiply. */
+function lincomb(coefs: readonly number[], terms: string[]): string {
+  const parts: string[] = [];
+  coefs.forEach((c, i) => {
+    if (c === 0) return;
+    const mag = Math.abs(c);
+    const t = mag === 1 ? terms[i] : `${terms[i]} * ${fmt(mag)}`;
+    parts.push(parts.length === 0 ? `${c < 0 ? "-" : ""}${t}` : `${c < 0 ? " - " : " + "}${t}`);
+  });
+  return parts.length ? parts.join("") : "vec4f(0.0)";
+}
+
+function fmt(x: number): string {
+  const s = Number.isInteger(x) ? `${x}.0` : x.toPrecision(9).replace(/0+$/, "");
+  return s;
+}
+
+/** Lines computing `out{i}_{j}` = (L · in · Rᵀ)[i][j], L and R given by rows. */
+function sandwich(
+  L: readonly (readonly number[])[],
+  R: readonly (readonly number[])[],
+  inp: string,
+  tmp: string,
+  out: string,
+  letOrVar = "let",
+): string[] {
+  const n = L[0].length;
+  const lines: string[] = [];
+  for (let a = 0; a < L.length; a++) {
+    for (let j = 0; j < R[0].length; j++) {
+      const terms = Array.from({ length: n }, (_, i) => `${inp}${i}_${j}`);
+      lines.push(`let ${tmp}${a}_${j} = ${lincomb(L[a], terms)};`);
+    }
+  }
+  for (let a = 0; a < L.length; a++) {
+    for (let b = 0; b < R.length; b++) {
+      const terms = Array.from({ length: R[0].length }, (_, j) => `${tmp}${a}_${j}`);
+      lines.push(`${letOrVar} ${out}${a}_${b} = ${lincomb(R[b], terms)};`);
+    }
+  }
+  return lines;
+}
+
+const indent = (lines: string[]) => lines.map((l) => `  ${l}`).join("\n");
+
+function filterEntry(m: WinogradTile): string {
+  const { G } = WINOGRAD[m];
+  const a = m + 2;
+  const loads: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      loads.push(`let g${i}_${j} = vec4f(filter_tap(ko, ci, ${i}u, ${j}u));`);
+    }
+  }
+  const stores: string[] = [];
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < a; j++) stores.push(`put_u(${i * a + j}u, ko, ci, u${i}_${j}.x);`);
+  }
+  return `
+// Filter transform U = G g Gᵀ, one invocation per (output channel, input channel) of the
+// Winograd convolution, written into the GEMM's uniform windows (scalar math in vec4s: the
+// sandwich code is shared with the activation transforms).
+@compute @workgroup_size(64)
+fn filter_f${m}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  if (o >= p.c * p.k) { return; }
+  let ko = o % p.k;
+  let ci = o / p.k;
+${indent(loads)}
+${indent(sandwich(G, G, "g", "gt", "u"))}
+${indent(stores)}
+}`;
+}
+
+/** `c4`: x packed NC4HW4 (one vec4 load per pixel) instead of NCHW (four scalar loads). */
+function inputEntry(m: WinogradTile, c4: boolean): string {
+  const { BT } = WINOGRAD[m];
+  const a = m + 2;
+  const fn = c4 ? "patch_c4" : "patch4";
+  const loads: string[] = [];
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < a; j++) loads.push(`let d${i}_${j} = ${fn}(base, y0 + ${i}, x0 + ${j});`);
+  }
+  const stores: string[] = [];
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < a; j++) stores.push(`vt[${i * a + j}u * plane + o] = v${i}_${j};`);
+  }
+  return `
+// Input transform V = Bᵀ d B for 4 channels of one tile's ${a}×${a} patch (zero outside the
+// image)${c4 ? ", x packed NC4HW4" : ""}. Lanes walk tiles, so each vec4 store is contiguous
+// across the workgroup.
+@compute @workgroup_size(64)
+fn input_f${m}${
+    c4 ? "_c4" : ""
+  }(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid; // = c/4 · T + tile
+  let plane = p.c4 * p.t;
+  if (o >= plane) { return; }
+  let tile = o % p.t;
+  let n = tile / (p.tx * p.ty);
+  let r = tile % (p.tx * p.ty);
+  let y0 = i32((r / p.tx) * ${m}u) - i32(p.pad);
+  let x0 = i32((r % p.tx) * ${m}u) - i32(p.pad);
+  let base = ${c4 ? "(n * p.c4 + o / p.t)" : "(n * p.c + (o / p.t) * 4u)"} * p.h * p.w;
+${indent(loads)}
+${indent(sandwich(BT, BT, "d", "t", "v"))}
+${indent(stores)}
+}`;
+}
+
+/**
+ * `v4`: each tile row of a channel stored as one vec4 (needs m = 4 and OW % 4 = 0, so a tile
+ * never straddles the right edge) instead of four scalars per pixel.
+ */
+function outputEntry(m: WinogradTile, v4: boolean): string {
+  const { AT } = WINOGRAD[m];
+  const a = m + 2;
+  const loads: string[] = [];
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < a; j++) loads.push(`let e${i}_${j} = mres[${i * a + j}u * plane + o];`);
+  }
+  const stores: string[] = [];
+  if (v4) {
+    for (let i = 0; i < m; i++) {
+      stores.push(`if (y0 + ${i}u < p.oh) {`);
+      for (let ch = 0; ch < 4; ch++) {
+        const c = "xyzw"[ch];
+        const row = Array.from({ length: 4 }, (_, j) => `y${i}_${j}.${c}`).join(", ");
+        stores.push(
+          `  put_row(base + ${ch}u * p.oh * p.ow + (y0 + ${i}u) * p.ow + x0, vec4f(${row}) + b.${c});`,
+        );
+      }
+      stores.push("}");
+    }
+  } else {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) {
+        stores.push(`put_y(base, y0 + ${i}u, x0 + ${j}u, y${i}_${j} + b);`);
+      }
+    }
+  }
+  return `
+// Output transform Y = Aᵀ M A for 4 channels of one tile, plus bias; pixels past the image's
+// edge (partial tiles) are dropped.${v4 ? " Rows stored as vec4s." : ""}
+@compute @workgroup_size(64)
+fn output_f${m}${
+    v4 ? "_v4" : ""
+  }(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid; // = k/4 · T + tile
+  let plane = p.k4 * p.t;
+  if (o >= plane) { return; }
+  let tile = o % p.t;
+  let kq = o / p.t;
+  let n = tile / (p.tx * p.ty);
+  let r = tile % (p.tx * p.ty);
+  let y0 = (r / p.tx) * ${m}u;
+  let x0 = (r % p.tx) * ${m}u;
+  let base = (n * p.k + kq * 4u) * p.oh * p.ow;
+  let b = vec4f(bias[kq * 4u], bias[kq * 4u + 1u], bias[kq * 4u + 2u], bias[kq * 4u + 3u]);
+${indent(loads)}
+${indent(sandwich(AT, AT, "e", "s", "y"))}
+${indent(stores)}
+}`;
+}
+
+function gemmEntry(): string {
+  const body: string[] = [];
+  for (let q = 0; q < PX; q++) {
+    for (let j = 0; j < 4; j++) body.push(`var a${q}_${j} = vec4f(0.0);`);
+  }
+  body.push("for (var q = 0u; q < p.c4; q++) {");
+  body.push("  let row = vbase + q * p.t;");
+  for (let i = 0; i < PX; i++) body.push(`  let x${i} = vin[row + min(tile0 + ${i}u * WG, last)];`);
+  for (let r = 0; r < 4; r++) {
+    for (let j = 0; j < 4; j++) {
+      body.push(`  let w${r}_${j} = wu[wrow + (q * 4u + ${r}u) * 4u + ${j}u];`);
+      for (let i = 0; i < PX; i++) {
+        body.push(`  a${i}_${j} = fma(vec4f(x${i}.${"xyzw"[r]}), w${r}_${j}, a${i}_${j});`);
+      }
+    }
+  }
+  body.push("}");
+  for (let i = 0; i < PX; i++) {
+    body.push(`if (tile0 + ${i}u * WG < p.t) {`);
+    for (let j = 0; j < 4; j++) {
+      body.push(`  mt[mbase + ${j}u * p.t + tile0 + ${i}u * WG] = a${i}_${j};`);
+    }
+    body.push("}");
+  }
+  return `
+// The (m+2)² GEMMs M[ξ] (tiles × K) = V[ξ] (tiles × C) · U[ξ] (C × K). Invocation: ${PX} tiles
+// (tile0 + i·WG) × 16 output channels, accumulators as named vec4s; V rows are vec4 loads of 4
+// input channels, U rows uniform gathers. One dispatch per window; workgroups walk
+// (tile group, block) with the tile group fastest.
+@compute @workgroup_size(WG)
+fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  let bl = g / p.tgroups;
+  let b = p.block0 + bl;
+  if (bl >= p.bpw || b >= p.blocks) { return; }
+  let xi = b / p.ktiles;
+  let kt = b % p.ktiles;
+  let tile0 = (g % p.tgroups) * ${PX}u * WG + lid;
+  let last = p.t - 1u;
+  let vbase = xi * p.c4 * p.t;
+  let wrow = bl * p.c * 4u;
+  let mbase = (xi * p.k4 + kt * 4u) * p.t;
+${indent(body)}
+}`;
+}
+
+const header =
+  `// GENERATED by tools/gen_winograd.ts from src/reference/winograd.ts — edit those, then run
+// \`deno task shaders\`.
+//
+// 3×3 stride-1 convolution by Winograd minimal filtering F(m×m, 3×3), m = 2 or 4 (Lavin & Gray):
+// Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A per m×m output tile, summed over input channels in the
+// transformed domain — (m+2)²/(9m²) of the direct convolution's multiply-adds (1/2.25, 1/4).
+// On lavapipe each multiply-add's operand loads cost more than the arithmetic (bench/README.md,
+// "Convolution ceiling"), so fewer multiply-adds at the same loads per multiply-add is what pays.
+//
+// Four passes (src/ops/conv2d_winograd.ts plans them):
+//   filter_f{2,4}  w (OIHW, or transposed and rotated for backward-data) → U in 64 KiB uniform
+//                  windows: block b = ξ·(K/16) + k/16 holds C rows of 16 channels (4 vec4s).
+//   input_f{2,4}   x (NCHW; \`_c4\`: packed NC4HW4 by conv2d_pack.wgsl, one vec4 load per pixel)
+//                  → V[ξ][c/4][tile] (vec4 of 4 channels), T = N·⌈OH/m⌉·⌈OW/m⌉ tiles.
+//   gemm           M[ξ][k/4][tile] = Σ_c V[ξ][c][tile] · U[ξ][c][k]; 16 tiles × 16 channels per
+//                  invocation (the direct kernel's tile and loads), one dispatch per window.
+//   output_f{2,4}  M → y (NCHW) + bias, or y += (backward-data into an accumulated gradient);
+//                  \`output_f4_v4\` stores each tile row as a vec4 (OW % 4 = 0).
+// Layout: f32; C % 4 = 0 and K % 16 = 0 (the planner checks). Bindings per entry: 0 params;
+//   filter 1 w, 2 u (the window buffer as storage); input 1 x, 2 v; gemm 1 v, 2 window, 3 m;
+//   output 1 m, 2 bias, 3 y.
+
+//!include common/grid.wgsl
+
+override WG: u32 = 16u;
+
+struct Params {
+  n: u32, c: u32, h: u32, w: u32,
+  k: u32, oh: u32, ow: u32, pad: u32,
+  tx: u32, ty: u32, t: u32, c4: u32,
+  k4: u32, ktiles: u32, tgroups: u32, bpw: u32,
+  // blocks: (m+2)²·K/16; block0: this GEMM dispatch's first block; flip: the filter is read as
+  // a backward-data filter (w[c][k] rotated 180°); accumulate: y += instead of y =.
+  blocks: u32, block0: u32, flip: u32, accumulate: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> wsrc: array<f32>;
+@group(0) @binding(2) var<storage, read_write> u: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> xv: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> vt: array<vec4f>;
+@group(0) @binding(1) var<storage, read> vin: array<vec4f>;
+@group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
+@group(0) @binding(3) var<storage, read_write> mt: array<vec4f>;
+@group(0) @binding(1) var<storage, read> mres: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> yv: array<vec4f>;
+
+// Tap (i, j) of the filter from output channel ko to input channel ci of the Winograd
+// convolution. Backward-data is a forward convolution of dy with w transposed (K ↔ C) and
+// rotated 180°: p.c is then the original K and p.k the original C.
+fn filter_tap(ko: u32, ci: u32, i: u32, j: u32) -> f32 {
+  if (p.flip == 0u) { return wsrc[((ko * p.c + ci) * 3u + i) * 3u + j]; }
+  return wsrc[((ci * p.k + ko) * 3u + 2u - i) * 3u + 2u - j];
+}
+
+fn put_u(xi: u32, ko: u32, ci: u32, val: f32) {
+  let b = xi * p.ktiles + ko / 16u;
+  u[(b / p.bpw) * 16384u + ((b % p.bpw) * p.c + ci) * 16u + ko % 16u] = val;
+}
+
+// 4 channels (base, base + H·W, …) of pixel (yy, xx), zero in the padding.
+fn patch4(base: u32, yy: i32, xx: i32) -> vec4f {
+  if (yy < 0 || xx < 0 || yy >= i32(p.h) || xx >= i32(p.w)) { return vec4f(0.0); }
+  let i = base + u32(yy) * p.w + u32(xx);
+  let hw = p.h * p.w;
+  return vec4f(x[i], x[i + hw], x[i + 2u * hw], x[i + 3u * hw]);
+}
+
+// 4 channels of pixel (yy, xx) packed NC4HW4 (base: the image's channel-quad plane), zero in
+// the padding.
+fn patch_c4(base: u32, yy: i32, xx: i32) -> vec4f {
+  if (yy < 0 || xx < 0 || yy >= i32(p.h) || xx >= i32(p.w)) { return vec4f(0.0); }
+  return xv[base + u32(yy) * p.w + u32(xx)];
+}
+
+// Four consecutive pixels of one channel row at float index i (a multiple of 4).
+fn put_row(i: u32, val: vec4f) {
+  var v = val;
+  if (p.accumulate != 0u) { v += yv[i / 4u]; }
+  yv[i / 4u] = v;
+}
+
+fn put_y(base: u32, yy: u32, xx: u32, val: vec4f) {
+  if (yy >= p.oh || xx >= p.ow) { return; }
+  let i = base + yy * p.ow + xx;
+  let hw = p.oh * p.ow;
+  var v = val;
+  if (p.accumulate != 0u) { v += vec4f(y[i], y[i + hw], y[i + 2u * hw], y[i + 3u * hw]); }
+  y[i] = v.x;
+  y[i + hw] = v.y;
+  y[i + 2u * hw] = v.z;
+  y[i + 3u * hw] = v.w;
+}
+`;
+
+function generate(): string {
+  const parts = [header];
+  for (const m of [2, 4] as const) {
+    parts.push(filterEntry(m), inputEntry(m, false), inputEntry(m, true), outputEntry(m, false));
+  }
+  parts.push(outputEntry(4, true));
+  parts.push(gemmEntry());
+  return parts.join("\n") + "\n";
+}
+
+const text = generate();
+if (Deno.args.includes("--check")) {
+  let current = "";
+  try {
+    current = await Deno.readTextFile(OUT);
+  } catch { /* missing counts as stale */ }
+  if (current !== text) {
+    console.error("shaders/conv2d_winograd.wgsl is stale: run `deno task shaders`");
+    Deno.exit(1);
+  }
+} else {
+  await Deno.writeTextFile(OUT, text);
+}
