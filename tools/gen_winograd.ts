@@ -30,28 +30,35 @@ function fmt(x: number): string {
   return s;
 }
 
-/** Lines computing `out{i}_{j}` = (L · in · Rᵀ)[i][j], L and R given by rows. */
-function sandwich(
+/**
+ * Lines computing out{a}_{b} = (L · in · Rᵀ)[a][b] for in{i}_{j} = load(i, j), streamed to keep
+ * few values live (lavapipe spills what does not fit its registers): column j of the input is
+ * loaded and reduced by L before the next is loaded; row a of the result is formed and handed
+ * to `storeRow` before the next.
+ */
+function streamed(
   L: readonly (readonly number[])[],
   R: readonly (readonly number[])[],
-  inp: string,
-  tmp: string,
-  out: string,
-  letOrVar = "let",
+  load: (i: number, j: number) => string,
+  names: { inp: string; tmp: string; out: string },
+  storeRow: (a: number) => string[],
 ): string[] {
-  const n = L[0].length;
+  const { inp, tmp, out } = names;
+  const n = L[0].length, cols = R[0].length;
   const lines: string[] = [];
-  for (let a = 0; a < L.length; a++) {
-    for (let j = 0; j < R[0].length; j++) {
+  for (let j = 0; j < cols; j++) {
+    for (let i = 0; i < n; i++) lines.push(`let ${inp}${i}_${j} = ${load(i, j)};`);
+    for (let a = 0; a < L.length; a++) {
       const terms = Array.from({ length: n }, (_, i) => `${inp}${i}_${j}`);
       lines.push(`let ${tmp}${a}_${j} = ${lincomb(L[a], terms)};`);
     }
   }
   for (let a = 0; a < L.length; a++) {
     for (let b = 0; b < R.length; b++) {
-      const terms = Array.from({ length: R[0].length }, (_, j) => `${tmp}${a}_${j}`);
-      lines.push(`${letOrVar} ${out}${a}_${b} = ${lincomb(R[b], terms)};`);
+      const terms = Array.from({ length: cols }, (_, j) => `${tmp}${a}_${j}`);
+      lines.push(`let ${out}${a}_${b} = ${lincomb(R[b], terms)};`);
     }
+    lines.push(...storeRow(a));
   }
   return lines;
 }
@@ -61,20 +68,17 @@ const indent = (lines: string[]) => lines.map((l) => `  ${l}`).join("\n");
 function filterEntry(m: WinogradTile): string {
   const { G } = WINOGRAD[m];
   const a = m + 2;
-  const loads: string[] = [];
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      loads.push(`let g${i}_${j} = vec4f(filter_tap(ko, ci, ${i}u, ${j}u));`);
-    }
-  }
-  const stores: string[] = [];
-  for (let i = 0; i < a; i++) {
-    for (let j = 0; j < a; j++) stores.push(`put_u(${i * a + j}u, ko, ci, u${i}_${j}.x);`);
-  }
+  const body = streamed(
+    G,
+    G,
+    (i, j) => `vec4f(filter_tap(ko, ci, ${i}u, ${j}u))`,
+    { inp: "g", tmp: "gt", out: "u" },
+    (r) => Array.from({ length: a }, (_, c) => `put_u(${r * a + c}u, ko, ci, u${r}_${c}.x);`),
+  );
   return `
 // Filter transform U = G g Gᵀ, one invocation per (output channel, input channel) of the
 // Winograd convolution, written into the GEMM's uniform windows (scalar math in vec4s: the
-// sandwich code is shared with the activation transforms).
+// transform code is shared with the activation transforms).
 @compute @workgroup_size(64)
 fn filter_f${m}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
@@ -82,25 +86,21 @@ fn filter_f${m}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (o >= p.c * p.k) { return; }
   let ko = o % p.k;
   let ci = o / p.k;
-${indent(loads)}
-${indent(sandwich(G, G, "g", "gt", "u"))}
-${indent(stores)}
+${indent(body)}
 }`;
 }
 
-/** `c4`: x packed NC4HW4 (one vec4 load per pixel) instead of NCHW (four scalar loads). */
 function inputEntry(m: WinogradTile, c4: boolean): string {
   const { BT } = WINOGRAD[m];
   const a = m + 2;
   const fn = c4 ? "patch_c4" : "patch4";
-  const loads: string[] = [];
-  for (let i = 0; i < a; i++) {
-    for (let j = 0; j < a; j++) loads.push(`let d${i}_${j} = ${fn}(base, y0 + ${i}, x0 + ${j});`);
-  }
-  const stores: string[] = [];
-  for (let i = 0; i < a; i++) {
-    for (let j = 0; j < a; j++) stores.push(`vt[${i * a + j}u * plane + o] = v${i}_${j};`);
-  }
+  const body = streamed(
+    BT,
+    BT,
+    (i, j) => `${fn}(base, y0 + ${i}, x0 + ${j})`,
+    { inp: "d", tmp: "t", out: "v" },
+    (r) => Array.from({ length: a }, (_, c) => `vt[${r * a + c}u * plane + o] = v${r}_${c};`),
+  );
   return `
 // Input transform V = Bᵀ d B for 4 channels of one tile's ${a}×${a} patch (zero outside the
 // image)${c4 ? ", x packed NC4HW4" : ""}. Lanes walk tiles, so each vec4 store is contiguous
@@ -119,9 +119,7 @@ fn input_f${m}${
   let y0 = i32((r / p.tx) * ${m}u) - i32(p.pad);
   let x0 = i32((r % p.tx) * ${m}u) - i32(p.pad);
   let base = ${c4 ? "(n * p.c4 + o / p.t)" : "(n * p.c + (o / p.t) * 4u)"} * p.h * p.w;
-${indent(loads)}
-${indent(sandwich(BT, BT, "d", "t", "v"))}
-${indent(stores)}
+${indent(body)}
 }`;
 }
 
@@ -132,30 +130,31 @@ ${indent(stores)}
 function outputEntry(m: WinogradTile, v4: boolean): string {
   const { AT } = WINOGRAD[m];
   const a = m + 2;
-  const loads: string[] = [];
-  for (let i = 0; i < a; i++) {
-    for (let j = 0; j < a; j++) loads.push(`let e${i}_${j} = mres[${i * a + j}u * plane + o];`);
-  }
-  const stores: string[] = [];
-  if (v4) {
-    for (let i = 0; i < m; i++) {
-      stores.push(`if (y0 + ${i}u < p.oh) {`);
-      for (let ch = 0; ch < 4; ch++) {
-        const c = "xyzw"[ch];
-        const row = Array.from({ length: 4 }, (_, j) => `y${i}_${j}.${c}`).join(", ");
-        stores.push(
-          `  put_row(base + ${ch}u * p.oh * p.ow + (y0 + ${i}u) * p.ow + x0, vec4f(${row}) + b.${c});`,
-        );
-      }
-      stores.push("}");
+  const storeRow = (i: number): string[] => {
+    if (!v4) {
+      return Array.from(
+        { length: m },
+        (_, j) => `put_y(base, y0 + ${i}u, x0 + ${j}u, y${i}_${j} + b);`,
+      );
     }
-  } else {
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < m; j++) {
-        stores.push(`put_y(base, y0 + ${i}u, x0 + ${j}u, y${i}_${j} + b);`);
-      }
+    const lines = [`if (y0 + ${i}u < p.oh) {`];
+    for (let ch = 0; ch < 4; ch++) {
+      const c = "xyzw"[ch];
+      const row = Array.from({ length: 4 }, (_, j) => `y${i}_${j}.${c}`).join(", ");
+      lines.push(
+        `  put_row(base + ${ch}u * p.oh * p.ow + (y0 + ${i}u) * p.ow + x0, vec4f(${row}) + b.${c});`,
+      );
     }
-  }
+    lines.push("}");
+    return lines;
+  };
+  const body = streamed(
+    AT,
+    AT,
+    (i, j) => `mres[${i * a + j}u * plane + o]`,
+    { inp: "e", tmp: "s", out: "y" },
+    storeRow,
+  );
   return `
 // Output transform Y = Aᵀ M A for 4 channels of one tile, plus bias; pixels past the image's
 // edge (partial tiles) are dropped.${v4 ? " Rows stored as vec4s." : ""}
@@ -175,9 +174,7 @@ fn output_f${m}${
   let x0 = (r % p.tx) * ${m}u;
   let base = (n * p.k + kq * 4u) * p.oh * p.ow;
   let b = vec4f(bias[kq * 4u], bias[kq * 4u + 1u], bias[kq * 4u + 2u], bias[kq * 4u + 3u]);
-${indent(loads)}
-${indent(sandwich(AT, AT, "e", "s", "y"))}
-${indent(stores)}
+${indent(body)}
 }`;
 }
 
