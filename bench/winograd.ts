@@ -1,5 +1,5 @@
 /**
- * Winograd F(2×2, 3×3) and F(4×4, 3×3) against the direct kernels, forward and backward-data,
+ * Winograd F(2×2, 3×3) and F(4×4, 3×3) against the direct kernels in all three directions,
  * at the 3×3 64→64 32×32 batch-32 target and ResNet-20's stride-1 layer shapes: the planned
  * ops (`ConvOptions.winograd` = 0, 2, 4) alternating in one process, medians of `--rounds`, each
  * timed over `--reps` replays per submit. GFLOP/s counts the dense convolution's 2·N·K·C·9·OH·OW
@@ -12,7 +12,12 @@
  */
 import { defineFlags, parseArgsOrExit } from "../src/train/args.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
-import { type Conv2dShape, planConv2dBackwardData, planConv2dForward } from "../src/ops/conv2d.ts";
+import {
+  type Conv2dShape,
+  planConv2dBackwardData,
+  planConv2dBackwardWeight,
+  planConv2dForward,
+} from "../src/ops/conv2d.ts";
 import { type Planned, replay, type Step } from "../src/ops/plan.ts";
 import { conv2dForward } from "../src/reference/conv.ts";
 
@@ -84,7 +89,7 @@ for (const s of args.target ? SHAPES.slice(0, 1) : SHAPES) {
   };
   const x = buffer(xs), w = buffer(ws), dy = buffer(xs.map((v) => v * 0.5));
   const ys = TILES.map(() => buffer(s.n * s.k * s.h * s.w));
-  const dx = buffer(s.n * s.c * s.h * s.w);
+  const dx = buffer(s.n * s.c * s.h * s.w), dw = buffer(s.k * s.c * 9);
   const plans: { tile: 0 | 2 | 4; dir: string; planned: Planned; ms: number[] }[] = [];
   for (const [i, m] of TILES.entries()) {
     const opts = { winograd: m };
@@ -100,13 +105,19 @@ for (const s of args.target ? SHAPES.slice(0, 1) : SHAPES) {
       planned: await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: false }, opts),
       ms: [],
     });
+    plans.push({
+      tile: m,
+      dir: "backward_weight",
+      planned: await planConv2dBackwardWeight(rt, s, { x, dy, dw }, opts),
+      ms: [],
+    });
   }
   const ref = conv2dForward(xs, ws, null, s).y;
   let scale = 0;
   for (const v of ref) scale = Math.max(scale, Math.abs(v));
   const errors: number[] = [];
   for (const [i] of TILES.entries()) {
-    replay(rt, plans[2 * i].planned.steps);
+    replay(rt, plans[3 * i].planned.steps);
     const got = new Float32Array(await rt.read(ys[i]));
     let e = 0;
     for (let j = 0; j < ref.length; j++) e = Math.max(e, Math.abs(got[j] - ref[j]));
@@ -128,7 +139,7 @@ for (const s of args.target ? SHAPES.slice(0, 1) : SHAPES) {
   }
   const flops = 2 * s.n * s.k * s.c * 9 * s.h * s.w;
   const shape = `N${s.n} C${s.c}→${s.k} ${s.h}×${s.w}`;
-  for (const dir of ["forward", "backward_data"]) {
+  for (const dir of ["forward", "backward_data", "backward_weight"]) {
     const base = median(plans.find((p) => p.dir === dir && p.tile === 0)!.ms);
     for (const p of plans.filter((q) => q.dir === dir)) {
       const ms = median(p.ms);
@@ -144,7 +155,7 @@ for (const s of args.target ? SHAPES.slice(0, 1) : SHAPES) {
       report.push(row);
       if (!args.json) {
         console.log(
-          `${shape.padEnd(20)}${dir.padEnd(15)}${row.algorithm.padEnd(17)}` +
+          `${shape.padEnd(20)}${dir.padEnd(16)}${row.algorithm.padEnd(17)}` +
             `${row.ms.toFixed(1).padStart(7)} ms ${row.gflops.toFixed(1).padStart(6)} GFLOP/s ` +
             `${row.speedup.toFixed(2)}×${"error" in row ? `  error ${row.error}` : ""}`,
         );
@@ -158,7 +169,7 @@ for (const s of args.target ? SHAPES.slice(0, 1) : SHAPES) {
     }
   }
   for (const p of plans) for (const b of p.planned.scratch) rt.pool.release(b);
-  for (const b of [x, w, dy, dx, ...ys]) b.destroy();
+  for (const b of [x, w, dy, dx, dw, ...ys]) b.destroy();
 }
 if (args.json) {
   console.log(JSON.stringify({

@@ -16,9 +16,15 @@
 //                  invocation (the direct kernel's tile and loads), one dispatch per window.
 //   output_f{2,4}  M → y (NCHW) + bias, or y += (backward-data into an accumulated gradient);
 //                  `output_f4_v4` stores each tile row as a vec4 (OW % 4 = 0).
-// Layout: f32; C % 4 = 0 and K % 16 = 0 (the planner checks). Bindings per entry: 0 params;
-//   filter 1 w, 2 u (the window buffer as storage); input 1 x, 2 v; gemm 1 v, 2 window, 3 m;
-//   output 1 m, 2 bias, 3 y.
+// Filter gradient (dw = ∂L/∂g through the same transforms, adjoint order):
+//   input_f{2,4}        x → V as above.
+//   grad_f{2,4}         dy → dM[ξ][k/4][tile] = A dY Aᵀ (the output transform's adjoint).
+//   gemm_dw             dU[split][ξ][c][k] = Σ_{tiles of split} V[ξ][c][tile] · dM[ξ][k][tile].
+//   filter_grad_f{2,4}  dw = Gᵀ (Σ_split dU) G, OIHW.
+// Layout: f32; C % 4 = 0 and K % 16 = 0 (filter gradient: C % 16 too; the planner checks).
+//   Bindings per entry: 0 params; filter 1 w, 2 u (the window buffer as storage); input and
+//   grad 1 x or dy, 2 V or dM; gemm 1 V, 2 window, 3 M; output 1 M, 2 bias, 3 y; gemm_dw 1 V,
+//   2 dM, 3 partials; filter_grad 1 partials, 2 dw.
 
 //!include common/grid.wgsl
 
@@ -32,6 +38,8 @@ struct Params {
   // blocks: (m+2)²·K/16; block0: this GEMM dispatch's first block; flip: the filter is read as
   // a backward-data filter (w[c][k] rotated 180°); accumulate: y += instead of y =.
   blocks: u32, block0: u32, flip: u32, accumulate: u32,
+  // Filter gradient: tile splits, tiles per split, ξ count (m+2)².
+  splits: u32, per_split: u32, xis: u32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,6 +55,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> yv: array<vec4f>;
+@group(0) @binding(2) var<storage, read> dmin: array<vec4f>;
+@group(0) @binding(1) var<storage, read> parts: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dwout: array<f32>;
 
 // Tap (i, j) of the filter from output channel ko to input channel ci of the Winograd
 // convolution. Backward-data is a forward convolution of dy with w transposed (K ↔ C) and
@@ -81,6 +92,26 @@ fn put_row(i: u32, val: vec4f) {
   var v = val;
   if (p.accumulate != 0u) { v += yv[i / 4u]; }
   yv[i / 4u] = v;
+}
+
+// 4 channels of dy pixel (yy, xx) (NCHW: base = first channel's plane), zero past the image.
+fn dy4(base: u32, yy: u32, xx: u32) -> vec4f {
+  if (yy >= p.oh || xx >= p.ow) { return vec4f(0.0); }
+  let i = base + yy * p.ow + xx;
+  let hw = p.oh * p.ow;
+  return vec4f(x[i], x[i + hw], x[i + 2u * hw], x[i + 3u * hw]);
+}
+
+fn dy_c4(base: u32, yy: u32, xx: u32) -> vec4f {
+  if (yy >= p.oh || xx >= p.ow) { return vec4f(0.0); }
+  return xv[base + yy * p.ow + xx];
+}
+
+// dU[ξ][ci][ko] summed over the tile splits.
+fn du(xi: u32, ko: u32, ci: u32) -> f32 {
+  var acc = 0.0;
+  for (var sp = 0u; sp < p.splits; sp++) { acc += parts[((sp * p.xis + xi) * p.c + ci) * p.k + ko]; }
+  return acc;
 }
 
 fn put_y(base: u32, yy: u32, xx: u32, val: vec4f) {
@@ -1032,6 +1063,740 @@ fn output_f4_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     put_row(base + 2u * p.oh * p.ow + (y0 + 3u) * p.ow + x0, vec4f(y3_0.z, y3_1.z, y3_2.z, y3_3.z) + b.z);
     put_row(base + 3u * p.oh * p.ow + (y0 + 3u) * p.ow + x0, vec4f(y3_0.w, y3_1.w, y3_2.w, y3_3.w) + b.w);
   }
+}
+
+// Filter gradient: dM = A dY Aᵀ for 4 channels of one tile's 2×2 dy,
+// stored like the forward's M.
+@compute @workgroup_size(64)
+fn grad_f2(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid; // = k/4 · T + tile
+  let plane = p.k4 * p.t;
+  if (o >= plane) { return; }
+  let tile = o % p.t;
+  let n = tile / (p.tx * p.ty);
+  let r = tile % (p.tx * p.ty);
+  let y0 = (r / p.tx) * 2u;
+  let x0 = (r % p.tx) * 2u;
+  let base = (n * p.k + (o / p.t) * 4u) * p.oh * p.ow;
+  let g0_0 = dy4(base, y0 + 0u, x0 + 0u);
+  let g1_0 = dy4(base, y0 + 1u, x0 + 0u);
+  let t0_0 = g0_0;
+  let t1_0 = g0_0 + g1_0;
+  let t2_0 = g0_0 - g1_0;
+  let t3_0 = -g1_0;
+  let g0_1 = dy4(base, y0 + 0u, x0 + 1u);
+  let g1_1 = dy4(base, y0 + 1u, x0 + 1u);
+  let t0_1 = g0_1;
+  let t1_1 = g0_1 + g1_1;
+  let t2_1 = g0_1 - g1_1;
+  let t3_1 = -g1_1;
+  let d0_0 = t0_0;
+  let d0_1 = t0_0 + t0_1;
+  let d0_2 = t0_0 - t0_1;
+  let d0_3 = -t0_1;
+  vt[0u * plane + o] = d0_0;
+  vt[1u * plane + o] = d0_1;
+  vt[2u * plane + o] = d0_2;
+  vt[3u * plane + o] = d0_3;
+  let d1_0 = t1_0;
+  let d1_1 = t1_0 + t1_1;
+  let d1_2 = t1_0 - t1_1;
+  let d1_3 = -t1_1;
+  vt[4u * plane + o] = d1_0;
+  vt[5u * plane + o] = d1_1;
+  vt[6u * plane + o] = d1_2;
+  vt[7u * plane + o] = d1_3;
+  let d2_0 = t2_0;
+  let d2_1 = t2_0 + t2_1;
+  let d2_2 = t2_0 - t2_1;
+  let d2_3 = -t2_1;
+  vt[8u * plane + o] = d2_0;
+  vt[9u * plane + o] = d2_1;
+  vt[10u * plane + o] = d2_2;
+  vt[11u * plane + o] = d2_3;
+  let d3_0 = t3_0;
+  let d3_1 = t3_0 + t3_1;
+  let d3_2 = t3_0 - t3_1;
+  let d3_3 = -t3_1;
+  vt[12u * plane + o] = d3_0;
+  vt[13u * plane + o] = d3_1;
+  vt[14u * plane + o] = d3_2;
+  vt[15u * plane + o] = d3_3;
+}
+
+// Filter gradient: dM = A dY Aᵀ for 4 channels of one tile's 2×2 dy (packed NC4HW4),
+// stored like the forward's M.
+@compute @workgroup_size(64)
+fn grad_f2_c4(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid; // = k/4 · T + tile
+  let plane = p.k4 * p.t;
+  if (o >= plane) { return; }
+  let tile = o % p.t;
+  let n = tile / (p.tx * p.ty);
+  let r = tile % (p.tx * p.ty);
+  let y0 = (r / p.tx) * 2u;
+  let x0 = (r % p.tx) * 2u;
+  let base = (n * p.k4 + o / p.t) * p.oh * p.ow;
+  let g0_0 = dy_c4(base, y0 + 0u, x0 + 0u);
+  let g1_0 = dy_c4(base, y0 + 1u, x0 + 0u);
+  let t0_0 = g0_0;
+  let t1_0 = g0_0 + g1_0;
+  let t2_0 = g0_0 - g1_0;
+  let t3_0 = -g1_0;
+  let g0_1 = dy_c4(base, y0 + 0u, x0 + 1u);
+  let g1_1 = dy_c4(base, y0 + 1u, x0 + 1u);
+  let t0_1 = g0_1;
+  let t1_1 = g0_1 + g1_1;
+  let t2_1 = g0_1 - g1_1;
+  let t3_1 = -g1_1;
+  let d0_0 = t0_0;
+  let d0_1 = t0_0 + t0_1;
+  let d0_2 = t0_0 - t0_1;
+  let d0_3 = -t0_1;
+  vt[0u * plane + o] = d0_0;
+  vt[1u * plane + o] = d0_1;
+  vt[2u * plane + o] = d0_2;
+  vt[3u * plane + o] = d0_3;
+  let d1_0 = t1_0;
+  let d1_1 = t1_0 + t1_1;
+  let d1_2 = t1_0 - t1_1;
+  let d1_3 = -t1_1;
+  vt[4u * plane + o] = d1_0;
+  vt[5u * plane + o] = d1_1;
+  vt[6u * plane + o] = d1_2;
+  vt[7u * plane + o] = d1_3;
+  let d2_0 = t2_0;
+  let d2_1 = t2_0 + t2_1;
+  let d2_2 = t2_0 - t2_1;
+  let d2_3 = -t2_1;
+  vt[8u * plane + o] = d2_0;
+  vt[9u * plane + o] = d2_1;
+  vt[10u * plane + o] = d2_2;
+  vt[11u * plane + o] = d2_3;
+  let d3_0 = t3_0;
+  let d3_1 = t3_0 + t3_1;
+  let d3_2 = t3_0 - t3_1;
+  let d3_3 = -t3_1;
+  vt[12u * plane + o] = d3_0;
+  vt[13u * plane + o] = d3_1;
+  vt[14u * plane + o] = d3_2;
+  vt[15u * plane + o] = d3_3;
+}
+
+// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first.
+@compute @workgroup_size(64)
+fn filter_grad_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  if (o >= p.c * p.k) { return; }
+  let ko = o % p.k;
+  let ci = o / p.k;
+  let e0_0 = vec4f(du(0u, ko, ci));
+  let e1_0 = vec4f(du(4u, ko, ci));
+  let e2_0 = vec4f(du(8u, ko, ci));
+  let e3_0 = vec4f(du(12u, ko, ci));
+  let t0_0 = e0_0 + e1_0 * 0.5 + e2_0 * 0.5;
+  let t1_0 = e1_0 * 0.5 - e2_0 * 0.5;
+  let t2_0 = e1_0 * 0.5 + e2_0 * 0.5 + e3_0;
+  let e0_1 = vec4f(du(1u, ko, ci));
+  let e1_1 = vec4f(du(5u, ko, ci));
+  let e2_1 = vec4f(du(9u, ko, ci));
+  let e3_1 = vec4f(du(13u, ko, ci));
+  let t0_1 = e0_1 + e1_1 * 0.5 + e2_1 * 0.5;
+  let t1_1 = e1_1 * 0.5 - e2_1 * 0.5;
+  let t2_1 = e1_1 * 0.5 + e2_1 * 0.5 + e3_1;
+  let e0_2 = vec4f(du(2u, ko, ci));
+  let e1_2 = vec4f(du(6u, ko, ci));
+  let e2_2 = vec4f(du(10u, ko, ci));
+  let e3_2 = vec4f(du(14u, ko, ci));
+  let t0_2 = e0_2 + e1_2 * 0.5 + e2_2 * 0.5;
+  let t1_2 = e1_2 * 0.5 - e2_2 * 0.5;
+  let t2_2 = e1_2 * 0.5 + e2_2 * 0.5 + e3_2;
+  let e0_3 = vec4f(du(3u, ko, ci));
+  let e1_3 = vec4f(du(7u, ko, ci));
+  let e2_3 = vec4f(du(11u, ko, ci));
+  let e3_3 = vec4f(du(15u, ko, ci));
+  let t0_3 = e0_3 + e1_3 * 0.5 + e2_3 * 0.5;
+  let t1_3 = e1_3 * 0.5 - e2_3 * 0.5;
+  let t2_3 = e1_3 * 0.5 + e2_3 * 0.5 + e3_3;
+  let g0_0 = t0_0 + t0_1 * 0.5 + t0_2 * 0.5;
+  let g0_1 = t0_1 * 0.5 - t0_2 * 0.5;
+  let g0_2 = t0_1 * 0.5 + t0_2 * 0.5 + t0_3;
+  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 0u] = g0_0.x;
+  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 1u] = g0_1.x;
+  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 2u] = g0_2.x;
+  let g1_0 = t1_0 + t1_1 * 0.5 + t1_2 * 0.5;
+  let g1_1 = t1_1 * 0.5 - t1_2 * 0.5;
+  let g1_2 = t1_1 * 0.5 + t1_2 * 0.5 + t1_3;
+  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 0u] = g1_0.x;
+  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 1u] = g1_1.x;
+  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 2u] = g1_2.x;
+  let g2_0 = t2_0 + t2_1 * 0.5 + t2_2 * 0.5;
+  let g2_1 = t2_1 * 0.5 - t2_2 * 0.5;
+  let g2_2 = t2_1 * 0.5 + t2_2 * 0.5 + t2_3;
+  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 0u] = g2_0.x;
+  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 1u] = g2_1.x;
+  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 2u] = g2_2.x;
+}
+
+// Filter gradient: dM = A dY Aᵀ for 4 channels of one tile's 4×4 dy,
+// stored like the forward's M.
+@compute @workgroup_size(64)
+fn grad_f4(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid; // = k/4 · T + tile
+  let plane = p.k4 * p.t;
+  if (o >= plane) { return; }
+  let tile = o % p.t;
+  let n = tile / (p.tx * p.ty);
+  let r = tile % (p.tx * p.ty);
+  let y0 = (r / p.tx) * 4u;
+  let x0 = (r % p.tx) * 4u;
+  let base = (n * p.k + (o / p.t) * 4u) * p.oh * p.ow;
+  let g0_0 = dy4(base, y0 + 0u, x0 + 0u);
+  let g1_0 = dy4(base, y0 + 1u, x0 + 0u);
+  let g2_0 = dy4(base, y0 + 2u, x0 + 0u);
+  let g3_0 = dy4(base, y0 + 3u, x0 + 0u);
+  let t0_0 = g0_0;
+  let t1_0 = g0_0 + g1_0 + g2_0 + g3_0;
+  let t2_0 = g0_0 - g1_0 + g2_0 - g3_0;
+  let t3_0 = g0_0 + g1_0 * 2.0 + g2_0 * 4.0 + g3_0 * 8.0;
+  let t4_0 = g0_0 - g1_0 * 2.0 + g2_0 * 4.0 - g3_0 * 8.0;
+  let t5_0 = g3_0;
+  let g0_1 = dy4(base, y0 + 0u, x0 + 1u);
+  let g1_1 = dy4(base, y0 + 1u, x0 + 1u);
+  let g2_1 = dy4(base, y0 + 2u, x0 + 1u);
+  let g3_1 = dy4(base, y0 + 3u, x0 + 1u);
+  let t0_1 = g0_1;
+  let t1_1 = g0_1 + g1_1 + g2_1 + g3_1;
+  let t2_1 = g0_1 - g1_1 + g2_1 - g3_1;
+  let t3_1 = g0_1 + g1_1 * 2.0 + g2_1 * 4.0 + g3_1 * 8.0;
+  let t4_1 = g0_1 - g1_1 * 2.0 + g2_1 * 4.0 - g3_1 * 8.0;
+  let t5_1 = g3_1;
+  let g0_2 = dy4(base, y0 + 0u, x0 + 2u);
+  let g1_2 = dy4(base, y0 + 1u, x0 + 2u);
+  let g2_2 = dy4(base, y0 + 2u, x0 + 2u);
+  let g3_2 = dy4(base, y0 + 3u, x0 + 2u);
+  let t0_2 = g0_2;
+  let t1_2 = g0_2 + g1_2 + g2_2 + g3_2;
+  let t2_2 = g0_2 - g1_2 + g2_2 - g3_2;
+  let t3_2 = g0_2 + g1_2 * 2.0 + g2_2 * 4.0 + g3_2 * 8.0;
+  let t4_2 = g0_2 - g1_2 * 2.0 + g2_2 * 4.0 - g3_2 * 8.0;
+  let t5_2 = g3_2;
+  let g0_3 = dy4(base, y0 + 0u, x0 + 3u);
+  let g1_3 = dy4(base, y0 + 1u, x0 + 3u);
+  let g2_3 = dy4(base, y0 + 2u, x0 + 3u);
+  let g3_3 = dy4(base, y0 + 3u, x0 + 3u);
+  let t0_3 = g0_3;
+  let t1_3 = g0_3 + g1_3 + g2_3 + g3_3;
+  let t2_3 = g0_3 - g1_3 + g2_3 - g3_3;
+  let t3_3 = g0_3 + g1_3 * 2.0 + g2_3 * 4.0 + g3_3 * 8.0;
+  let t4_3 = g0_3 - g1_3 * 2.0 + g2_3 * 4.0 - g3_3 * 8.0;
+  let t5_3 = g3_3;
+  let d0_0 = t0_0;
+  let d0_1 = t0_0 + t0_1 + t0_2 + t0_3;
+  let d0_2 = t0_0 - t0_1 + t0_2 - t0_3;
+  let d0_3 = t0_0 + t0_1 * 2.0 + t0_2 * 4.0 + t0_3 * 8.0;
+  let d0_4 = t0_0 - t0_1 * 2.0 + t0_2 * 4.0 - t0_3 * 8.0;
+  let d0_5 = t0_3;
+  vt[0u * plane + o] = d0_0;
+  vt[1u * plane + o] = d0_1;
+  vt[2u * plane + o] = d0_2;
+  vt[3u * plane + o] = d0_3;
+  vt[4u * plane + o] = d0_4;
+  vt[5u * plane + o] = d0_5;
+  let d1_0 = t1_0;
+  let d1_1 = t1_0 + t1_1 + t1_2 + t1_3;
+  let d1_2 = t1_0 - t1_1 + t1_2 - t1_3;
+  let d1_3 = t1_0 + t1_1 * 2.0 + t1_2 * 4.0 + t1_3 * 8.0;
+  let d1_4 = t1_0 - t1_1 * 2.0 + t1_2 * 4.0 - t1_3 * 8.0;
+  let d1_5 = t1_3;
+  vt[6u * plane + o] = d1_0;
+  vt[7u * plane + o] = d1_1;
+  vt[8u * plane + o] = d1_2;
+  vt[9u * plane + o] = d1_3;
+  vt[10u * plane + o] = d1_4;
+  vt[11u * plane + o] = d1_5;
+  let d2_0 = t2_0;
+  let d2_1 = t2_0 + t2_1 + t2_2 + t2_3;
+  let d2_2 = t2_0 - t2_1 + t2_2 - t2_3;
+  let d2_3 = t2_0 + t2_1 * 2.0 + t2_2 * 4.0 + t2_3 * 8.0;
+  let d2_4 = t2_0 - t2_1 * 2.0 + t2_2 * 4.0 - t2_3 * 8.0;
+  let d2_5 = t2_3;
+  vt[12u * plane + o] = d2_0;
+  vt[13u * plane + o] = d2_1;
+  vt[14u * plane + o] = d2_2;
+  vt[15u * plane + o] = d2_3;
+  vt[16u * plane + o] = d2_4;
+  vt[17u * plane + o] = d2_5;
+  let d3_0 = t3_0;
+  let d3_1 = t3_0 + t3_1 + t3_2 + t3_3;
+  let d3_2 = t3_0 - t3_1 + t3_2 - t3_3;
+  let d3_3 = t3_0 + t3_1 * 2.0 + t3_2 * 4.0 + t3_3 * 8.0;
+  let d3_4 = t3_0 - t3_1 * 2.0 + t3_2 * 4.0 - t3_3 * 8.0;
+  let d3_5 = t3_3;
+  vt[18u * plane + o] = d3_0;
+  vt[19u * plane + o] = d3_1;
+  vt[20u * plane + o] = d3_2;
+  vt[21u * plane + o] = d3_3;
+  vt[22u * plane + o] = d3_4;
+  vt[23u * plane + o] = d3_5;
+  let d4_0 = t4_0;
+  let d4_1 = t4_0 + t4_1 + t4_2 + t4_3;
+  let d4_2 = t4_0 - t4_1 + t4_2 - t4_3;
+  let d4_3 = t4_0 + t4_1 * 2.0 + t4_2 * 4.0 + t4_3 * 8.0;
+  let d4_4 = t4_0 - t4_1 * 2.0 + t4_2 * 4.0 - t4_3 * 8.0;
+  let d4_5 = t4_3;
+  vt[24u * plane + o] = d4_0;
+  vt[25u * plane + o] = d4_1;
+  vt[26u * plane + o] = d4_2;
+  vt[27u * plane + o] = d4_3;
+  vt[28u * plane + o] = d4_4;
+  vt[29u * plane + o] = d4_5;
+  let d5_0 = t5_0;
+  let d5_1 = t5_0 + t5_1 + t5_2 + t5_3;
+  let d5_2 = t5_0 - t5_1 + t5_2 - t5_3;
+  let d5_3 = t5_0 + t5_1 * 2.0 + t5_2 * 4.0 + t5_3 * 8.0;
+  let d5_4 = t5_0 - t5_1 * 2.0 + t5_2 * 4.0 - t5_3 * 8.0;
+  let d5_5 = t5_3;
+  vt[30u * plane + o] = d5_0;
+  vt[31u * plane + o] = d5_1;
+  vt[32u * plane + o] = d5_2;
+  vt[33u * plane + o] = d5_3;
+  vt[34u * plane + o] = d5_4;
+  vt[35u * plane + o] = d5_5;
+}
+
+// Filter gradient: dM = A dY Aᵀ for 4 channels of one tile's 4×4 dy (packed NC4HW4),
+// stored like the forward's M.
+@compute @workgroup_size(64)
+fn grad_f4_c4(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid; // = k/4 · T + tile
+  let plane = p.k4 * p.t;
+  if (o >= plane) { return; }
+  let tile = o % p.t;
+  let n = tile / (p.tx * p.ty);
+  let r = tile % (p.tx * p.ty);
+  let y0 = (r / p.tx) * 4u;
+  let x0 = (r % p.tx) * 4u;
+  let base = (n * p.k4 + o / p.t) * p.oh * p.ow;
+  let g0_0 = dy_c4(base, y0 + 0u, x0 + 0u);
+  let g1_0 = dy_c4(base, y0 + 1u, x0 + 0u);
+  let g2_0 = dy_c4(base, y0 + 2u, x0 + 0u);
+  let g3_0 = dy_c4(base, y0 + 3u, x0 + 0u);
+  let t0_0 = g0_0;
+  let t1_0 = g0_0 + g1_0 + g2_0 + g3_0;
+  let t2_0 = g0_0 - g1_0 + g2_0 - g3_0;
+  let t3_0 = g0_0 + g1_0 * 2.0 + g2_0 * 4.0 + g3_0 * 8.0;
+  let t4_0 = g0_0 - g1_0 * 2.0 + g2_0 * 4.0 - g3_0 * 8.0;
+  let t5_0 = g3_0;
+  let g0_1 = dy_c4(base, y0 + 0u, x0 + 1u);
+  let g1_1 = dy_c4(base, y0 + 1u, x0 + 1u);
+  let g2_1 = dy_c4(base, y0 + 2u, x0 + 1u);
+  let g3_1 = dy_c4(base, y0 + 3u, x0 + 1u);
+  let t0_1 = g0_1;
+  let t1_1 = g0_1 + g1_1 + g2_1 + g3_1;
+  let t2_1 = g0_1 - g1_1 + g2_1 - g3_1;
+  let t3_1 = g0_1 + g1_1 * 2.0 + g2_1 * 4.0 + g3_1 * 8.0;
+  let t4_1 = g0_1 - g1_1 * 2.0 + g2_1 * 4.0 - g3_1 * 8.0;
+  let t5_1 = g3_1;
+  let g0_2 = dy_c4(base, y0 + 0u, x0 + 2u);
+  let g1_2 = dy_c4(base, y0 + 1u, x0 + 2u);
+  let g2_2 = dy_c4(base, y0 + 2u, x0 + 2u);
+  let g3_2 = dy_c4(base, y0 + 3u, x0 + 2u);
+  let t0_2 = g0_2;
+  let t1_2 = g0_2 + g1_2 + g2_2 + g3_2;
+  let t2_2 = g0_2 - g1_2 + g2_2 - g3_2;
+  let t3_2 = g0_2 + g1_2 * 2.0 + g2_2 * 4.0 + g3_2 * 8.0;
+  let t4_2 = g0_2 - g1_2 * 2.0 + g2_2 * 4.0 - g3_2 * 8.0;
+  let t5_2 = g3_2;
+  let g0_3 = dy_c4(base, y0 + 0u, x0 + 3u);
+  let g1_3 = dy_c4(base, y0 + 1u, x0 + 3u);
+  let g2_3 = dy_c4(base, y0 + 2u, x0 + 3u);
+  let g3_3 = dy_c4(base, y0 + 3u, x0 + 3u);
+  let t0_3 = g0_3;
+  let t1_3 = g0_3 + g1_3 + g2_3 + g3_3;
+  let t2_3 = g0_3 - g1_3 + g2_3 - g3_3;
+  let t3_3 = g0_3 + g1_3 * 2.0 + g2_3 * 4.0 + g3_3 * 8.0;
+  let t4_3 = g0_3 - g1_3 * 2.0 + g2_3 * 4.0 - g3_3 * 8.0;
+  let t5_3 = g3_3;
+  let d0_0 = t0_0;
+  let d0_1 = t0_0 + t0_1 + t0_2 + t0_3;
+  let d0_2 = t0_0 - t0_1 + t0_2 - t0_3;
+  let d0_3 = t0_0 + t0_1 * 2.0 + t0_2 * 4.0 + t0_3 * 8.0;
+  let d0_4 = t0_0 - t0_1 * 2.0 + t0_2 * 4.0 - t0_3 * 8.0;
+  let d0_5 = t0_3;
+  vt[0u * plane + o] = d0_0;
+  vt[1u * plane + o] = d0_1;
+  vt[2u * plane + o] = d0_2;
+  vt[3u * plane + o] = d0_3;
+  vt[4u * plane + o] = d0_4;
+  vt[5u * plane + o] = d0_5;
+  let d1_0 = t1_0;
+  let d1_1 = t1_0 + t1_1 + t1_2 + t1_3;
+  let d1_2 = t1_0 - t1_1 + t1_2 - t1_3;
+  let d1_3 = t1_0 + t1_1 * 2.0 + t1_2 * 4.0 + t1_3 * 8.0;
+  let d1_4 = t1_0 - t1_1 * 2.0 + t1_2 * 4.0 - t1_3 * 8.0;
+  let d1_5 = t1_3;
+  vt[6u * plane + o] = d1_0;
+  vt[7u * plane + o] = d1_1;
+  vt[8u * plane + o] = d1_2;
+  vt[9u * plane + o] = d1_3;
+  vt[10u * plane + o] = d1_4;
+  vt[11u * plane + o] = d1_5;
+  let d2_0 = t2_0;
+  let d2_1 = t2_0 + t2_1 + t2_2 + t2_3;
+  let d2_2 = t2_0 - t2_1 + t2_2 - t2_3;
+  let d2_3 = t2_0 + t2_1 * 2.0 + t2_2 * 4.0 + t2_3 * 8.0;
+  let d2_4 = t2_0 - t2_1 * 2.0 + t2_2 * 4.0 - t2_3 * 8.0;
+  let d2_5 = t2_3;
+  vt[12u * plane + o] = d2_0;
+  vt[13u * plane + o] = d2_1;
+  vt[14u * plane + o] = d2_2;
+  vt[15u * plane + o] = d2_3;
+  vt[16u * plane + o] = d2_4;
+  vt[17u * plane + o] = d2_5;
+  let d3_0 = t3_0;
+  let d3_1 = t3_0 + t3_1 + t3_2 + t3_3;
+  let d3_2 = t3_0 - t3_1 + t3_2 - t3_3;
+  let d3_3 = t3_0 + t3_1 * 2.0 + t3_2 * 4.0 + t3_3 * 8.0;
+  let d3_4 = t3_0 - t3_1 * 2.0 + t3_2 * 4.0 - t3_3 * 8.0;
+  let d3_5 = t3_3;
+  vt[18u * plane + o] = d3_0;
+  vt[19u * plane + o] = d3_1;
+  vt[20u * plane + o] = d3_2;
+  vt[21u * plane + o] = d3_3;
+  vt[22u * plane + o] = d3_4;
+  vt[23u * plane + o] = d3_5;
+  let d4_0 = t4_0;
+  let d4_1 = t4_0 + t4_1 + t4_2 + t4_3;
+  let d4_2 = t4_0 - t4_1 + t4_2 - t4_3;
+  let d4_3 = t4_0 + t4_1 * 2.0 + t4_2 * 4.0 + t4_3 * 8.0;
+  let d4_4 = t4_0 - t4_1 * 2.0 + t4_2 * 4.0 - t4_3 * 8.0;
+  let d4_5 = t4_3;
+  vt[24u * plane + o] = d4_0;
+  vt[25u * plane + o] = d4_1;
+  vt[26u * plane + o] = d4_2;
+  vt[27u * plane + o] = d4_3;
+  vt[28u * plane + o] = d4_4;
+  vt[29u * plane + o] = d4_5;
+  let d5_0 = t5_0;
+  let d5_1 = t5_0 + t5_1 + t5_2 + t5_3;
+  let d5_2 = t5_0 - t5_1 + t5_2 - t5_3;
+  let d5_3 = t5_0 + t5_1 * 2.0 + t5_2 * 4.0 + t5_3 * 8.0;
+  let d5_4 = t5_0 - t5_1 * 2.0 + t5_2 * 4.0 - t5_3 * 8.0;
+  let d5_5 = t5_3;
+  vt[30u * plane + o] = d5_0;
+  vt[31u * plane + o] = d5_1;
+  vt[32u * plane + o] = d5_2;
+  vt[33u * plane + o] = d5_3;
+  vt[34u * plane + o] = d5_4;
+  vt[35u * plane + o] = d5_5;
+}
+
+// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first.
+@compute @workgroup_size(64)
+fn filter_grad_f4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  if (o >= p.c * p.k) { return; }
+  let ko = o % p.k;
+  let ci = o / p.k;
+  let e0_0 = vec4f(du(0u, ko, ci));
+  let e1_0 = vec4f(du(6u, ko, ci));
+  let e2_0 = vec4f(du(12u, ko, ci));
+  let e3_0 = vec4f(du(18u, ko, ci));
+  let e4_0 = vec4f(du(24u, ko, ci));
+  let e5_0 = vec4f(du(30u, ko, ci));
+  let t0_0 = e0_0 * 0.25 - e1_0 * 0.166666667 - e2_0 * 0.166666667 + e3_0 * 0.0416666667 + e4_0 * 0.0416666667;
+  let t1_0 = -e1_0 * 0.166666667 + e2_0 * 0.166666667 + e3_0 * 0.0833333333 - e4_0 * 0.0833333333;
+  let t2_0 = -e1_0 * 0.166666667 - e2_0 * 0.166666667 + e3_0 * 0.166666667 + e4_0 * 0.166666667 + e5_0;
+  let e0_1 = vec4f(du(1u, ko, ci));
+  let e1_1 = vec4f(du(7u, ko, ci));
+  let e2_1 = vec4f(du(13u, ko, ci));
+  let e3_1 = vec4f(du(19u, ko, ci));
+  let e4_1 = vec4f(du(25u, ko, ci));
+  let e5_1 = vec4f(du(31u, ko, ci));
+  let t0_1 = e0_1 * 0.25 - e1_1 * 0.166666667 - e2_1 * 0.166666667 + e3_1 * 0.0416666667 + e4_1 * 0.0416666667;
+  let t1_1 = -e1_1 * 0.166666667 + e2_1 * 0.166666667 + e3_1 * 0.0833333333 - e4_1 * 0.0833333333;
+  let t2_1 = -e1_1 * 0.166666667 - e2_1 * 0.166666667 + e3_1 * 0.166666667 + e4_1 * 0.166666667 + e5_1;
+  let e0_2 = vec4f(du(2u, ko, ci));
+  let e1_2 = vec4f(du(8u, ko, ci));
+  let e2_2 = vec4f(du(14u, ko, ci));
+  let e3_2 = vec4f(du(20u, ko, ci));
+  let e4_2 = vec4f(du(26u, ko, ci));
+  let e5_2 = vec4f(du(32u, ko, ci));
+  let t0_2 = e0_2 * 0.25 - e1_2 * 0.166666667 - e2_2 * 0.166666667 + e3_2 * 0.0416666667 + e4_2 * 0.0416666667;
+  let t1_2 = -e1_2 * 0.166666667 + e2_2 * 0.166666667 + e3_2 * 0.0833333333 - e4_2 * 0.0833333333;
+  let t2_2 = -e1_2 * 0.166666667 - e2_2 * 0.166666667 + e3_2 * 0.166666667 + e4_2 * 0.166666667 + e5_2;
+  let e0_3 = vec4f(du(3u, ko, ci));
+  let e1_3 = vec4f(du(9u, ko, ci));
+  let e2_3 = vec4f(du(15u, ko, ci));
+  let e3_3 = vec4f(du(21u, ko, ci));
+  let e4_3 = vec4f(du(27u, ko, ci));
+  let e5_3 = vec4f(du(33u, ko, ci));
+  let t0_3 = e0_3 * 0.25 - e1_3 * 0.166666667 - e2_3 * 0.166666667 + e3_3 * 0.0416666667 + e4_3 * 0.0416666667;
+  let t1_3 = -e1_3 * 0.166666667 + e2_3 * 0.166666667 + e3_3 * 0.0833333333 - e4_3 * 0.0833333333;
+  let t2_3 = -e1_3 * 0.166666667 - e2_3 * 0.166666667 + e3_3 * 0.166666667 + e4_3 * 0.166666667 + e5_3;
+  let e0_4 = vec4f(du(4u, ko, ci));
+  let e1_4 = vec4f(du(10u, ko, ci));
+  let e2_4 = vec4f(du(16u, ko, ci));
+  let e3_4 = vec4f(du(22u, ko, ci));
+  let e4_4 = vec4f(du(28u, ko, ci));
+  let e5_4 = vec4f(du(34u, ko, ci));
+  let t0_4 = e0_4 * 0.25 - e1_4 * 0.166666667 - e2_4 * 0.166666667 + e3_4 * 0.0416666667 + e4_4 * 0.0416666667;
+  let t1_4 = -e1_4 * 0.166666667 + e2_4 * 0.166666667 + e3_4 * 0.0833333333 - e4_4 * 0.0833333333;
+  let t2_4 = -e1_4 * 0.166666667 - e2_4 * 0.166666667 + e3_4 * 0.166666667 + e4_4 * 0.166666667 + e5_4;
+  let e0_5 = vec4f(du(5u, ko, ci));
+  let e1_5 = vec4f(du(11u, ko, ci));
+  let e2_5 = vec4f(du(17u, ko, ci));
+  let e3_5 = vec4f(du(23u, ko, ci));
+  let e4_5 = vec4f(du(29u, ko, ci));
+  let e5_5 = vec4f(du(35u, ko, ci));
+  let t0_5 = e0_5 * 0.25 - e1_5 * 0.166666667 - e2_5 * 0.166666667 + e3_5 * 0.0416666667 + e4_5 * 0.0416666667;
+  let t1_5 = -e1_5 * 0.166666667 + e2_5 * 0.166666667 + e3_5 * 0.0833333333 - e4_5 * 0.0833333333;
+  let t2_5 = -e1_5 * 0.166666667 - e2_5 * 0.166666667 + e3_5 * 0.166666667 + e4_5 * 0.166666667 + e5_5;
+  let g0_0 = t0_0 * 0.25 - t0_1 * 0.166666667 - t0_2 * 0.166666667 + t0_3 * 0.0416666667 + t0_4 * 0.0416666667;
+  let g0_1 = -t0_1 * 0.166666667 + t0_2 * 0.166666667 + t0_3 * 0.0833333333 - t0_4 * 0.0833333333;
+  let g0_2 = -t0_1 * 0.166666667 - t0_2 * 0.166666667 + t0_3 * 0.166666667 + t0_4 * 0.166666667 + t0_5;
+  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 0u] = g0_0.x;
+  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 1u] = g0_1.x;
+  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 2u] = g0_2.x;
+  let g1_0 = t1_0 * 0.25 - t1_1 * 0.166666667 - t1_2 * 0.166666667 + t1_3 * 0.0416666667 + t1_4 * 0.0416666667;
+  let g1_1 = -t1_1 * 0.166666667 + t1_2 * 0.166666667 + t1_3 * 0.0833333333 - t1_4 * 0.0833333333;
+  let g1_2 = -t1_1 * 0.166666667 - t1_2 * 0.166666667 + t1_3 * 0.166666667 + t1_4 * 0.166666667 + t1_5;
+  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 0u] = g1_0.x;
+  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 1u] = g1_1.x;
+  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 2u] = g1_2.x;
+  let g2_0 = t2_0 * 0.25 - t2_1 * 0.166666667 - t2_2 * 0.166666667 + t2_3 * 0.0416666667 + t2_4 * 0.0416666667;
+  let g2_1 = -t2_1 * 0.166666667 + t2_2 * 0.166666667 + t2_3 * 0.0833333333 - t2_4 * 0.0833333333;
+  let g2_2 = -t2_1 * 0.166666667 - t2_2 * 0.166666667 + t2_3 * 0.166666667 + t2_4 * 0.166666667 + t2_5;
+  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 0u] = g2_0.x;
+  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 1u] = g2_1.x;
+  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 2u] = g2_2.x;
+}
+
+// Filter gradient: dU partials[split][ξ][c][k] (vec4 over k), 16 c × 16 k per invocation.
+@compute @workgroup_size(WG)
+fn gemm_dw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * WG + lid; // = ((split · ξs + ξ) · C/16 + ct) · K/16 + kt
+  let kt = o % p.ktiles;
+  let ct = (o / p.ktiles) % (p.c / 16u);
+  let xs = o / p.ktiles / (p.c / 16u);
+  let xi = xs % p.xis;
+  let sp = xs / p.xis;
+  if (sp >= p.splits) { return; }
+  let t0 = sp * p.per_split;
+  let t1 = min(t0 + p.per_split, p.t);
+  let vb = (xi * p.c4 + ct * 4u) * p.t;
+  let mb = (xi * p.k4 + kt * 4u) * p.t;
+  let out = ((sp * p.xis + xi) * p.c + ct * 16u) * p.k4 + kt * 4u;
+  var a0_0_0 = vec4f(0.0);
+  var a0_0_1 = vec4f(0.0);
+  var a0_0_2 = vec4f(0.0);
+  var a0_0_3 = vec4f(0.0);
+  var a0_1_0 = vec4f(0.0);
+  var a0_1_1 = vec4f(0.0);
+  var a0_1_2 = vec4f(0.0);
+  var a0_1_3 = vec4f(0.0);
+  var a0_2_0 = vec4f(0.0);
+  var a0_2_1 = vec4f(0.0);
+  var a0_2_2 = vec4f(0.0);
+  var a0_2_3 = vec4f(0.0);
+  var a0_3_0 = vec4f(0.0);
+  var a0_3_1 = vec4f(0.0);
+  var a0_3_2 = vec4f(0.0);
+  var a0_3_3 = vec4f(0.0);
+  var a1_0_0 = vec4f(0.0);
+  var a1_0_1 = vec4f(0.0);
+  var a1_0_2 = vec4f(0.0);
+  var a1_0_3 = vec4f(0.0);
+  var a1_1_0 = vec4f(0.0);
+  var a1_1_1 = vec4f(0.0);
+  var a1_1_2 = vec4f(0.0);
+  var a1_1_3 = vec4f(0.0);
+  var a1_2_0 = vec4f(0.0);
+  var a1_2_1 = vec4f(0.0);
+  var a1_2_2 = vec4f(0.0);
+  var a1_2_3 = vec4f(0.0);
+  var a1_3_0 = vec4f(0.0);
+  var a1_3_1 = vec4f(0.0);
+  var a1_3_2 = vec4f(0.0);
+  var a1_3_3 = vec4f(0.0);
+  var a2_0_0 = vec4f(0.0);
+  var a2_0_1 = vec4f(0.0);
+  var a2_0_2 = vec4f(0.0);
+  var a2_0_3 = vec4f(0.0);
+  var a2_1_0 = vec4f(0.0);
+  var a2_1_1 = vec4f(0.0);
+  var a2_1_2 = vec4f(0.0);
+  var a2_1_3 = vec4f(0.0);
+  var a2_2_0 = vec4f(0.0);
+  var a2_2_1 = vec4f(0.0);
+  var a2_2_2 = vec4f(0.0);
+  var a2_2_3 = vec4f(0.0);
+  var a2_3_0 = vec4f(0.0);
+  var a2_3_1 = vec4f(0.0);
+  var a2_3_2 = vec4f(0.0);
+  var a2_3_3 = vec4f(0.0);
+  var a3_0_0 = vec4f(0.0);
+  var a3_0_1 = vec4f(0.0);
+  var a3_0_2 = vec4f(0.0);
+  var a3_0_3 = vec4f(0.0);
+  var a3_1_0 = vec4f(0.0);
+  var a3_1_1 = vec4f(0.0);
+  var a3_1_2 = vec4f(0.0);
+  var a3_1_3 = vec4f(0.0);
+  var a3_2_0 = vec4f(0.0);
+  var a3_2_1 = vec4f(0.0);
+  var a3_2_2 = vec4f(0.0);
+  var a3_2_3 = vec4f(0.0);
+  var a3_3_0 = vec4f(0.0);
+  var a3_3_1 = vec4f(0.0);
+  var a3_3_2 = vec4f(0.0);
+  var a3_3_3 = vec4f(0.0);
+  for (var tile = t0; tile < t1; tile++) {
+    let v0 = vin[vb + 0u * p.t + tile];
+    let v1 = vin[vb + 1u * p.t + tile];
+    let v2 = vin[vb + 2u * p.t + tile];
+    let v3 = vin[vb + 3u * p.t + tile];
+    let d0 = dmin[mb + 0u * p.t + tile];
+    let d1 = dmin[mb + 1u * p.t + tile];
+    let d2 = dmin[mb + 2u * p.t + tile];
+    let d3 = dmin[mb + 3u * p.t + tile];
+    a0_0_0 = fma(vec4f(v0.x), d0, a0_0_0);
+    a0_0_1 = fma(vec4f(v0.x), d1, a0_0_1);
+    a0_0_2 = fma(vec4f(v0.x), d2, a0_0_2);
+    a0_0_3 = fma(vec4f(v0.x), d3, a0_0_3);
+    a0_1_0 = fma(vec4f(v0.y), d0, a0_1_0);
+    a0_1_1 = fma(vec4f(v0.y), d1, a0_1_1);
+    a0_1_2 = fma(vec4f(v0.y), d2, a0_1_2);
+    a0_1_3 = fma(vec4f(v0.y), d3, a0_1_3);
+    a0_2_0 = fma(vec4f(v0.z), d0, a0_2_0);
+    a0_2_1 = fma(vec4f(v0.z), d1, a0_2_1);
+    a0_2_2 = fma(vec4f(v0.z), d2, a0_2_2);
+    a0_2_3 = fma(vec4f(v0.z), d3, a0_2_3);
+    a0_3_0 = fma(vec4f(v0.w), d0, a0_3_0);
+    a0_3_1 = fma(vec4f(v0.w), d1, a0_3_1);
+    a0_3_2 = fma(vec4f(v0.w), d2, a0_3_2);
+    a0_3_3 = fma(vec4f(v0.w), d3, a0_3_3);
+    a1_0_0 = fma(vec4f(v1.x), d0, a1_0_0);
+    a1_0_1 = fma(vec4f(v1.x), d1, a1_0_1);
+    a1_0_2 = fma(vec4f(v1.x), d2, a1_0_2);
+    a1_0_3 = fma(vec4f(v1.x), d3, a1_0_3);
+    a1_1_0 = fma(vec4f(v1.y), d0, a1_1_0);
+    a1_1_1 = fma(vec4f(v1.y), d1, a1_1_1);
+    a1_1_2 = fma(vec4f(v1.y), d2, a1_1_2);
+    a1_1_3 = fma(vec4f(v1.y), d3, a1_1_3);
+    a1_2_0 = fma(vec4f(v1.z), d0, a1_2_0);
+    a1_2_1 = fma(vec4f(v1.z), d1, a1_2_1);
+    a1_2_2 = fma(vec4f(v1.z), d2, a1_2_2);
+    a1_2_3 = fma(vec4f(v1.z), d3, a1_2_3);
+    a1_3_0 = fma(vec4f(v1.w), d0, a1_3_0);
+    a1_3_1 = fma(vec4f(v1.w), d1, a1_3_1);
+    a1_3_2 = fma(vec4f(v1.w), d2, a1_3_2);
+    a1_3_3 = fma(vec4f(v1.w), d3, a1_3_3);
+    a2_0_0 = fma(vec4f(v2.x), d0, a2_0_0);
+    a2_0_1 = fma(vec4f(v2.x), d1, a2_0_1);
+    a2_0_2 = fma(vec4f(v2.x), d2, a2_0_2);
+    a2_0_3 = fma(vec4f(v2.x), d3, a2_0_3);
+    a2_1_0 = fma(vec4f(v2.y), d0, a2_1_0);
+    a2_1_1 = fma(vec4f(v2.y), d1, a2_1_1);
+    a2_1_2 = fma(vec4f(v2.y), d2, a2_1_2);
+    a2_1_3 = fma(vec4f(v2.y), d3, a2_1_3);
+    a2_2_0 = fma(vec4f(v2.z), d0, a2_2_0);
+    a2_2_1 = fma(vec4f(v2.z), d1, a2_2_1);
+    a2_2_2 = fma(vec4f(v2.z), d2, a2_2_2);
+    a2_2_3 = fma(vec4f(v2.z), d3, a2_2_3);
+    a2_3_0 = fma(vec4f(v2.w), d0, a2_3_0);
+    a2_3_1 = fma(vec4f(v2.w), d1, a2_3_1);
+    a2_3_2 = fma(vec4f(v2.w), d2, a2_3_2);
+    a2_3_3 = fma(vec4f(v2.w), d3, a2_3_3);
+    a3_0_0 = fma(vec4f(v3.x), d0, a3_0_0);
+    a3_0_1 = fma(vec4f(v3.x), d1, a3_0_1);
+    a3_0_2 = fma(vec4f(v3.x), d2, a3_0_2);
+    a3_0_3 = fma(vec4f(v3.x), d3, a3_0_3);
+    a3_1_0 = fma(vec4f(v3.y), d0, a3_1_0);
+    a3_1_1 = fma(vec4f(v3.y), d1, a3_1_1);
+    a3_1_2 = fma(vec4f(v3.y), d2, a3_1_2);
+    a3_1_3 = fma(vec4f(v3.y), d3, a3_1_3);
+    a3_2_0 = fma(vec4f(v3.z), d0, a3_2_0);
+    a3_2_1 = fma(vec4f(v3.z), d1, a3_2_1);
+    a3_2_2 = fma(vec4f(v3.z), d2, a3_2_2);
+    a3_2_3 = fma(vec4f(v3.z), d3, a3_2_3);
+    a3_3_0 = fma(vec4f(v3.w), d0, a3_3_0);
+    a3_3_1 = fma(vec4f(v3.w), d1, a3_3_1);
+    a3_3_2 = fma(vec4f(v3.w), d2, a3_3_2);
+    a3_3_3 = fma(vec4f(v3.w), d3, a3_3_3);
+  }
+  mt[out + 0u * p.k4 + 0u] = a0_0_0;
+  mt[out + 0u * p.k4 + 1u] = a0_0_1;
+  mt[out + 0u * p.k4 + 2u] = a0_0_2;
+  mt[out + 0u * p.k4 + 3u] = a0_0_3;
+  mt[out + 1u * p.k4 + 0u] = a0_1_0;
+  mt[out + 1u * p.k4 + 1u] = a0_1_1;
+  mt[out + 1u * p.k4 + 2u] = a0_1_2;
+  mt[out + 1u * p.k4 + 3u] = a0_1_3;
+  mt[out + 2u * p.k4 + 0u] = a0_2_0;
+  mt[out + 2u * p.k4 + 1u] = a0_2_1;
+  mt[out + 2u * p.k4 + 2u] = a0_2_2;
+  mt[out + 2u * p.k4 + 3u] = a0_2_3;
+  mt[out + 3u * p.k4 + 0u] = a0_3_0;
+  mt[out + 3u * p.k4 + 1u] = a0_3_1;
+  mt[out + 3u * p.k4 + 2u] = a0_3_2;
+  mt[out + 3u * p.k4 + 3u] = a0_3_3;
+  mt[out + 4u * p.k4 + 0u] = a1_0_0;
+  mt[out + 4u * p.k4 + 1u] = a1_0_1;
+  mt[out + 4u * p.k4 + 2u] = a1_0_2;
+  mt[out + 4u * p.k4 + 3u] = a1_0_3;
+  mt[out + 5u * p.k4 + 0u] = a1_1_0;
+  mt[out + 5u * p.k4 + 1u] = a1_1_1;
+  mt[out + 5u * p.k4 + 2u] = a1_1_2;
+  mt[out + 5u * p.k4 + 3u] = a1_1_3;
+  mt[out + 6u * p.k4 + 0u] = a1_2_0;
+  mt[out + 6u * p.k4 + 1u] = a1_2_1;
+  mt[out + 6u * p.k4 + 2u] = a1_2_2;
+  mt[out + 6u * p.k4 + 3u] = a1_2_3;
+  mt[out + 7u * p.k4 + 0u] = a1_3_0;
+  mt[out + 7u * p.k4 + 1u] = a1_3_1;
+  mt[out + 7u * p.k4 + 2u] = a1_3_2;
+  mt[out + 7u * p.k4 + 3u] = a1_3_3;
+  mt[out + 8u * p.k4 + 0u] = a2_0_0;
+  mt[out + 8u * p.k4 + 1u] = a2_0_1;
+  mt[out + 8u * p.k4 + 2u] = a2_0_2;
+  mt[out + 8u * p.k4 + 3u] = a2_0_3;
+  mt[out + 9u * p.k4 + 0u] = a2_1_0;
+  mt[out + 9u * p.k4 + 1u] = a2_1_1;
+  mt[out + 9u * p.k4 + 2u] = a2_1_2;
+  mt[out + 9u * p.k4 + 3u] = a2_1_3;
+  mt[out + 10u * p.k4 + 0u] = a2_2_0;
+  mt[out + 10u * p.k4 + 1u] = a2_2_1;
+  mt[out + 10u * p.k4 + 2u] = a2_2_2;
+  mt[out + 10u * p.k4 + 3u] = a2_2_3;
+  mt[out + 11u * p.k4 + 0u] = a2_3_0;
+  mt[out + 11u * p.k4 + 1u] = a2_3_1;
+  mt[out + 11u * p.k4 + 2u] = a2_3_2;
+  mt[out + 11u * p.k4 + 3u] = a2_3_3;
+  mt[out + 12u * p.k4 + 0u] = a3_0_0;
+  mt[out + 12u * p.k4 + 1u] = a3_0_1;
+  mt[out + 12u * p.k4 + 2u] = a3_0_2;
+  mt[out + 12u * p.k4 + 3u] = a3_0_3;
+  mt[out + 13u * p.k4 + 0u] = a3_1_0;
+  mt[out + 13u * p.k4 + 1u] = a3_1_1;
+  mt[out + 13u * p.k4 + 2u] = a3_1_2;
+  mt[out + 13u * p.k4 + 3u] = a3_1_3;
+  mt[out + 14u * p.k4 + 0u] = a3_2_0;
+  mt[out + 14u * p.k4 + 1u] = a3_2_1;
+  mt[out + 14u * p.k4 + 2u] = a3_2_2;
+  mt[out + 14u * p.k4 + 3u] = a3_2_3;
+  mt[out + 15u * p.k4 + 0u] = a3_3_0;
+  mt[out + 15u * p.k4 + 1u] = a3_3_1;
+  mt[out + 15u * p.k4 + 2u] = a3_3_2;
+  mt[out + 15u * p.k4 + 3u] = a3_3_3;
 }
 
 // The (m+2)² GEMMs M[ξ] (tiles × K) = V[ξ] (tiles × C) · U[ξ] (C × K). Invocation: 16 tiles

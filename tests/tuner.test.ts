@@ -46,6 +46,8 @@ Deno.test({
         "storage-dy",
         "storage-dy/wg64",
         "storage-dy/s32",
+        "winograd-f2",
+        "winograd-f4",
       ]);
 
       // The file holds both choices under this adapter's key; a new tuner times nothing.

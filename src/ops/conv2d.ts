@@ -12,8 +12,14 @@ import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { winogradApplies } from "../reference/winograd.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
 import type { Candidate } from "../gpu/tuner.ts";
-import { planConv2dWinograd, type WinogradTile, winogradUnsupported } from "./conv2d_winograd.ts";
+import {
+  planConv2dWinograd,
+  planConv2dWinogradBackwardWeight,
+  type WinogradTile,
+  winogradUnsupported,
+} from "./conv2d_winograd.ts";
 
 export type { Conv2dShape };
 
@@ -47,10 +53,11 @@ export interface ConvOptions {
    */
   activations?: "c4" | "nchw";
   /**
-   * Forward and backward-data of 3×3 stride-1 convolutions: compute by Winograd F(m×m, 3×3)
-   * (m = 2 or 4; src/ops/conv2d_winograd.ts) instead of the direct kernels, or 0 for direct.
-   * Default: the kernel policy's tile where the shape allows it (lavapipe: 4), else direct. An
-   * explicit tile the shape does not allow is an error.
+   * 3×3 stride-1 convolutions (forward, backward-data, filter gradient): compute by Winograd
+   * F(m×m, 3×3) (m = 2 or 4; src/ops/conv2d_winograd.ts) instead of the direct kernels, or 0
+   * for direct. Default: the kernel policy's tile where the shape allows it (lavapipe: 4) and no
+   * option names a direct-kernel variant (`weights`, `splits`, backward-weight's `dy`), else
+   * direct. An explicit tile the shape does not allow is an error.
    */
   winograd?: 0 | WinogradTile;
 }
@@ -78,39 +85,6 @@ function packBuffer(rt: Runtime, windows: number): GPUBuffer {
     packedWeights.set(rt, b);
   }
   return b;
-}
-
-/** NC4HW4 activation copies (`pack_c4`), shared by every conv plan of a runtime like the above. */
-const packedC4 = new WeakMap<Runtime, GPUBuffer>();
-
-function c4Buffer(rt: Runtime, floats: number): GPUBuffer {
-  let b = packedC4.get(rt);
-  if (!b || b.size < floats * 4) {
-    b = rt.device.createBuffer({
-      size: floats * 4,
-      usage: GPUBufferUsage.STORAGE,
-      label: "conv2d.packed_c4",
-    });
-    packedC4.set(rt, b);
-  }
-  return b;
-}
-
-/** The step repacking NCHW `src` (channels % 4 = 0) as NC4HW4 into `dst`. */
-async function packC4Step(
-  rt: Runtime,
-  src: GPUBuffer,
-  dst: GPUBuffer,
-  n: number,
-  channels: number,
-  hw: number,
-): Promise<Step> {
-  // 4 pixels per invocation from vec4 loads when a plane is whole vec4s.
-  const v = hw % 4 === 0;
-  const count = n * channels / 4 * hw / (v ? 4 : 1);
-  const k = await rt.kernel("conv2d_pack", v ? "pack_c4_v" : "pack_c4", { WG: 64 });
-  const params = rt.uniform(packParams([count, hw, 0, 0]));
-  return dispatchStep(rt, k, [params, src, dst], Math.ceil(count / 64));
 }
 
 function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage"): boolean {
@@ -185,29 +159,19 @@ function workgroupSize(rt: Runtime, want = rt.policy.convWorkgroup): number {
  * The Winograd tile for convolution `s` (as computed: backward-data passes its transposed
  * shape): explicit, else the policy's where the shape allows it, else 0 (direct).
  */
-function winogradTile(rt: Runtime, s: Conv2dShape, explicit?: 0 | WinogradTile): 0 | WinogradTile {
+function winogradTile(
+  rt: Runtime,
+  s: Conv2dShape,
+  explicit?: 0 | WinogradTile,
+  filterGradient = false,
+): 0 | WinogradTile {
   if (explicit !== undefined) {
-    const why = explicit ? winogradUnsupported(rt, s, explicit) : null;
+    const why = explicit ? winogradUnsupported(rt, s, explicit, filterGradient) : null;
     if (why) throw new RangeError(`conv2d: winograd F(${explicit}x${explicit},3x3): ${why}`);
     return explicit;
   }
   const m = rt.policy.convWinograd;
-  return m && !winogradUnsupported(rt, s, m) ? m : 0;
-}
-
-/**
- * The Winograd input transform's operand: x repacked NC4HW4 (one dispatch; the transform then
- * loads a vec4 per pixel instead of four scalars), or read in place with `activations: "nchw"`.
- */
-async function winogradInput(
-  rt: Runtime,
-  x: GPUBuffer,
-  s: Conv2dShape,
-  activations?: "c4" | "nchw",
-): Promise<{ x: GPUBuffer; layout: "c4" | "nchw"; steps: Step[] }> {
-  if (activations === "nchw") return { x, layout: "nchw", steps: [] };
-  const x4 = c4Buffer(rt, s.n * s.c * s.h * s.w);
-  return { x: x4, layout: "c4", steps: [await packC4Step(rt, x, x4, s.n, s.c, s.h * s.w)] };
+  return m && !winogradUnsupported(rt, s, m, filterGradient) ? m : 0;
 }
 
 /** A zero bias of `k` floats, written once at plan time (owned by the plan's scratch). */
@@ -233,21 +197,19 @@ export async function planConv2dForward(
   const scratch: GPUBuffer[] = [];
   // A zero bias keeps one kernel for both cases; written once here, never in the steps.
   const bias = io.bias ?? zeroBias(rt, s.k, scratch);
-  const wino = winogradTile(rt, s, opts.winograd);
+  // Options naming a direct-kernel variant ask for the direct kernels.
+  const direct = opts.weights !== undefined || opts.splits !== undefined;
+  const wino = winogradTile(rt, s, opts.winograd ?? (direct ? 0 : undefined));
   if (wino) {
-    const packed = await winogradInput(rt, io.x, s, opts.activations);
     const planned = await planConv2dWinograd(
       rt,
       s,
       wino,
-      { x: packed.x, w: io.w, bias, y: io.y },
-      { flip: false, accumulate: false, xLayout: packed.layout },
+      { x: io.x, w: io.w, bias, y: io.y },
+      { flip: false, accumulate: false, activations: opts.activations },
       wg,
     );
-    return {
-      steps: [...packed.steps, ...planned.steps],
-      scratch: [...scratch, ...planned.scratch],
-    };
+    return { steps: planned.steps, scratch: [...scratch, ...planned.scratch] };
   }
   const params = (tiles: number, groups: number, kBase: number, split = [0, 0, 0]) =>
     rt.uniform(packParams([...shapeWords(s, oh, ow), m, tiles, groups, kBase, 0, ...split, 0]));
@@ -348,23 +310,23 @@ export async function planConv2dBackwardData(
   const { oh, ow } = checkShape(s);
   const wg = workgroupSize(rt, opts.workgroup);
   const transposed = transposedShape(s);
+  const direct = opts.weights !== undefined || opts.splits !== undefined;
   const wino = winogradApplies(s)
-    ? winogradTile(rt, transposed, opts.winograd)
+    ? winogradTile(rt, transposed, opts.winograd ?? (direct ? 0 : undefined))
     : opts.winograd
     ? winogradTile(rt, s, opts.winograd) // throws, naming why
     : 0;
   if (wino) {
     const scratch: GPUBuffer[] = [];
-    const packed = await winogradInput(rt, io.dy, transposed, opts.activations);
     const planned = await planConv2dWinograd(
       rt,
       transposed,
       wino,
-      { x: packed.x, w: io.w, bias: zeroBias(rt, s.c, scratch), y: io.dx },
-      { flip: true, accumulate: mode.accumulate, xLayout: packed.layout },
+      { x: io.dy, w: io.w, bias: zeroBias(rt, s.c, scratch), y: io.dx },
+      { flip: true, accumulate: mode.accumulate, activations: opts.activations },
       wg,
     );
-    return { steps: [...packed.steps, ...planned.steps], scratch };
+    return { steps: planned.steps, scratch };
   }
   const ctiles = Math.ceil(s.c / TILE_COLS);
   const steps: Step[] = [];
@@ -513,6 +475,20 @@ export async function planConv2dBackwardWeight(
   opts: ConvBackwardWeightOptions = {},
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
+  const direct = opts.dy !== undefined || opts.splits !== undefined;
+  const wino = winogradTile(rt, s, opts.winograd ?? (direct ? 0 : undefined), true);
+  if (wino) {
+    const planned = await planConv2dWinogradBackwardWeight(
+      rt,
+      s,
+      wino,
+      io,
+      { activations: opts.activations },
+      workgroupSize(rt, opts.workgroup),
+    );
+    if (io.db) planned.steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
+    return planned;
+  }
   const r = s.c * s.kh * s.kw;
   // A tiny receptive field (the 1- or 3-channel stem: r = 9…147) would leave most of a 128-row
   // tile idle; 8 invocations (one SIMD pass on lavapipe) halve that waste.
@@ -612,12 +588,21 @@ export async function planConv2dBackwardWeight(
       steps.push(dispatchStep(rt, k, [params, io.x, io.dy, out], groups));
     });
   }
-  if (io.db) {
-    const bg = await rt.kernel("conv2d_reduce", "bias_grad", { WG: 64 });
-    const bp = rt.uniform(packParams([s.n, s.k, oh * ow, 0]));
-    steps.push(dispatchStep(rt, bg, [bp, io.dy, io.db], s.k));
-  }
+  if (io.db) steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
   return { steps, scratch };
+}
+
+/** db[k] = Σ dy[n, k, ·, ·]: one workgroup per channel. */
+async function biasGradStep(
+  rt: Runtime,
+  s: Conv2dShape,
+  pixels: number,
+  dy: GPUBuffer,
+  db: GPUBuffer,
+): Promise<Step> {
+  const bg = await rt.kernel("conv2d_reduce", "bias_grad", { WG: 64 });
+  const bp = rt.uniform(packParams([s.n, s.k, pixels, 0]));
+  return dispatchStep(rt, bg, [bp, dy, db], s.k);
 }
 
 export type ConvDirection = "forward" | "backward_data" | "backward_weight";
@@ -638,9 +623,12 @@ export async function tunedConvOptions(
   const { oh, ow } = checkShape(s);
   const candidates: Candidate<ConvBackwardWeightOptions>[] = dir === "backward_weight"
     ? [
-      { name: "uniform-dy", opts: { dy: "uniform" as const } },
-      { name: "storage-dy", opts: { dy: "storage" as const } },
-      { name: "storage-dy/wg64", opts: { dy: "storage" as const, workgroup: 64 } },
+      { name: "uniform-dy", opts: { dy: "uniform" as const, winograd: 0 as const } },
+      { name: "storage-dy", opts: { dy: "storage" as const, winograd: 0 as const } },
+      {
+        name: "storage-dy/wg64",
+        opts: { dy: "storage" as const, workgroup: 64, winograd: 0 as const },
+      },
       // Explicit split counts around the policy's, within its scratch budget.
       ...[32, 128, 512]
         .filter((n) =>
@@ -648,8 +636,11 @@ export async function tunedConvOptions(
         )
         .map((splits) => ({
           name: `storage-dy/s${splits}`,
-          opts: { dy: "storage" as const, splits },
+          opts: { dy: "storage" as const, splits, winograd: 0 as const },
         })),
+      ...([2, 4] as const)
+        .filter((m) => !winogradUnsupported(rt, s, m, true))
+        .map((m) => ({ name: `winograd-f${m}`, opts: { winograd: m } })),
     ]
     : [
       ...(["uniform", "storage"] as const).flatMap((weights) =>

@@ -10,6 +10,7 @@ import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { winogradApplies, type WinogradTile } from "../reference/winograd.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
 
 export type { WinogradTile };
 
@@ -77,17 +78,20 @@ function geometry(s: Conv2dShape, m: WinogradTile): Geometry {
 
 /**
  * Why F(m×m, 3×3) cannot run this convolution on `rt`, or null when it can: a 3×3 stride-1
- * kernel with padding ≤ 2, input channels in fours (vec4 transforms), output channels in
- * sixteens (the GEMM's channel tile), a 16-channel block of U within one 64 KiB window, and V and
- * M within the device's storage binding limit.
+ * kernel with padding ≤ 2, input channels in fours (vec4 transforms; in sixteens for the filter
+ * gradient's 16×16 channel tile), output channels in sixteens (the GEMMs' channel tile), a
+ * 16-channel block of U within one 64 KiB window, and V and M within the device's storage
+ * binding limit.
  */
 export function winogradUnsupported(
   rt: Runtime,
   s: Conv2dShape,
   m: WinogradTile,
+  filterGradient = false,
 ): string | null {
   if (!winogradApplies(s)) return "not a 3×3 stride-1 convolution with padding ≤ 2";
-  if (s.c % 4 !== 0) return `input channels ${s.c} are not a multiple of 4`;
+  const cq = filterGradient ? KTILE : 4;
+  if (s.c % cq !== 0) return `input channels ${s.c} are not a multiple of ${cq}`;
   if (s.k % KTILE !== 0) return `output channels ${s.k} are not a multiple of ${KTILE}`;
   if (s.c * KTILE > WINDOW) return `${s.c} input channels × 16 exceed a 64 KiB uniform window`;
   const l = rt.limits;
@@ -106,44 +110,77 @@ export function winogradUnsupported(
   return null;
 }
 
+/** The Params words every conv2d_winograd entry reads (see the WGSL's struct). */
+function paramWords(
+  s: Conv2dShape,
+  g: Geometry,
+  extra: {
+    tgroups?: number;
+    block0?: number;
+    flip?: boolean;
+    accumulate?: boolean;
+    splits?: number;
+    perSplit?: number;
+  },
+): number[] {
+  const { oh, ow } = conv2dOutSize(s);
+  return [
+    ...[s.n, s.c, s.h, s.w, s.k, oh, ow, s.padding],
+    ...[g.tx, g.ty, g.t, s.c / 4, s.k / 4, g.ktiles, extra.tgroups ?? 0, g.bpw],
+    ...[g.blocks, extra.block0 ?? 0, extra.flip ? 1 : 0, extra.accumulate ? 1 : 0],
+    ...[extra.splits ?? 0, extra.perSplit ?? 0, g.a * g.a, 0],
+  ];
+}
+
+/**
+ * The steps bringing activation `x` (N, channels, H, W) to the transform that reads it: packed
+ * NC4HW4 first (one dispatch; the transform then loads a vec4 per pixel instead of four
+ * scalars), or read in place with `activations: "nchw"`.
+ */
+async function transformOperand(
+  rt: Runtime,
+  x: GPUBuffer,
+  n: number,
+  channels: number,
+  hw: number,
+  activations?: "c4" | "nchw",
+): Promise<{ x: GPUBuffer; suffix: "" | "_c4"; steps: Step[] }> {
+  if (activations === "nchw") return { x, suffix: "", steps: [] };
+  const x4 = c4Buffer(rt, n * channels * hw);
+  return { x: x4, suffix: "_c4", steps: [await packC4Step(rt, x, x4, n, channels, hw)] };
+}
+
 /**
  * The steps computing y (N, K, OH, OW) = conv(x (N, C, H, W), w) + bias by F(m×m, 3×3), where
  * `s` is the convolution computed. With `flip`, w is the weight of the convolution this one
  * back-propagates through (OIHW with O = s.c, I = s.k), read transposed and rotated 180°; with
- * `accumulate`, the result is added to y. `xLayout` "c4": x is packed NC4HW4 (conv2d_pack.wgsl),
- * one vec4 load per patch pixel instead of four scalar loads.
+ * `accumulate`, the result is added to y. `activations` as in ConvOptions.
  */
 export async function planConv2dWinograd(
   rt: Runtime,
   s: Conv2dShape,
   m: WinogradTile,
   io: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer },
-  mode: { flip: boolean; accumulate: boolean; xLayout: "nchw" | "c4" },
+  mode: { flip: boolean; accumulate: boolean; activations?: "c4" | "nchw" },
   workgroup: number,
 ): Promise<Planned> {
   const why = winogradUnsupported(rt, s, m);
   if (why) throw new RangeError(`conv2d winograd F(${m}x${m},3x3): ${why}`);
-  const { oh, ow } = conv2dOutSize(s);
+  const { ow } = conv2dOutSize(s);
   const g = geometry(s, m);
   const u = sharedBuffer(rt, "u", g.windows * WINDOW * 4);
   const v = sharedBuffer(rt, "v", g.vBytes);
   const mt = sharedBuffer(rt, "m", g.mBytes);
   const tgroups = Math.ceil(g.t / (PX * workgroup));
   const params = (block0: number) =>
-    rt.uniform(packParams([
-      ...[s.n, s.c, s.h, s.w, s.k, oh, ow, s.padding],
-      ...[g.tx, g.ty, g.t, s.c / 4, s.k / 4, g.ktiles, tgroups, g.bpw],
-      ...[g.blocks, block0, mode.flip ? 1 : 0, mode.accumulate ? 1 : 0],
-    ]));
+    rt.uniform(packParams(paramWords(s, g, { tgroups, block0, ...mode })));
   const p0 = params(0);
-  const steps: Step[] = [];
+  const x = await transformOperand(rt, io.x, s.n, s.c, s.h * s.w, mode.activations);
+  const steps: Step[] = [...x.steps];
   const filter = await rt.kernel("conv2d_winograd", `filter_f${m}`);
   steps.push(dispatchStep(rt, filter, [p0, io.w, u], Math.ceil(s.c * s.k / 64)));
-  const input = await rt.kernel(
-    "conv2d_winograd",
-    `input_f${m}${mode.xLayout === "c4" ? "_c4" : ""}`,
-  );
-  steps.push(dispatchStep(rt, input, [p0, io.x, v], Math.ceil(g.t * s.c / 4 / 64)));
+  const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
+  steps.push(dispatchStep(rt, input, [p0, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
   const gemm = await rt.kernel("conv2d_winograd", "gemm", { WG: workgroup });
   for (let w = 0; w < g.windows; w++) {
     const window = { buffer: u, offset: w * WINDOW * 4, size: WINDOW * 4 };
@@ -155,4 +192,50 @@ export async function planConv2dWinograd(
   const output = await rt.kernel("conv2d_winograd", `output_f${m}${rows ? "_v4" : ""}`);
   steps.push(dispatchStep(rt, output, [p0, mt, io.bias, io.y], Math.ceil(g.t * s.k / 4 / 64)));
   return { steps, scratch: [] };
+}
+
+/**
+ * The filter gradient dw (K, C, 3, 3) of convolution `s` by F(m×m, 3×3): V of x and dM = A dY Aᵀ
+ * of dy per tile, dU[ξ] = Σ_tiles V[ξ]ᵀ dM[ξ] split over tile ranges, then dw = Gᵀ dU G. The
+ * splits give ~`invocations` GEMM invocations (a 16→16 layer has only (m+2)² = 36 channel tiles)
+ * while keeping ≥ 64 tiles per split; their partial sums are a plan-owned pool buffer.
+ */
+export async function planConv2dWinogradBackwardWeight(
+  rt: Runtime,
+  s: Conv2dShape,
+  m: WinogradTile,
+  io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer },
+  opts: { activations?: "c4" | "nchw"; invocations?: number },
+  workgroup: number,
+): Promise<Planned> {
+  const why = winogradUnsupported(rt, s, m, true);
+  if (why) throw new RangeError(`conv2d winograd F(${m}x${m},3x3) filter gradient: ${why}`);
+  const { oh, ow } = conv2dOutSize(s);
+  const g = geometry(s, m);
+  const xis = g.a * g.a;
+  const tiles = xis * (s.c / KTILE) * g.ktiles;
+  const splits = Math.max(
+    1,
+    Math.min(Math.ceil((opts.invocations ?? 256) / tiles), Math.floor(g.t / 64)),
+  );
+  const perSplit = Math.ceil(g.t / splits);
+  const v = sharedBuffer(rt, "v", g.vBytes);
+  const dm = sharedBuffer(rt, "m", g.mBytes);
+  const parts = rt.pool.acquire(splits * xis * s.c * s.k * 4, "conv2d.winograd_dw_partials");
+  const p = rt.uniform(packParams(paramWords(s, g, { splits, perSplit })));
+  const steps: Step[] = [];
+  // x and dy take turns in the shared NC4HW4 buffer: each is transformed before the next pack.
+  const x = await transformOperand(rt, io.x, s.n, s.c, s.h * s.w, opts.activations);
+  steps.push(...x.steps);
+  const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
+  steps.push(dispatchStep(rt, input, [p, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
+  const dy = await transformOperand(rt, io.dy, s.n, s.k, oh * ow, opts.activations);
+  steps.push(...dy.steps);
+  const grad = await rt.kernel("conv2d_winograd", `grad_f${m}${dy.suffix}`);
+  steps.push(dispatchStep(rt, grad, [p, dy.x, dm], Math.ceil(g.t * s.k / 4 / 64)));
+  const gemm = await rt.kernel("conv2d_winograd", "gemm_dw", { WG: workgroup });
+  steps.push(dispatchStep(rt, gemm, [p, v, dm, parts], Math.ceil(splits * tiles / workgroup)));
+  const back = await rt.kernel("conv2d_winograd", `filter_grad_f${m}`);
+  steps.push(dispatchStep(rt, back, [p, parts, io.dw], Math.ceil(s.c * s.k / 64)));
+  return { steps, scratch: [parts] };
 }

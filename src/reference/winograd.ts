@@ -131,3 +131,68 @@ export function conv2dWinograd(
   }
   return y;
 }
+
+/**
+ * The filter gradient dw (K, C, 3, 3) through the same transforms, in float64: per tile
+ * dM = A dY Aᵀ, dU[k][c] += dM[k] ⊙ V[c], then dw = Gᵀ dU G — what the GPU kernels run.
+ */
+export function conv2dWinogradBackwardWeight(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  s: Conv2dShape,
+  m: WinogradTile,
+  transforms: WinogradTransforms = WINOGRAD[m],
+): Float64Array {
+  if (!winogradApplies(s)) throw new RangeError("winograd: needs a 3×3 stride-1 convolution");
+  const { BT, G, AT } = transforms;
+  const A = AT[0].map((_, j) => AT.map((r) => r[j]));
+  const GT = G[0].map((_, j) => G.map((r) => r[j]));
+  const a = m + 2;
+  const { oh, ow } = conv2dOutSize(s);
+  const du = Array.from(
+    { length: s.k * s.c },
+    () => Array.from({ length: a }, () => new Array<number>(a).fill(0)),
+  );
+  for (let n = 0; n < s.n; n++) {
+    for (let ty = 0; ty < oh; ty += m) {
+      for (let tx = 0; tx < ow; tx += m) {
+        const v = Array.from({ length: s.c }, (_, c) =>
+          sandwich(
+            BT,
+            Array.from({ length: a }, (_, i) =>
+              Array.from({ length: a }, (_, j) => {
+                const yy = ty + i - s.padding, xx = tx + j - s.padding;
+                return yy < 0 || xx < 0 || yy >= s.h || xx >= s.w
+                  ? 0
+                  : x[((n * s.c + c) * s.h + yy) * s.w + xx];
+              })),
+            BT,
+          ));
+        for (let k = 0; k < s.k; k++) {
+          const g = Array.from(
+            { length: m },
+            (_, i) =>
+              Array.from(
+                { length: m },
+                (_, j) =>
+                  ty + i < oh && tx + j < ow ? dy[((n * s.k + k) * oh + ty + i) * ow + tx + j] : 0,
+              ),
+          );
+          const dm = sandwich(A, g, A);
+          for (let c = 0; c < s.c; c++) {
+            const acc = du[k * s.c + c];
+            for (let i = 0; i < a; i++) {
+              for (let j = 0; j < a; j++) acc[i][j] += dm[i][j] * v[c][i][j];
+            }
+          }
+        }
+      }
+    }
+  }
+  const dw = new Float64Array(s.k * s.c * 9);
+  for (let kc = 0; kc < s.k * s.c; kc++) {
+    const g = sandwich(GT, du[kc], GT);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) dw[kc * 9 + i * 3 + j] = g[i][j];
+  }
+  return dw;
+}

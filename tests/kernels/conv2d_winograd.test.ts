@@ -1,6 +1,7 @@
 /**
  * Winograd F(2×2, 3×3) and F(4×4, 3×3) convolutions (forward; backward-data as the forward of
- * the transposed, rotated filter, incl. accumulate) against the f64 direct reference.
+ * the transposed, rotated filter, incl. accumulate; the filter gradient through the adjoint
+ * transforms) against the f64 direct reference.
  *
  * Error bound, per element. Every value the kernels compute is a sum of products built from the
  * inputs and the transform coefficients, so by induction over the operations |computed − exact|
@@ -8,7 +9,9 @@
  * (Higham, ch. 3): filter transform 8 (2 stages × (coefficient rounding, product, 3-term sum)),
  * input transform 8 (2 stages × (product, ≤ 4-term sum)), the product 1, the GEMM's fma chain C,
  * output transform 10 (2 stages × (product, ≤ 5-term sum)), bias and accumulate 2: D ≤ C + 29,
- * taken as C + 32. The magnitude run is the float64 tiled reference (src/reference/winograd.ts)
+ * taken as C + 32. The filter gradient: input transform 8, dy transform 8 (A's ≤ 4-term rows),
+ * product 1, the tile sums T/S + S for S splits (≤ T), back transform 14 (2 stages ×
+ * (coefficient rounding, product, ≤ 6-term sum)): taken as T + 40. The magnitude run is the float64 tiled reference (src/reference/winograd.ts)
  * with |Bᵀ|, |G|, |Aᵀ|: it grows with the transforms' coefficients — the known price of larger
  * tiles — and so does the bound, which stays tight: dropping one channel's term moves a value by
  * far more.
@@ -21,11 +24,18 @@ import { runOnce } from "../../src/ops/plan.ts";
 import {
   type Conv2dShape,
   planConv2dBackwardData,
+  planConv2dBackwardWeight,
   planConv2dForward,
 } from "../../src/ops/conv2d.ts";
-import { conv2dBackwardData, conv2dForward, conv2dOutSize } from "../../src/reference/conv.ts";
+import {
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  conv2dForward,
+  conv2dOutSize,
+} from "../../src/reference/conv.ts";
 import {
   conv2dWinograd,
+  conv2dWinogradBackwardWeight,
   WINOGRAD,
   type WinogradTile,
   type WinogradTransforms,
@@ -106,6 +116,15 @@ Deno.test("winograd reference: F(2,3) and F(4,3) tiles equal the direct correlat
       let worst = 0;
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
       assert.ok(worst < 1e-12, `F(${m},3) p${s.padding} ${s.h}×${s.w}: max |err| ${worst}`);
+      const { oh, ow } = conv2dOutSize(s);
+      const dy = r.uniform(s.n * s.k * oh * ow, -1, 1);
+      const dwWant = conv2dBackwardWeight(x, dy, s).dw;
+      const dwGot = conv2dWinogradBackwardWeight(x, dy, s, m);
+      worst = 0;
+      for (let i = 0; i < dwWant.length; i++) {
+        worst = Math.max(worst, Math.abs(dwGot[i] - dwWant[i]));
+      }
+      assert.ok(worst < 1e-12, `F(${m},3) dw p${s.padding} ${s.h}×${s.w}: max |err| ${worst}`);
     }
   }
 });
@@ -122,13 +141,19 @@ const CASES: { label: string; s: Conv2dShape; bias: boolean }[] = [
   // OW % 4 = 0: F(4,3) stores tile rows as vec4s; OH = 6 leaves a half tile at the bottom.
   { label: "16→32, 6×12, p1 (vec4 rows)", s: conv(2, 16, 6, 12, 32), bias: true },
   { label: "256→16, 5×5, p1 (4 blocks per window)", s: conv(1, 256, 5, 5, 16), bias: true },
+  // 128 (F(4,3)) and 512 (F(2,3)) tiles: the filter gradient splits them 2 and 8 ways.
+  {
+    label: "16→16, 16×16, batch 8 (filter-gradient tile splits)",
+    s: conv(8, 16, 16, 16, 16),
+    bias: false,
+  },
 ];
 
 for (const m of [2, 4] as const) {
   for (const [i, { label, s, bias }] of CASES.entries()) {
     Deno.test({
       name: `conv2d winograd F(${m}x${m},3x3) ${label}: forward${
-        s.c % 16 === 0 ? ", backward-data (= and +=)" : ""
+        s.c % 16 === 0 ? ", backward-data (= and +=), filter and bias gradients" : ""
       }`,
       ...GPU_TEST,
       async fn() {
@@ -183,6 +208,31 @@ for (const m of [2, 4] as const) {
               `${tag} dx${accumulate ? " +=" : ""}`,
             );
             rt.pool.release(bdx);
+          }
+          // Filter gradient (needs C % 16) and the bias gradient beside it.
+          if (s.c % 16 === 0) {
+            const nw = s.k * s.c * 9;
+            const bdw = up(new Float32Array(nw).fill(NaN)), bdb = up(new Float32Array(s.k));
+            runOnce(
+              rt,
+              await planConv2dBackwardWeight(rt, s, { x: bx, dy: bdy, dw: bdw, db: bdb }, opts),
+            );
+            const dw = new Float32Array(await rt.read(bdw, nw * 4));
+            const want = conv2dBackwardWeight(x, dy, s);
+            const tiles = s.n * Math.ceil(oh / m) * Math.ceil(ow / m);
+            const dwMag = conv2dWinogradBackwardWeight(
+              Array.from(x, Math.abs),
+              Array.from(dy, Math.abs),
+              s,
+              m,
+              absT(WINOGRAD[m]),
+            );
+            assertWithin(dw, want.dw, dwMag, tiles + 40, `${tag} dw`);
+            const db = new Float32Array(await rt.read(bdb, s.k * 4));
+            const dbMag = conv2dBackwardWeight(x, Array.from(dy, Math.abs), s).db;
+            assertWithin(db, want.db, dbMag, s.n * oh * ow, `${tag} db`);
+            rt.pool.release(bdw);
+            rt.pool.release(bdb);
           }
         }
         for (const buf of [bx, bw, bdy, by, ...(bb ? [bb] : [])]) rt.pool.release(buf);
