@@ -1,0 +1,24 @@
+"""Compares ResNet-20 and ResNet-56 window training errors of a bench/torch_degradation.py run,
+over the same iterations at the end of each learning-rate phase both reached (lr x0.1 at 50% and
+75% of 6,552 iterations): for runs stopped before the end, which have no final figures.
+
+    python3 bench/torch_degradation_compare.py DIR > DIR/partial.json
+"""
+import json, statistics, sys
+d = sys.argv[1]
+def load(n):
+    rows = [json.loads(l) for l in open(f"{d}/{n}.jsonl")]
+    return [r for r in rows if "step" in r], [r for r in rows if "final_train_error" in r]
+r20, s20 = load("resnet20")
+r56, s56 = load("resnet56")
+e20 = {r["step"]: r["train_error"] for r in r20}
+last = r56[-1]["step"]
+phases = [("lr 0.1", 10, 3276), ("lr 0.01", 3277, 4914), ("lr 0.001", 4915, 6552)]
+out = {"resnet56_last_step": last, "phases": []}
+for name, lo, hi in phases:
+    steps = [r["step"] for r in r56 if lo <= r["step"] <= min(hi, last)]
+    if not steps: continue
+    tail = steps[-max(1, len(steps) // 4):]  # last quarter of the phase that both nets reached
+    a = statistics.mean(e20[s] for s in tail); b = statistics.mean(r["train_error"] for r in r56 if r["step"] in set(tail))
+    out["phases"].append({"phase": name, "steps": [tail[0], tail[-1]], "resnet20": round(a, 2), "resnet56": round(b, 2), "gap": round(b - a, 2)})
+print(json.dumps(out, indent=1))
