@@ -39,7 +39,7 @@ export interface KernelPolicy {
   /** GEMMs: the packed uniform-window kernel for long products, or always the one dispatch. */
   gemmPacked: boolean;
   /**
-   * 3×3 stride-1 convolutions (forward, backward-data) by Winograd F(m×m, 3×3) with this m, or
+   * 3×3 stride-1 convolutions (all three directions) by Winograd F(m×m, 3×3) with this m, or
    * 0 for the direct kernels. Software adapters: 4 — their direct kernel is bound by operand
    * loads, and F(4,3) needs a quarter of the multiply-adds (bench/winograd.ts). GPUs: direct
    * until measured there.

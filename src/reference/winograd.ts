@@ -72,6 +72,28 @@ function sandwich(
   );
 }
 
+/** V[c] = Bᵀ d B for every input channel's patch of image n at output tile origin (ty, tx). */
+function inputTransform(
+  x: ArrayLike<number>,
+  s: Conv2dShape,
+  BT: readonly (readonly number[])[],
+  n: number,
+  ty: number,
+  tx: number,
+): number[][][] {
+  const a = BT.length;
+  return Array.from({ length: s.c }, (_, c) => {
+    const d = Array.from({ length: a }, (_, i) =>
+      Array.from({ length: a }, (_, j) => {
+        const yy = ty + i - s.padding, xx = tx + j - s.padding;
+        return yy < 0 || xx < 0 || yy >= s.h || xx >= s.w
+          ? 0
+          : x[((n * s.c + c) * s.h + yy) * s.w + xx];
+      }));
+    return sandwich(BT, d, BT);
+  });
+}
+
 /**
  * The forward convolution computed tile by tile through the transforms, in float64: the
  * algorithm the GPU kernels run, kept separate from conv.ts's direct loops so a test can hold the
@@ -101,17 +123,7 @@ export function conv2dWinograd(
   for (let n = 0; n < s.n; n++) {
     for (let ty = 0; ty < oh; ty += m) {
       for (let tx = 0; tx < ow; tx += m) {
-        const v = [];
-        for (let c = 0; c < s.c; c++) {
-          const d = Array.from({ length: a }, (_, i) =>
-            Array.from({ length: a }, (_, j) => {
-              const yy = ty + i - s.padding, xx = tx + j - s.padding;
-              return yy < 0 || xx < 0 || yy >= s.h || xx >= s.w
-                ? 0
-                : x[((n * s.c + c) * s.h + yy) * s.w + xx];
-            }));
-          v.push(sandwich(BT, d, BT));
-        }
+        const v = inputTransform(x, s, BT, n, ty, tx);
         for (let k = 0; k < s.k; k++) {
           const e = Array.from({ length: a }, () => new Array<number>(a).fill(0));
           for (let c = 0; c < s.c; c++) {
@@ -156,18 +168,7 @@ export function conv2dWinogradBackwardWeight(
   for (let n = 0; n < s.n; n++) {
     for (let ty = 0; ty < oh; ty += m) {
       for (let tx = 0; tx < ow; tx += m) {
-        const v = Array.from({ length: s.c }, (_, c) =>
-          sandwich(
-            BT,
-            Array.from({ length: a }, (_, i) =>
-              Array.from({ length: a }, (_, j) => {
-                const yy = ty + i - s.padding, xx = tx + j - s.padding;
-                return yy < 0 || xx < 0 || yy >= s.h || xx >= s.w
-                  ? 0
-                  : x[((n * s.c + c) * s.h + yy) * s.w + xx];
-              })),
-            BT,
-          ));
+        const v = inputTransform(x, s, BT, n, ty, tx);
         for (let k = 0; k < s.k; k++) {
           const g = Array.from(
             { length: m },

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, runtime } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
-import { relL2Error } from "../helpers/close.ts";
+import { assertWithinBound } from "../helpers/bound.ts";
 import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
 import type { Runtime } from "../../src/gpu/runtime.ts";
 import { runOnce } from "../../src/ops/plan.ts";
@@ -30,12 +30,6 @@ import {
   conv2dOutSize,
 } from "../../src/reference/conv.ts";
 
-const U = 2 ** -24;
-
-function gamma(terms: number): number {
-  return terms * U / (1 - terms * U);
-}
-
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
 
 /** Asserts |got − want| ≤ γ(terms)·mag elementwise; reports the worst element. */
@@ -46,25 +40,8 @@ function assertBound(
   terms: number,
   label: string,
 ): void {
-  assert.equal(got.length, want.length, `${label}: length`);
-  const g = gamma(terms);
-  let worst = -1, worstRatio = 0;
-  for (let i = 0; i < got.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    // Σ|terms| = 0 means every term is exactly zero, and so must the result be.
-    const ratio = d === 0 ? 0 : d / (g * mag[i]);
-    if (!(ratio <= 1) && (worst < 0 || !(ratio <= worstRatio))) {
-      worst = i;
-      worstRatio = ratio;
-    }
-  }
-  assert.ok(
-    worst < 0,
-    `${label}: [${worst}] gpu ${got[worst]} vs ref ${want[worst]}, |err| = ` +
-      `${worstRatio.toFixed(2)}× the bound γ(${terms})·${mag[worst]}`,
-  );
   // Typical error is far below the worst case: a relative L2 error near 1e-7 is f32 round-off.
-  assert.ok(relL2Error(got, want) < 2e-6, `${label}: rel L2 ${relL2Error(got, want)}`);
+  assertWithinBound(got, want, mag, terms, label, 2e-6);
 }
 
 function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {

@@ -19,7 +19,7 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, runtime } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
-import { relL2Error } from "../helpers/close.ts";
+import { assertWithinBound } from "../helpers/bound.ts";
 import { runOnce } from "../../src/ops/plan.ts";
 import {
   type Conv2dShape,
@@ -40,9 +40,6 @@ import {
   type WinogradTile,
   type WinogradTransforms,
 } from "../../src/reference/winograd.ts";
-
-const U = 2 ** -24;
-const gamma = (d: number) => d * U / (1 - d * U);
 
 const conv = (n: number, c: number, h: number, w: number, k: number, padding = 1): Conv2dShape => ({
   n,
@@ -85,25 +82,9 @@ function assertWithin(
   depth: number,
   label: string,
 ) {
-  assert.equal(got.length, want.length, `${label}: length`);
-  const g = gamma(depth);
-  let worst = -1, worstRatio = 0;
-  for (let i = 0; i < got.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    const ratio = d === 0 ? 0 : d / (g * mag[i]);
-    if (!(ratio <= 1) && (worst < 0 || !(ratio <= worstRatio))) {
-      worst = i;
-      worstRatio = ratio;
-    }
-  }
-  assert.ok(
-    worst < 0,
-    `${label}: [${worst}] gpu ${got[worst]} vs ref ${want[worst]}, |err| = ` +
-      `${worstRatio.toFixed(2)}× the bound γ(${depth})·${mag[worst]}`,
-  );
   // F(4,3)'s coefficients (up to 8 in Aᵀ, 5 in Bᵀ) make its typical error ~10× the direct
   // kernel's (~1e-7); 1e-5 still fails on any wrong term.
-  assert.ok(relL2Error(got, want) < 1e-5, `${label}: rel L2 ${relL2Error(got, want)}`);
+  assertWithinBound(got, want, mag, depth, label, 1e-5);
 }
 
 Deno.test("winograd reference: F(2,3) and F(4,3) tiles equal the direct correlation (f64)", () => {
