@@ -50,7 +50,10 @@ for (const [name, o] of chosen) {
       `${name.padEnd(9)} ${r.input.padEnd(8)} batch ${String(r.batch).padStart(3)}: ` +
         `train ${r.trainImagesPerSec} img/s, forward ${r.forwardImagesPerSec} img/s, ` +
         `first step ${r.firstStepMs} ms, planned ${mib(r.plannedTrainBytes)} MiB train / ` +
-        `${mib(r.plannedInferBytes)} MiB inference, params ${mib(r.parameterBytes)} MiB`,
+        `${mib(r.plannedInferBytes)} MiB inference, shared scratch ${
+          mib(r.sharedScratchBytes)
+        } MiB, ` +
+        `params ${mib(r.parameterBytes)} MiB`,
     );
   }
 }

@@ -20,6 +20,8 @@ export interface ThroughputResult {
   forwardImagesPerSec: number;
   plannedTrainBytes: number;
   plannedInferBytes: number;
+  /** The runtime's shared scratch (packed operands, Winograd tiles) after planning, all models so far. */
+  sharedScratchBytes: number;
   parameterBytes: number;
 }
 
@@ -82,6 +84,8 @@ export async function measureThroughput(
     () => trainer.readMetrics(),
   );
   const plannedTrainBytes = trainer.plan.plannedBytes;
+  // The runtime's shared scratch after planning this model (grow-only, so earlier models' too).
+  const sharedScratchBytes = rt.scratch.bytes;
   trainer.release();
 
   const infer = await buildStepPlan(model, { batch: opts.batch, mode: "eval" });
@@ -104,6 +108,7 @@ export async function measureThroughput(
     forwardImagesPerSec: +(opts.batch / (median(fwdMs) / 1000)).toFixed(2),
     plannedTrainBytes,
     plannedInferBytes,
+    sharedScratchBytes,
     parameterBytes: model.parameterBytes(),
   };
   model.dispose();

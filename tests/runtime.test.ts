@@ -6,6 +6,7 @@ import { GpuError, Runtime } from "../src/gpu/runtime.ts";
 import { NoAdapterError } from "../src/gpu/device.ts";
 import { BufferLimitError, sizeClass } from "../src/gpu/buffer_pool.ts";
 import { foldGrid } from "../src/gpu/dispatch.ts";
+import { SharedScratch } from "../src/gpu/shared_scratch.ts";
 
 Deno.test({
   name: "round trip: upload, axpb kernel, download",
@@ -103,6 +104,38 @@ Deno.test({
     assert.equal(after.allocatedBytes, before.allocatedBytes);
     assert.equal(after.inUseBytes, before.inUseBytes);
     assert.throws(() => rt.pool.release(a), /released twice/);
+  },
+});
+
+Deno.test({
+  name: "shared scratch: one grow-only buffer per key, every buffer made counted",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const l = rt.limits;
+    const s = new SharedScratch(rt.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
+    const STORAGE = GPUBufferUsage.STORAGE;
+    const a = s.get("a", 1000, STORAGE);
+    assert.equal(a.size, 1000);
+    assert.equal(s.get("a", 600, STORAGE), a, "a smaller request reuses the buffer");
+    const b = s.get("b", 10, STORAGE | GPUBufferUsage.UNIFORM);
+    assert.equal(b.size, 12, "sizes round up to whole floats");
+    const a2 = s.get("a", 3000, STORAGE);
+    assert.notEqual(a2, a);
+    // Plans made before the growth still bind `a`: it stays counted.
+    assert.equal(s.bytes, 1000 + 12 + 3000);
+    assert.equal(s.currentBytes, 12 + 3000);
+    assert.equal(s.created, 3);
+    assert.throws(() => s.get("b", 4, STORAGE), /scratch 'b' asked for usage/);
+    assert.throws(() => s.get("c", 0, STORAGE), /c: cannot allocate 0 bytes/);
+    const limit = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+    assert.throws(() => s.get("huge", limit + 4, STORAGE), (e: unknown) => {
+      assert.ok(e instanceof BufferLimitError);
+      assert.match(e.message, /^huge needs/);
+      return true;
+    });
+    assert.equal(s.created, 3);
+    for (const buf of [a, a2, b]) buf.destroy();
   },
 });
 

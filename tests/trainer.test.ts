@@ -37,7 +37,11 @@ Deno.test({
     t.step(x, y, 0.1);
     await t.readMetrics();
     await t.readGradNorms();
-    const before = { ...rt.counters, pool: rt.pool.stats().created };
+    const before = {
+      ...rt.counters,
+      pool: rt.pool.stats().created,
+      scratch: rt.scratch.created,
+    };
     for (let i = 0; i < 5; i++) {
       if (i === 2) t.captureGradNorms();
       t.step(x, y, 0.05);
@@ -46,6 +50,7 @@ Deno.test({
     await t.readGradNorms();
     assert.equal(rt.pool.stats().created, before.pool, "pooled buffers created");
     assert.equal(rt.counters.buffersCreated, before.buffersCreated, "uniform/staging buffers");
+    assert.equal(rt.scratch.created, before.scratch, "shared scratch buffers");
     assert.equal(rt.counters.bindGroupsCreated, before.bindGroupsCreated, "bind groups");
     assert.equal(rt.counters.pipelinesCompiled, before.pipelinesCompiled, "pipelines");
     assert.equal(rt.counters.submits - before.submits, 5 + 2, "one submit per step + 2 reads");

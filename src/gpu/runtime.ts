@@ -16,6 +16,7 @@ import {
   type DeviceLimits,
 } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { SharedScratch } from "./shared_scratch.ts";
 import { type KernelPolicy, kernelPolicy, type PolicyTarget } from "./policy.ts";
 import { Tuner } from "./tuner.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
@@ -63,6 +64,8 @@ export class Runtime {
   /** Per-shape variant choice when tuning is on (see tuner.ts), else null. */
   readonly tuner: Tuner | null;
   readonly pool: BufferPool;
+  /** Grow-only scratch shared by every plan (packed operands, transformed tiles). */
+  readonly scratch: SharedScratch;
   private kernels = new Map<string, Promise<Kernel>>();
   private kernelCount = 0;
   private bindGroups = new Map<string, GPUBindGroup>();
@@ -97,6 +100,7 @@ export class Runtime {
     this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;
     const l = acq.report.limits;
     this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
+    this.scratch = new SharedScratch(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.device.addEventListener("uncapturederror", (e) => {
       this.errors.push((e as GPUUncapturedErrorEvent).error.message);
     });

@@ -65,26 +65,10 @@ export interface ConvOptions {
 /** Floats in one uniform window: 64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize. */
 const WINDOW = 16384;
 
-/**
- * Packed-weight buffers shared by every conv plan of a runtime: each plan packs its weights
- * right before the dispatches that read them, so plans replayed one after another (never with
- * their steps interleaved) can share one grow-only buffer instead of holding one each.
- */
-const packedWeights = new WeakMap<Runtime, GPUBuffer>();
-
+/** The runtime's packed-weight scratch (see shared_scratch.ts) for `windows` 64 KiB windows. */
 function packBuffer(rt: Runtime, windows: number): GPUBuffer {
-  const bytes = windows * WINDOW * 4;
-  let b = packedWeights.get(rt);
-  if (!b || b.size < bytes) {
-    // Plans made earlier keep the smaller buffer alive through their bind groups.
-    b = rt.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE,
-      label: "conv2d.packed_weights",
-    });
-    packedWeights.set(rt, b);
-  }
-  return b;
+  const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE;
+  return rt.scratch.get("conv2d.packed_weights", windows * WINDOW * 4, usage);
 }
 
 function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage"): boolean {

@@ -5,23 +5,9 @@
 import type { Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, packParams, type Step } from "./plan.ts";
 
-/**
- * NC4HW4 copies, one grow-only buffer per runtime shared by every conv plan: each plan packs
- * right before the dispatches that read the copy, and plans replay one after another.
- */
-const packedC4 = new WeakMap<Runtime, GPUBuffer>();
-
+/** The runtime's NC4HW4 scratch copy (see shared_scratch.ts), `floats` long. */
 export function c4Buffer(rt: Runtime, floats: number): GPUBuffer {
-  let b = packedC4.get(rt);
-  if (!b || b.size < floats * 4) {
-    b = rt.device.createBuffer({
-      size: floats * 4,
-      usage: GPUBufferUsage.STORAGE,
-      label: "conv2d.packed_c4",
-    });
-    packedC4.set(rt, b);
-  }
-  return b;
+  return rt.scratch.get("conv2d.packed_c4", floats * 4, GPUBufferUsage.STORAGE);
 }
 
 /** The step repacking NCHW `src` (channels % 4 = 0) as NC4HW4 into `dst`. */

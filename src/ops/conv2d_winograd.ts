@@ -6,8 +6,8 @@
  * tools/gen_winograd.ts; the algorithm in float64: src/reference/winograd.ts. On lavapipe, where
  * the direct kernels are bound by per-lane operand loads, F(4,3)'s quarter of the multiply-adds
  * runs the target layer (3×3 64→64 32×32 N32) 2.2–2.6× faster (bench/winograd.ts). Transformed
- * tiles live in per-runtime shared buffers sized by the largest layer (not in the scheduler's
- * planned activation memory, like the NC4HW4 and packed-weight copies).
+ * tiles live in the runtime's shared scratch (src/gpu/shared_scratch.ts), sized by the largest
+ * layer, like the NC4HW4 and packed-weight copies.
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
@@ -25,23 +25,14 @@ const KTILE = 16;
 const PX = 16;
 
 /**
- * Scratch shared by every Winograd plan of a runtime (grow-only, like conv2d.ts's packed
- * buffers): plans replay one after another and each writes V, M and U before reading them.
+ * The runtime's Winograd scratch (see shared_scratch.ts): U (uniform windows), V and M. Plans
+ * replay one after another and each writes V, M and U before reading them.
  */
-const shared = new WeakMap<Runtime, Record<"u" | "v" | "m", GPUBuffer | undefined>>();
-
 function sharedBuffer(rt: Runtime, which: "u" | "v" | "m", bytes: number): GPUBuffer {
-  let s = shared.get(rt);
-  if (!s) shared.set(rt, s = { u: undefined, v: undefined, m: undefined });
-  const b = s[which];
-  if (b && b.size >= bytes) return b;
-  const nb = rt.device.createBuffer({
-    size: bytes,
-    usage: which === "u" ? GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE : GPUBufferUsage.STORAGE,
-    label: `conv2d.winograd_${which}`,
-  });
-  s[which] = nb;
-  return nb;
+  const usage = which === "u"
+    ? GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE
+    : GPUBufferUsage.STORAGE;
+  return rt.scratch.get(`conv2d.winograd_${which}`, bytes, usage);
 }
 
 interface Geometry {

@@ -51,20 +51,6 @@ const PACKED_MIN_M = 128;
 const WINDOW = 16384;
 const CHUNK = WINDOW / 16;
 
-/** Packed operands shared by every GEMM plan of a runtime (plans replay one after another). */
-const packedA = new WeakMap<Runtime, GPUBuffer>();
-const packedB = new WeakMap<Runtime, GPUBuffer>();
-const noBias = new WeakMap<Runtime, GPUBuffer>();
-
-function shared(map: WeakMap<Runtime, GPUBuffer>, rt: Runtime, bytes: number, usage: number) {
-  let b = map.get(rt);
-  if (!b || b.size < bytes) {
-    b = rt.device.createBuffer({ size: bytes, usage, label: "gemm.packed" });
-    map.set(rt, b);
-  }
-  return b;
-}
-
 async function planPacked(
   rt: Runtime,
   g: Strided,
@@ -77,10 +63,10 @@ async function planPacked(
   const k4 = Math.ceil(g.k / 4);
   const ntiles = Math.ceil(g.n / 16);
   const chunks = Math.ceil(g.k / CHUNK);
-  const a4 = shared(packedA, rt, k4 * g.m * 16, GPUBufferUsage.STORAGE);
-  const bw = shared(
-    packedB,
-    rt,
+  // Packed operands live in the runtime's shared scratch (plans replay one after another).
+  const a4 = rt.scratch.get("gemm.packed_a", k4 * g.m * 16, GPUBufferUsage.STORAGE);
+  const bw = rt.scratch.get(
+    "gemm.packed_b",
     ntiles * chunks * WINDOW * 4,
     GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
   );
@@ -99,7 +85,7 @@ async function planPacked(
   const kernel = await rt.kernel("linear", "gemm_packed", { WG: wg });
   // The kernel always binds a bias; without one a 16-byte placeholder, never read (no buffer is
   // bound twice in a dispatch).
-  const bias = buf.bias ?? shared(noBias, rt, 16, GPUBufferUsage.STORAGE);
+  const bias = buf.bias ?? rt.scratch.get("gemm.no_bias", 16, GPUBufferUsage.STORAGE);
   for (let t = 0; t < ntiles; t++) {
     for (let q = 0; q < chunks; q++) {
       const k40 = q * CHUNK / 4;

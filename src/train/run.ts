@@ -157,6 +157,8 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
         backend: rt.report.backend,
         parameters: countParameters(graph),
         plannedActivationBytes: trainer.plan.plannedBytes,
+        // Packed operands and transformed tiles, shared by all plans (src/gpu/shared_scratch.ts).
+        sharedScratchBytes: rt.scratch.bytes,
         trainSamples: train.count,
         testSamples: test.count,
       },
