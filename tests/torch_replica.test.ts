@@ -16,6 +16,7 @@ import {
 import { buildModel } from "../src/models/zoo.ts";
 import { Model } from "../src/model/model.ts";
 import { saveCheckpoint } from "../src/train/checkpoint.ts";
+import { fashionMnistAvailable } from "../src/data/dataset.ts";
 
 const hasTorch = await pythonHas("torch");
 
@@ -71,3 +72,42 @@ for (const [name, shortcut] of [["plain20", "plain"], ["resnet20", "A"]] as cons
     },
   });
 }
+
+/** Runs bench/torch_degradation.py with `args`; returns each net's jsonl rows. */
+async function replicaRun(out: string, args: string[]): Promise<Record<string, unknown>[]> {
+  const script = new URL("../bench/torch_degradation.py", import.meta.url).pathname;
+  const run = await new Deno.Command("/usr/bin/python3", {
+    args: [script, "--depths", "8", "--nets", "resnet", "--epochs", "2", "--subset", "1280"]
+      .concat(["--threads", "1", "--out", out], args),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (run.code !== 0) throw new Error(new TextDecoder().decode(run.stderr));
+  return (await Deno.readTextFile(`${out}/resnet8.jsonl`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+}
+
+Deno.test({
+  name:
+    "torch replica: a run stopped at a checkpoint and resumed is the same run, window for window",
+  ignore: !hasTorch || !fashionMnistAvailable(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const whole = await replicaRun(`${dir}/whole`, ["--checkpoint-every", "0"]);
+      const first = await replicaRun(`${dir}/split`, ["--stop-at", "10"]);
+      assert.equal(first.length, 1, "stopped after the first 10-step window");
+      const split = await replicaRun(`${dir}/split`, ["--resume"]);
+      // 20 iterations: two windows, then the summary. Timing fields differ; the training may not.
+      assert.equal(split.length, 3);
+      const { seconds: _s, images_per_s: _i, ...summary } = split[2];
+      const { seconds: _t, images_per_s: _j, ...want } = whole[2];
+      assert.deepEqual(split.slice(0, 2), whole.slice(0, 2));
+      assert.deepEqual(summary, want);
+      const left = [...Deno.readDirSync(`${dir}/split`)].map((e) => e.name).sort();
+      assert.deepEqual(left, ["resnet8.jsonl", "results.json"], "checkpoint removed at the end");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
