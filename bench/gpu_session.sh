@@ -9,7 +9,8 @@
 #   .dev/fmnist/*.xz   Fashion-MNIST IDX files, xz instead of gzip to fit the cap
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
 # Usage there: bash bench/gpu_session.sh --disposable-tree
-# Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json, all.tar.gz
+# Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json,
+# winograd.json, all.tar.gz
 # (runs: test log, the cpu-policy baseline, degradation and training run directories).
 set -u
 BUDGET=${GPU_SESSION_BUDGET_S:-500}
@@ -21,11 +22,11 @@ exec > >(tee "$OUT/session.log") 2>&1
 left() { echo $((BUDGET - SECONDS)); }
 step() { echo "== [$SECONDS s] $*"; }
 # GPU_SESSION_STEPS picks steps (comma-separated; default all): tests, train, tuned, baseline,
-# torch, kernels, degradation, fulltrain. E.g. a session that only needs a long degradation
+# torch, kernels, winograd, degradation, fulltrain. E.g. a session that only needs a long degradation
 # study: GPU_SESSION_STEPS=degradation. GPU_DEGRADATION_ARGS replaces the planned study budget,
 # e.g. the residual nets at the budget the PyTorch replica points to (README, "The degradation
 # experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14".
-STEPS=",${GPU_SESSION_STEPS:-tests,train,tuned,baseline,torch,kernels,degradation,fulltrain},"
+STEPS=",${GPU_SESSION_STEPS:-tests,train,tuned,baseline,torch,kernels,winograd,degradation,fulltrain},"
 want() { [[ "$STEPS" == *",$1,"* ]]; }
 
 step setup
@@ -85,6 +86,17 @@ fi
 if want kernels; then
   step "bench:kernels (convolutions)"
   timeout "$(lim 45)" deno task bench:kernels --filter conv2d --json >"$OUT/kernels.json"
+fi
+if want winograd; then
+  # The GPU policy keeps the direct kernels for 3×3 stride-1 convolutions until this is measured:
+  # Winograd F(2,3)/F(4,3) against them per layer, then a training step with F(4,3) forced.
+  step "Winograd vs direct convolutions (bench/winograd.ts), then bench:train --winograd 4"
+  timeout "$(lim 40)" deno run --allow-read --allow-env bench/winograd.ts --rounds 3 --json \
+    >"$OUT/winograd.json"
+  cat "$OUT/winograd.json"
+  timeout "$(lim 30)" deno task bench:train --winograd 4 --only resnet20:128,resnet50:16 --json \
+    >"$OUT/runs/train_winograd4.json"
+  cat "$OUT/runs/train_winograd4.json"
 fi
 
 # Seconds per training image at batch 128 for ResNet-20 and -56, from bench:train.
