@@ -1,5 +1,11 @@
 /** The whole degradation command at a tiny budget on the synthetic set: every output parses. */
 import assert from "node:assert/strict";
+import { GPU_TEST, runtime } from "./helpers/gpu.ts";
+import {
+  runDegradationStudy,
+  type StudyConfig,
+  StudyInterrupted,
+} from "../src/study/degradation.ts";
 
 const TINY = [
   "--data",
@@ -91,4 +97,71 @@ Deno.test("degradation: --nets rejects anything but plain and resnet", async () 
   const out = await degradation(["--data", "synthetic", "--nets", "resnet,vgg"]);
   assert.equal(out.code, 2);
   assert.match(new TextDecoder().decode(out.stderr), /--nets takes plain, resnet.*got resnet,vgg/);
+});
+
+Deno.test({
+  name: "degradation: a study stopped in its second net and resumed writes what one run writes",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const dir = await Deno.makeTempDir({ prefix: "resgpu-degradation-" });
+    const base: StudyConfig = {
+      data: "synthetic",
+      depths: [8],
+      epochs: 2,
+      subset: 64,
+      testSubset: 40,
+      batch: 16,
+      lr: 0.1,
+      seed: 3,
+      out: `${dir}/whole`,
+      gradNormEvery: 2,
+      warmup: 2,
+    };
+    const hooks = { runtime: rt, sink: () => {}, tty: false };
+    const split = { ...base, out: `${dir}/split` };
+    try {
+      await runDegradationStudy(base, hooks);
+      await assert.rejects(
+        runDegradationStudy(split, { ...hooks, stopAt: { net: "resnet8", epochs: 1 } }),
+        (e: unknown) =>
+          e instanceof StudyInterrupted && /resnet8 stopped at step 4.*--resume/.test(e.message),
+      );
+      const plainLog = await Deno.readTextFile(`${dir}/split/plain8/metrics.jsonl`);
+      // As if killed after its checkpoint: a window past it and half a line. Resuming drops both.
+      const resnetLog = `${dir}/split/resnet8/metrics.jsonl`;
+      const checkpointed = await Deno.readTextFile(resnetLog);
+      await Deno.writeTextFile(resnetLog, '{"type":"train","step":5,"loss":9}\n{"type":"tr', {
+        append: true,
+      });
+      // Other settings than the interrupted study's are refused, naming the setting.
+      await assert.rejects(
+        runDegradationStudy({ ...split, lr: 0.05, resume: true }, hooks),
+        /plain8 was trained with lr = 0.1, this study has 0.05/,
+      );
+      await runDegradationStudy({ ...split, resume: true }, hooks);
+      assert.equal(
+        await Deno.readTextFile(`${dir}/split/plain8/metrics.jsonl`),
+        plainLog,
+        "the finished net is read back, not retrained",
+      );
+      const resumed = await Deno.readTextFile(resnetLog);
+      assert.ok(resumed.startsWith(checkpointed), "the resumed net continued its own log");
+      assert.doesNotMatch(resumed, /"loss":9}/);
+      // Same adapter, same seeds: the resumed net's log and the study's summary are the
+      // uninterrupted study's, except for the measured speeds.
+      const noSpeed = (text: string) =>
+        text.replace(/"(images_per_s|imagesPerSec)": ?[\d.e+-]+/g, "");
+      for (const file of ["resnet8/metrics.jsonl", "plain8/metrics.jsonl", "summary.json"]) {
+        assert.equal(
+          noSpeed(await Deno.readTextFile(`${dir}/split/${file}`)),
+          noSpeed(await Deno.readTextFile(`${dir}/whole/${file}`)),
+          file,
+        );
+      }
+      await Deno.readTextFile(`${dir}/split/report.md`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

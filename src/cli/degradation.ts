@@ -1,10 +1,11 @@
 /**
  * `deno task degradation [flags]`: plain vs residual nets of growing depth (He et al. §4.2),
  * writing report.md, curves.svg, gradients.svg and each run's metrics.jsonl under --out.
+ * Ctrl-C checkpoints the net in training and stops; `--resume` continues the study.
  */
 import { defineFlags, parseArgsOrExit } from "../train/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
-import { NETS, runDegradationStudy } from "../study/degradation.ts";
+import { NETS, runDegradationStudy, StudyInterrupted } from "../study/degradation.ts";
 
 const flags = defineFlags({
   data: {
@@ -36,6 +37,11 @@ const flags = defineFlags({
     help: "which nets to train at each depth: plain, resnet or both",
   },
   out: { type: "string", default: "runs/degradation", help: "output directory" },
+  resume: {
+    type: "boolean",
+    default: false,
+    help: "continue an interrupted study in --out: finished nets are kept, the rest resume",
+  },
 });
 
 const args = parseArgsOrExit(flags, Deno.args, "deno task degradation [flags]");
@@ -53,7 +59,8 @@ if (bad.length || !nets.length) {
   Deno.exit(2);
 }
 const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
-const runs = await runDegradationStudy({
+// Ctrl-C checkpoints the net in training and stops; --resume continues from there.
+const study = runDegradationStudy({
   data,
   depths,
   epochs: args.epochs,
@@ -66,6 +73,12 @@ const runs = await runDegradationStudy({
   gradNormEvery: args.gradNormEvery,
   warmup: args.warmup,
   nets: nets as (typeof NETS)[number][],
+  resume: args.resume,
+}, { handleSigint: true });
+const runs = await study.catch((e) => {
+  if (!(e instanceof StudyInterrupted)) throw e;
+  console.error(`interrupted: ${e.message}`);
+  Deno.exit(130);
 });
 for (const r of runs) {
   console.log(

@@ -4,11 +4,9 @@
  * study adds report.md, curves.svg (training error vs iteration) and gradients.svg (per-layer
  * gradient norm early in training, plain vs residual at the largest depth).
  */
-import { type RunSummary, type TrainConfig, trainRun } from "../train/run.ts";
+import { type RunHooks, type RunSummary, type TrainConfig, trainRun } from "../train/run.ts";
 import { readMetrics } from "../train/metrics_log.ts";
 import { layerNormChart, lineChart, type Series, studyStyle } from "../train/plots.ts";
-import type { Runtime } from "../gpu/runtime.ts";
-import type { Sink } from "../train/progress.ts";
 
 /** He et al. 2015, Table 6: CIFAR-10 test error (%) of the residual nets, for reference. */
 export const PAPER_RESNET_ERROR: Record<number, number> = {
@@ -43,6 +41,26 @@ export interface StudyConfig {
    * ResNet-56 catch up with ResNet-20, and when?" in half the time of the full study.
    */
   nets?: readonly ("plain" | "resnet")[];
+  /**
+   * Continue a study in `out` that was interrupted: nets that finished are read back instead
+   * of retrained, an unfinished one continues from its last checkpoint (the training job's
+   * resume, which repeats the uninterrupted run exactly). Refused when a net's saved settings
+   * differ from this study's.
+   */
+  resume?: boolean;
+}
+
+/** A study stopped by Ctrl-C (or a test's stop hook) after checkpointing the net it was training. */
+export class StudyInterrupted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StudyInterrupted";
+  }
+}
+
+export interface StudyHooks extends Pick<RunHooks, "runtime" | "sink" | "tty" | "handleSigint"> {
+  /** Stop the named net after this many epochs, as Ctrl-C would (tests of resuming). */
+  stopAt?: { net: string; epochs: number };
 }
 
 export interface StudyRun {
@@ -82,6 +100,46 @@ function runConfig(s: StudyConfig, model: string): TrainConfig {
 
 type Rec = Record<string, unknown>;
 
+function readJson(path: string): Rec | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Throws, naming the setting, when the run in `cfg.out` was made with other settings. */
+function checkSameSettings(cfg: TrainConfig): void {
+  const saved = readJson(`${cfg.out}/config.json`);
+  if (!saved) throw new Error(`${cfg.out}: no config.json, so it cannot be resumed`);
+  for (const [key, value] of Object.entries(cfg)) {
+    if (key === "out" || key === "resume") continue;
+    if (JSON.stringify(saved[key]) !== JSON.stringify(value)) {
+      throw new Error(
+        `${cfg.out} was trained with ${key} = ${JSON.stringify(saved[key])}, this study has ` +
+          `${JSON.stringify(value)}: resume with the same settings, or use another --out`,
+      );
+    }
+  }
+}
+
+/** With --resume: a finished net's summary, or the checkpoint an unfinished one continues from. */
+function resumePoint(cfg: TrainConfig): { done: RunSummary } | { checkpoint?: string } {
+  const summary = readJson(`${cfg.out}/summary.json`) as RunSummary | null;
+  const checkpoint = `${cfg.out}/checkpoint.safetensors`;
+  let hasCheckpoint = true;
+  try {
+    Deno.statSync(checkpoint);
+  } catch {
+    hasCheckpoint = false;
+  }
+  if (!summary && !hasCheckpoint) return {};
+  checkSameSettings(cfg);
+  if (summary?.stopped === "finished") return { done: summary };
+  return hasCheckpoint ? { checkpoint } : {};
+}
+
 function trainErrorSeries(out: string): [number, number][] {
   return readMetrics(`${out}/metrics.jsonl`)
     .filter((r: Rec) => r.type === "train")
@@ -90,7 +148,7 @@ function trainErrorSeries(out: string): [number, number][] {
 
 export async function runDegradationStudy(
   s: StudyConfig,
-  hooks: { runtime?: Runtime; sink?: Sink; tty?: boolean } = {},
+  hooks: StudyHooks = {},
 ): Promise<StudyRun[]> {
   await Deno.mkdir(s.out, { recursive: true });
   const runs: StudyRun[] = [];
@@ -99,7 +157,19 @@ export async function runDegradationStudy(
   for (const depth of s.depths) {
     for (const residual of kinds) {
       const name = `${residual ? "resnet" : "plain"}${depth}`;
-      const summary = await trainRun(runConfig(s, name), hooks);
+      const cfg = runConfig(s, name);
+      const from = s.resume ? resumePoint(cfg) : {};
+      const { stopAt, ...runHooks } = hooks;
+      const summary = "done" in from ? from.done : await trainRun({
+        ...cfg,
+        resume: from.checkpoint,
+      }, { ...runHooks, stopAfterEpochs: stopAt?.net === name ? stopAt.epochs : undefined });
+      if (summary.stopped === "interrupted") {
+        throw new StudyInterrupted(
+          `${name} stopped at step ${summary.steps} (checkpointed): run the same command with ` +
+            "--resume to continue the study",
+        );
+      }
       const errs = trainErrorSeries(summary.out).map(([, e]) => e);
       const tail = errs.slice(-Math.max(1, Math.ceil(errs.length / 10)));
       runs.push({

@@ -104,6 +104,23 @@ function dropPartialTail(path: string): void {
   Deno.truncateSync(path, keep);
 }
 
+/**
+ * Keeps the records of the log at `path` (if any) whose step is at most `step`, plus those
+ * without one; a partial last line is dropped first.
+ */
+export function dropRecordsAfter(path: string, step: number): void {
+  dropPartialTail(path);
+  let records: MetricsRecord[];
+  try {
+    records = readMetrics(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  const kept = records.filter((r) => typeof r.step !== "number" || r.step <= step);
+  Deno.writeTextFileSync(path, kept.map((r) => encodeRecord(r) + "\n").join(""));
+}
+
 /** Parses a metrics file; a bad line throws with `path:line`. Blank lines are skipped. */
 export function readMetrics(path: string): MetricsRecord[] {
   return parseMetrics(Deno.readTextFileSync(path), path);

@@ -19,7 +19,7 @@ import { Trainer } from "./trainer.ts";
 import { Evaluator } from "./evaluator.ts";
 import { makeSchedule } from "./lr_schedule.ts";
 import { ProgressReporter, type Sink } from "./progress.ts";
-import { MetricsLog, type MetricsRecord } from "./metrics_log.ts";
+import { dropRecordsAfter, MetricsLog, type MetricsRecord } from "./metrics_log.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { writeRunPlots } from "./run_plots.ts";
 
@@ -146,6 +146,8 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     }
     trainer.steps = meta.step;
     trainLoader.restore(meta.loader);
+    // A run killed after its last checkpoint logged steps the resumed run will log again.
+    dropRecordsAfter(`${cfg.out}/metrics.jsonl`, meta.step);
   }
   await Deno.writeTextFile(
     `${cfg.out}/config.json`,
