@@ -10,7 +10,7 @@
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
 # Usage there: bash bench/gpu_session.sh --disposable-tree
 # Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json,
-# winograd.json, all.tar.gz
+# winograd.json, all.tar.gz (runs: … train_tiled.json)
 # (runs: test log, the cpu-policy baseline, degradation and training run directories).
 set -u
 BUDGET=${GPU_SESSION_BUDGET_S:-500}
@@ -22,11 +22,11 @@ exec > >(tee "$OUT/session.log") 2>&1
 left() { echo $((BUDGET - SECONDS)); }
 step() { echo "== [$SECONDS s] $*"; }
 # GPU_SESSION_STEPS picks steps (comma-separated; default all): tests, train, tuned, baseline,
-# torch, kernels, winograd, degradation, fulltrain. E.g. a session that only needs a long degradation
+# torch, kernels, winograd, tiled, degradation, fulltrain. E.g. a session that only needs a long degradation
 # study: GPU_SESSION_STEPS=degradation. GPU_DEGRADATION_ARGS replaces the planned study budget,
 # e.g. the residual nets at the budget the PyTorch replica points to (README, "The degradation
 # experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14".
-STEPS=",${GPU_SESSION_STEPS:-tests,train,tuned,baseline,torch,kernels,winograd,degradation,fulltrain},"
+STEPS=",${GPU_SESSION_STEPS:-tests,train,tiled,tuned,baseline,torch,kernels,winograd,degradation,fulltrain},"
 want() { [[ "$STEPS" == *",$1,"* ]]; }
 
 step setup
@@ -64,6 +64,13 @@ if want train; then
   step "bench:train (the adapter's kernel policy)"
   timeout "$(lim 45)" deno task bench:train --json >"$OUT/train.json"
   cat "$OUT/train.json"
+fi
+if want tiled; then
+  # The workgroup-tiled convolutions (src/ops/conv2d_tiled.ts), unmeasured on a GPU when written:
+  # against train.json's default (direct) kernels, same models, same call.
+  step "bench:train --tiled (workgroup-memory implicit-GEMM convolutions)"
+  timeout "$(lim 45)" deno task bench:train --tiled --json >"$OUT/runs/train_tiled.json"
+  cat "$OUT/runs/train_tiled.json"
 fi
 if want tuned; then
   step "bench:train --tune (autotuned conv variants)"

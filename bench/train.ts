@@ -1,8 +1,10 @@
 /**
- * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune] [--winograd 0|2|4]`:
+ * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune] [--winograd 0|2|4]
+ * [--tiled]`:
  * training and forward images/s of the paper's models at their benchmark shapes, first step
  * (plan + compile, and with --tune the autotuner's timing) apart, with planned memory.
- * `--winograd` overrides the kernel policy's 3×3 algorithm (0 = direct kernels).
+ * `--winograd` overrides the kernel policy's 3×3 algorithm (0 = direct kernels); `--tiled` plans
+ * the workgroup-tiled convolutions (src/ops/conv2d_tiled.ts) where no Winograd tile applies.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
@@ -18,6 +20,7 @@ if (winogradArg !== undefined && !["0", "2", "4"].includes(winogradArg)) {
   throw new Error(`--winograd ${winogradArg}: expected 0 (direct), 2 or 4`);
 }
 const winograd = winogradArg === undefined ? undefined : Number(winogradArg) as 0 | 2 | 4;
+const tiled = Deno.args.includes("--tiled") ? true : undefined;
 const cases: [string, { inputShape: [number, number, number]; batch: number }][] = [
   ["resnet20", { inputShape: [1, 28, 28], batch: 32 }],
   ["resnet20", { inputShape: [1, 28, 28], batch: 128 }],
@@ -25,12 +28,13 @@ const cases: [string, { inputShape: [number, number, number]; batch: number }][]
   ["resnet50", { inputShape: [3, 64, 64], batch: 16 }],
 ];
 
-const rt = await Runtime.create({ ...(tune ? { tune: true } : {}), winograd });
+const rt = await Runtime.create({ ...(tune ? { tune: true } : {}), winograd, tiled });
 const results: ThroughputResult[] = [];
 if (!json) {
   console.log(
     `adapter: ${rt.report.description} (backend ${rt.report.backend}, ` +
-      `${rt.policy.target} kernel policy, winograd ${rt.policy.convWinograd})`,
+      `${rt.policy.target} kernel policy, winograd ${rt.policy.convWinograd}, ` +
+      `tiled ${rt.policy.convTiled})`,
   );
 }
 const chosen = only

@@ -45,6 +45,13 @@ export interface KernelPolicy {
    * until measured there.
    */
   convWinograd: 0 | 2 | 4;
+  /**
+   * Convolutions by the workgroup-tiled implicit GEMM (src/ops/conv2d_tiled.ts) instead of the
+   * direct kernels (a Winograd tile, where one applies, still wins). Software adapters: no —
+   * their workgroup memory is emulated lane by lane. GPUs: not until measured there (the
+   * autotuner and `bench/gpu_session.sh` time it).
+   */
+  convTiled: boolean;
 }
 
 const POLICIES: Record<PolicyTarget, KernelPolicy> = {
@@ -59,6 +66,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     reductionGroups: 256,
     gemmPacked: true,
     convWinograd: 4,
+    convTiled: false,
   },
   gpu: {
     target: "gpu",
@@ -72,6 +80,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     reductionGroups: 1024,
     gemmPacked: false,
     convWinograd: 0,
+    convTiled: false,
   },
 };
 

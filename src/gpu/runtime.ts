@@ -44,6 +44,11 @@ export interface RuntimeOptions extends AcquireOptions {
    * instead of the policy's choice (benchmarks compare the two this way).
    */
   winograd?: 0 | 2 | 4;
+  /**
+   * Convolutions by the workgroup-tiled kernels (src/ops/conv2d_tiled.ts) or not, instead of
+   * the policy's choice (benchmarks compare the two this way).
+   */
+  tiled?: boolean;
 }
 
 export interface Kernel {
@@ -95,7 +100,11 @@ export class Runtime {
     this.device = acq.device;
     this.report = acq.report;
     const policy = kernelPolicy(acq.report, opts.kernels);
-    this.policy = opts.winograd === undefined ? policy : { ...policy, convWinograd: opts.winograd };
+    this.policy = {
+      ...policy,
+      ...(opts.winograd === undefined ? {} : { convWinograd: opts.winograd }),
+      ...(opts.tiled === undefined ? {} : { convTiled: opts.tiled }),
+    };
     const tune = opts.tune ?? envTune();
     this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;
     const l = acq.report.limits;

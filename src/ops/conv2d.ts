@@ -15,6 +15,11 @@ import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
 import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
 import type { Candidate } from "../gpu/tuner.ts";
 import {
+  planConv2dTiled,
+  planConv2dTiledBackwardWeight,
+  tiledUnsupported,
+} from "./conv2d_tiled.ts";
+import {
   planConv2dWinograd,
   planConv2dWinogradBackwardWeight,
   type WinogradTile,
@@ -60,6 +65,13 @@ export interface ConvOptions {
    * direct. An explicit tile the shape does not allow is an error.
    */
   winograd?: 0 | WinogradTile;
+  /**
+   * Run the workgroup-tiled implicit GEMM (src/ops/conv2d_tiled.ts; forward, stride-1
+   * backward-data, filter gradient) instead of the direct kernels, with `splits` (if given) as
+   * its reduction splits. Default: the kernel policy's `convTiled` where no option names a
+   * direct-kernel variant; a Winograd tile (explicit, or the policy's where it applies) wins.
+   */
+  tiled?: boolean;
 }
 
 /** Floats in one uniform window: 64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize. */
@@ -158,6 +170,16 @@ function winogradTile(
   return m && !winogradUnsupported(rt, s, m, filterGradient) ? m : 0;
 }
 
+/**
+ * Whether to plan the tiled kernels: `opts.tiled`, else the policy's choice unless an option
+ * names a direct-kernel variant. An explicit request the device cannot run is an error.
+ */
+function useTiled(rt: Runtime, opts: ConvOptions, direct: boolean): boolean {
+  const why = tiledUnsupported(rt);
+  if (opts.tiled && why) throw new RangeError(`conv2d: tiled kernels: ${why}`);
+  return (opts.tiled ?? (!direct && rt.policy.convTiled)) && !why;
+}
+
 /** A zero bias of `k` floats, written once at plan time (owned by the plan's scratch). */
 function zeroBias(rt: Runtime, k: number, scratch: GPUBuffer[]): GPUBuffer {
   const b = rt.pool.acquire(k * 4, "conv2d.zero_bias");
@@ -182,8 +204,8 @@ export async function planConv2dForward(
   // A zero bias keeps one kernel for both cases; written once here, never in the steps.
   const bias = io.bias ?? zeroBias(rt, s.k, scratch);
   // Options naming a direct-kernel variant ask for the direct kernels.
-  const direct = opts.weights !== undefined || opts.splits !== undefined;
-  const wino = winogradTile(rt, s, opts.winograd ?? (direct ? 0 : undefined));
+  const direct = opts.weights !== undefined || (opts.splits !== undefined && !opts.tiled);
+  const wino = winogradTile(rt, s, opts.winograd ?? (direct || opts.tiled ? 0 : undefined));
   if (wino) {
     const planned = await planConv2dWinograd(
       rt,
@@ -192,6 +214,16 @@ export async function planConv2dForward(
       { x: io.x, w: io.w, bias, y: io.y },
       { flip: false, accumulate: false, activations: opts.activations },
       wg,
+    );
+    return { steps: planned.steps, scratch: [...scratch, ...planned.scratch] };
+  }
+  if (useTiled(rt, opts, direct)) {
+    const planned = await planConv2dTiled(
+      rt,
+      s,
+      { x: io.x, w: io.w, bias, y: io.y },
+      { flip: false, accumulate: false },
+      opts.splits,
     );
     return { steps: planned.steps, scratch: [...scratch, ...planned.scratch] };
   }
@@ -294,9 +326,9 @@ export async function planConv2dBackwardData(
   const { oh, ow } = checkShape(s);
   const wg = workgroupSize(rt, opts.workgroup);
   const transposed = transposedShape(s);
-  const direct = opts.weights !== undefined || opts.splits !== undefined;
+  const direct = opts.weights !== undefined || (opts.splits !== undefined && !opts.tiled);
   const wino = winogradApplies(s)
-    ? winogradTile(rt, transposed, opts.winograd ?? (direct ? 0 : undefined))
+    ? winogradTile(rt, transposed, opts.winograd ?? (direct || opts.tiled ? 0 : undefined))
     : opts.winograd
     ? winogradTile(rt, s, opts.winograd) // throws, naming why
     : 0;
@@ -311,6 +343,25 @@ export async function planConv2dBackwardData(
       wg,
     );
     return { steps: planned.steps, scratch };
+  }
+  // The tiled kernel runs backward-data as the forward of the transposed convolution: stride 1,
+  // square kernels, padding < kernel size.
+  const transposable = s.stride === 1 && s.kh === s.kw && s.padding < s.kh;
+  if (opts.tiled && !transposable) {
+    throw new RangeError(
+      "conv2d: tiled backward-data needs stride 1, a square kernel and padding < its size",
+    );
+  }
+  if (transposable && useTiled(rt, opts, direct)) {
+    const scratch: GPUBuffer[] = [];
+    const planned = await planConv2dTiled(
+      rt,
+      transposed,
+      { x: io.dy, w: io.w, bias: zeroBias(rt, s.c, scratch), y: io.dx },
+      { flip: true, accumulate: mode.accumulate },
+      opts.splits,
+    );
+    return { steps: planned.steps, scratch: [...scratch, ...planned.scratch] };
   }
   const ctiles = Math.ceil(s.c / TILE_COLS);
   const steps: Step[] = [];
@@ -459,8 +510,8 @@ export async function planConv2dBackwardWeight(
   opts: ConvBackwardWeightOptions = {},
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
-  const direct = opts.dy !== undefined || opts.splits !== undefined;
-  const wino = winogradTile(rt, s, opts.winograd ?? (direct ? 0 : undefined), true);
+  const direct = opts.dy !== undefined || (opts.splits !== undefined && !opts.tiled);
+  const wino = winogradTile(rt, s, opts.winograd ?? (direct || opts.tiled ? 0 : undefined), true);
   if (wino) {
     const planned = await planConv2dWinogradBackwardWeight(
       rt,
@@ -470,6 +521,11 @@ export async function planConv2dBackwardWeight(
       { activations: opts.activations },
       workgroupSize(rt, opts.workgroup),
     );
+    if (io.db) planned.steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
+    return planned;
+  }
+  if (useTiled(rt, opts, direct)) {
+    const planned = await planConv2dTiledBackwardWeight(rt, s, io, opts.splits);
     if (io.db) planned.steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
     return planned;
   }
@@ -595,7 +651,8 @@ export type ConvDirection = "forward" | "backward_data" | "backward_weight";
  * The variant the runtime's tuner picked for one direction at one shape, or `{}` (the kernel
  * policy's defaults) when tuning is off. Candidates: weights in uniform windows or storage ×
  * 16- or 64-invocation workgroups; for the filter gradient, dy in uniform windows or storage
- * (split as the policy says, or 32/128/512 ways) and storage with 64-invocation workgroups.
+ * (split as the policy says, or 32/128/512 ways) and storage with 64-invocation workgroups;
+ * Winograd tiles where the shape allows them; on a GPU policy also the workgroup-tiled kernel.
  */
 export async function tunedConvOptions(
   rt: Runtime,
@@ -625,6 +682,9 @@ export async function tunedConvOptions(
       ...([2, 4] as const)
         .filter((m) => !winogradUnsupported(rt, s, m, true))
         .map((m) => ({ name: `winograd-f${m}`, opts: { winograd: m } })),
+      ...(rt.policy.splitInvocations > 0 && !tiledUnsupported(rt)
+        ? [{ name: "tiled", opts: { tiled: true, winograd: 0 as const } }]
+        : []),
     ]
     : [
       ...(["uniform", "storage"] as const).flatMap((weights) =>
@@ -637,6 +697,11 @@ export async function tunedConvOptions(
       ...([2, 4] as const)
         .filter((m) => !winogradUnsupported(rt, dir === "forward" ? s : transposedShape(s), m))
         .map((m) => ({ name: `winograd-f${m}`, opts: { winograd: m } })),
+      // The workgroup-tiled kernel on a GPU (stride-1 only for backward-data).
+      ...(rt.policy.splitInvocations > 0 && !tiledUnsupported(rt) &&
+          (dir === "forward" || (s.stride === 1 && s.kh === s.kw && s.padding < s.kh))
+        ? [{ name: "tiled", opts: { tiled: true, winograd: 0 as const } }]
+        : []),
       // A GPU policy may split the reduction; let the timing reject that too.
       ...(rt.policy.splitInvocations > 0
         ? [{

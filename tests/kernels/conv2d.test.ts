@@ -84,6 +84,11 @@ interface CheckOptions {
   forwardSplits?: number;
   /** Extra roundings per term (golden inputs rounded from f64). */
   extra?: number;
+  /**
+   * The workgroup-tiled kernels (conv2d_tiled.wgsl) in all three directions; backward-data only
+   * where it is transposable (stride 1), else direct. `forwardSplits` / `splits` split them.
+   */
+  tiled?: boolean;
   /** Force a kernel policy (either one's variants run on any adapter). */
   kernels?: "cpu" | "gpu";
   /** Expected values instead of the f64 reference (golden). */
@@ -106,7 +111,9 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
     weights: o.weights,
     activations: o.activations,
     winograd: 0 as const,
+    tiled: o.tiled,
   };
+  const transposable = s.stride === 1 && s.kh === s.kw && s.padding < s.kh;
 
   runOnce(
     rt,
@@ -116,6 +123,7 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
     rt,
     await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: !!o.accumulate }, {
       ...wg,
+      tiled: o.tiled && transposable,
       splits: o.forwardSplits,
     }),
   );
@@ -124,7 +132,7 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
     await planConv2dBackwardWeight(rt, s, { x, dy, dw, db }, {
       ...wg,
       splits: o.splits,
-      dy: o.dy ?? (o.splits ? "storage" : undefined),
+      dy: o.dy ?? (o.splits && !o.tiled ? "storage" : undefined),
     }),
   );
 
@@ -459,5 +467,60 @@ Deno.test({
       "GPU policy, auto-split forward",
       { kernels: "gpu" },
     );
+  },
+});
+
+// The workgroup-tiled implicit GEMM (64 × 64 tiles, 16-deep steps): every case, plus one whose
+// K and K·C·9 cross a tile and whose reduction crosses several steps in every direction.
+const TILED_CASES = [
+  ...CASES,
+  { label: "3×3 s1 p1, K 70 (two channel tiles)", s: conv(2, 8, 6, 6, 70, 3, 1, 1), bias: true },
+];
+
+Deno.test({
+  name: "conv2d tiled (workgroup memory): forward, stride-1 backward-data, filter gradient",
+  ...GPU_TEST,
+  async fn() {
+    for (const [i, { label, s, bias }] of TILED_CASES.entries()) {
+      await checkAll(s, randomInputs(s, bias, 70 + i), `${label}, tiled`, {
+        tiled: true,
+        accumulate: i % 2 === 0,
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "conv2d tiled with split reductions (forward/backward-data 3 ways, filter gradient 5)",
+  ...GPU_TEST,
+  async fn() {
+    for (const [i, { label, s, bias }] of TILED_CASES.entries()) {
+      await checkAll(s, randomInputs(s, bias, 90 + i), `${label}, tiled, splits`, {
+        tiled: true,
+        forwardSplits: 3,
+        splits: 5,
+        accumulate: i % 2 === 1,
+      });
+    }
+    // Which kernels run: one tiled dispatch, or the split dispatch plus its reduce.
+    const rt = await runtime();
+    const b = rt.pool.acquire(1 << 16);
+    const s = conv(2, 8, 6, 6, 70, 3, 1, 1);
+    const labels = async (o: { tiled: true; splits?: number }) =>
+      (await planConv2dForward(rt, s, { x: b, w: b, y: b, bias: b }, o)).steps.map((st) =>
+        st.kind === "dispatch" ? st.kernel.label : st.kind
+      );
+    assert.deepEqual(await labels({ tiled: true }), ["conv2d_tiled:forward"]);
+    assert.deepEqual(await labels({ tiled: true, splits: 2 }), [
+      "conv2d_tiled:forward",
+      "conv2d_reduce:sum_splits_bias",
+    ]);
+    await assert.rejects(
+      planConv2dBackwardData(rt, conv(1, 4, 8, 8, 4, 3, 2, 1), { dy: b, w: b, dx: b }, {
+        accumulate: false,
+      }, { tiled: true }),
+      /tiled backward-data needs stride 1/,
+    );
+    rt.pool.release(b);
   },
 });
