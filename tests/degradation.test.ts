@@ -45,6 +45,11 @@ Deno.test("degradation: the command writes report, curves, gradients and per-run
     const out = await degradation([...TINY, "--out", dir]);
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
+    // Study-level progress: which net of how many, and an ETA for the nets left.
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.match(stdout, /study: net 1\/4: plain8\n/);
+    assert.match(stdout, /study: net 4\/4: resnet14\n/);
+    assert.match(stdout, /study: plain14 done; about \S+ left for 1 net\(s\)\n/);
     const report = await Deno.readTextFile(`${dir}/report.md`);
     assert.match(report, /\| 8 \|/);
     assert.match(report, /\| 14 \|/);

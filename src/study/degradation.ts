@@ -7,6 +7,7 @@
 import { type RunHooks, type RunSummary, type TrainConfig, trainRun } from "../train/run.ts";
 import { readMetrics } from "../train/metrics_log.ts";
 import { layerNormChart, lineChart, type Series, studyStyle } from "../train/plots.ts";
+import { formatDuration, stdoutSink } from "../train/progress.ts";
 
 /** He et al. 2015, Table 6: CIFAR-10 test error (%) of the residual nets, for reference. */
 export const PAPER_RESNET_ERROR: Record<number, number> = {
@@ -154,32 +155,49 @@ export async function runDegradationStudy(
   const runs: StudyRun[] = [];
   const kinds = [false, true].filter((res) => (s.nets ?? NETS).includes(res ? "resnet" : "plain"));
   if (!kinds.length) throw new Error("degradation: nets must name plain, resnet or both");
-  for (const depth of s.depths) {
-    for (const residual of kinds) {
-      const name = `${residual ? "resnet" : "plain"}${depth}`;
-      const cfg = runConfig(s, name);
-      const from = s.resume ? resumePoint(cfg) : {};
-      const { stopAt, ...runHooks } = hooks;
-      const summary = "done" in from ? from.done : await trainRun({
-        ...cfg,
-        resume: from.checkpoint,
-      }, { ...runHooks, stopAfterEpochs: stopAt?.net === name ? stopAt.epochs : undefined });
-      if (summary.stopped === "interrupted") {
-        throw new StudyInterrupted(
-          `${name} stopped at step ${summary.steps} (checkpointed): run the same command with ` +
-            "--resume to continue the study",
-        );
-      }
-      const errs = trainErrorSeries(summary.out).map(([, e]) => e);
-      const tail = errs.slice(-Math.max(1, Math.ceil(errs.length / 10)));
-      runs.push({
-        depth,
-        residual,
-        name,
-        summary,
-        finalTrainError: tail.reduce((a, b) => a + b, 0) / tail.length,
-      });
+  const plan = s.depths.flatMap((depth) => kinds.map((residual) => ({ depth, residual })));
+  const say = (m: string) => (hooks.sink ?? stdoutSink)(`study: ${m}\n`);
+  // Study ETA: a net's time grows with its depth (same budget for all), so seconds per layer
+  // measured on the nets trained so far, times the layers left.
+  let trainedSeconds = 0, trainedLayers = 0;
+  for (const [i, { depth, residual }] of plan.entries()) {
+    const name = `${residual ? "resnet" : "plain"}${depth}`;
+    say(`net ${i + 1}/${plan.length}: ${name}`);
+    const t0 = performance.now();
+    const cfg = runConfig(s, name);
+    const from = s.resume ? resumePoint(cfg) : {};
+    const { stopAt, ...runHooks } = hooks;
+    const summary = "done" in from ? from.done : await trainRun({
+      ...cfg,
+      resume: from.checkpoint,
+    }, { ...runHooks, stopAfterEpochs: stopAt?.net === name ? stopAt.epochs : undefined });
+    if (summary.stopped === "interrupted") {
+      throw new StudyInterrupted(
+        `${name} stopped at step ${summary.steps} (checkpointed): run the same command with ` +
+          "--resume to continue the study",
+      );
     }
+    if (!("done" in from)) {
+      trainedSeconds += (performance.now() - t0) / 1000;
+      trainedLayers += depth;
+    }
+    const left = plan.slice(i + 1).reduce((a, r) => a + r.depth, 0);
+    if (left > 0 && trainedLayers > 0) {
+      say(
+        `${name} ${"done" in from ? "read back" : "done"}; about ` +
+          `${formatDuration(trainedSeconds / trainedLayers * left)} left for ` +
+          `${plan.length - i - 1} net(s)`,
+      );
+    }
+    const errs = trainErrorSeries(summary.out).map(([, e]) => e);
+    const tail = errs.slice(-Math.max(1, Math.ceil(errs.length / 10)));
+    runs.push({
+      depth,
+      residual,
+      name,
+      summary,
+      finalTrainError: tail.reduce((a, b) => a + b, 0) / tail.length,
+    });
   }
   await writeStudyOutputs(s, runs);
   return runs;
