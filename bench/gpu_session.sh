@@ -71,6 +71,17 @@ if want tiled; then
   step "bench:train --tiled (workgroup-memory implicit-GEMM convolutions)"
   timeout "$(lim 45)" deno task bench:train --tiled --json >"$OUT/runs/train_tiled.json"
   cat "$OUT/runs/train_tiled.json"
+  # Tiled over default kernels per model (training and forward images/s), when both ran.
+  python3 -c '
+import json, sys
+runs = [{(r["model"], r["batch"]): r for r in json.load(open(f))["results"]} for f in sys.argv[1:]]
+for key, t in runs[1].items():
+    d = runs[0].get(key)
+    if d:
+        tr = t["trainImagesPerSec"] / d["trainImagesPerSec"]
+        fw = t["forwardImagesPerSec"] / d["forwardImagesPerSec"]
+        print(f"tiled/default {key[0]}:{key[1]}: train {tr:.2f}x, forward {fw:.2f}x")
+' "$OUT/train.json" "$OUT/runs/train_tiled.json" 2>/dev/null
 fi
 if want tuned; then
   step "bench:train --tune (autotuned conv variants)"
