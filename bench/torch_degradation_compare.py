@@ -1,8 +1,9 @@
 """Compares ResNet-20 and ResNet-56 window training errors of a bench/torch_degradation.py run,
 over the same iterations at the end of each learning-rate phase both reached (lr x0.1 at 50% and
-75% of 6,552 iterations): for runs stopped before the end, which have no final figures.
+75% of 6,552 iterations): where in the schedule the gap opens or closes, and for runs stopped before
+the end, which have no final figures, the only comparison there is.
 
-    python3 bench/torch_degradation_compare.py DIR > DIR/partial.json
+    python3 bench/torch_degradation_compare.py DIR > DIR/phases.json
 """
 import json, statistics, sys
 d = sys.argv[1]
