@@ -85,6 +85,15 @@ fn window_of(m: u32) -> Window {
 // The 4 × 4 accumulators of one invocation: a[i] holds row tx + 16i, component j column ty + 16j.
 struct Acc { a0: vec4f, a1: vec4f, a2: vec4f, a3: vec4f }
 
+// Workgroup g's split of the reduction and the first output row and column of its tile. Built
+// from g alone, so it stays workgroup-uniform: the reduction loops around barriers depend on it.
+struct Place { split: u32, row0: u32, col0: u32 }
+
+fn place_of(g: u32) -> Place {
+  let tile = g % p.tiles;
+  return Place(g / p.tiles, (tile / p.tiles_n) * BM, (tile % p.tiles_n) * BN);
+}
+
 // 16 reduction steps over the staged tiles (ta rows at stride `sa`, tb at stride `sb`).
 fn mac_tiles(acc: Acc, tx: u32, ty: u32, sa: u32, sb: u32) -> Acc {
   var o = acc;
@@ -124,12 +133,12 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     @builtin(local_invocation_index) lid: u32) {
   let g = linear_workgroup(wid, nwg);
   if (g >= p.tiles * p.splits) { return; }
-  let split = g / p.tiles;
-  let tile = g % p.tiles;
-  let row0 = (tile / p.tiles_n) * BM;
-  let col0 = (tile % p.tiles_n) * BN;
+  let pl = place_of(g);
   let tx = lid % 16u;
   let ty = lid / 16u;
+  let split = pl.split;
+  let row0 = pl.row0;
+  let col0 = pl.col0;
   // Staging roles: x row lid % 64 at reduction offsets lid / 64 + 4q; w column lid / 16 + 16q
   // at offset lid % 16 (consecutive lanes: consecutive pixels, consecutive taps of a filter).
   let arow = row0 + lid % 64u;
@@ -179,15 +188,14 @@ fn filter_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     @builtin(local_invocation_index) lid: u32) {
   let g = linear_workgroup(wid, nwg);
   if (g >= p.tiles * p.splits) { return; }
-  let split = g / p.tiles;
-  let tile = g % p.tiles;
   // GEMM rows: output channels k; columns: receptive-field offsets r; reduction: pixels m.
-  let row0 = (tile / p.tiles_n) * BM;
-  let col0 = (tile % p.tiles_n) * BN;
+  let pl = place_of(g);
   let tx = lid % 16u;
   let ty = lid / 16u;
+  let row0 = pl.row0;
+  let col0 = pl.col0;
   let ohw = p.oh * p.ow;
-  let m_begin = split * p.per_split;
+  let m_begin = pl.split * p.per_split;
   let m_end = min(p.m, m_begin + p.per_split);
   // Staging roles: both tiles along the reduction — pixel m0 + lid % 16 (consecutive lanes:
   // consecutive pixels), row / column lid / 16 + 16q.
@@ -218,7 +226,7 @@ fn filter_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     let out = row_of(acc, i);
     for (var j = 0u; j < 4u; j++) {
       let r = col0 + ty + 16u * j;
-      if (r < p.r) { dw[split * count + k * p.r + r] = out[j]; }
+      if (r < p.r) { dw[pl.split * count + k * p.r + r] = out[j]; }
     }
   }
 }

@@ -13,10 +13,12 @@ import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { winogradApplies } from "../reference/winograd.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
 import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
+import { reductionSplits } from "./reduction_splits.ts";
 import type { Candidate } from "../gpu/tuner.ts";
 import {
   planConv2dTiled,
   planConv2dTiledBackwardWeight,
+  tiledTransposes,
   tiledUnsupported,
 } from "./conv2d_tiled.ts";
 import {
@@ -171,6 +173,19 @@ function winogradTile(
 }
 
 /**
+ * Whether options name a direct-kernel variant — `variant` (forward and backward-data: weights;
+ * filter gradient: dy), or splits without `tiled` — which asks for the direct kernels.
+ */
+function namesDirect(opts: ConvOptions, variant: string | undefined): boolean {
+  return variant !== undefined || (opts.splits !== undefined && !opts.tiled);
+}
+
+/** The Winograd request: explicit, else none where direct or tiled kernels were asked for. */
+function winogradRequest(opts: ConvOptions, direct: boolean): 0 | WinogradTile | undefined {
+  return opts.winograd ?? (direct || opts.tiled ? 0 : undefined);
+}
+
+/**
  * Whether to plan the tiled kernels: `opts.tiled`, else the policy's choice unless an option
  * names a direct-kernel variant. An explicit request the device cannot run is an error.
  */
@@ -204,8 +219,8 @@ export async function planConv2dForward(
   // A zero bias keeps one kernel for both cases; written once here, never in the steps.
   const bias = io.bias ?? zeroBias(rt, s.k, scratch);
   // Options naming a direct-kernel variant ask for the direct kernels.
-  const direct = opts.weights !== undefined || (opts.splits !== undefined && !opts.tiled);
-  const wino = winogradTile(rt, s, opts.winograd ?? (direct || opts.tiled ? 0 : undefined));
+  const direct = namesDirect(opts, opts.weights);
+  const wino = winogradTile(rt, s, winogradRequest(opts, direct));
   if (wino) {
     const planned = await planConv2dWinograd(
       rt,
@@ -256,7 +271,7 @@ export async function planConv2dForward(
     }
   } else {
     const groups = mtiles * ktiles;
-    const splits = reductionSplits(rt, s.c, groups * wg, s.n * s.k * oh * ow * 4, opts.splits);
+    const splits = reductionSplits(rt, s.c, 16, groups * wg, s.n * s.k * oh * ow * 4, opts.splits);
     if (splits > 1) {
       // Partial outputs per channel range, then one reduce adding them and the bias.
       const cPer = Math.ceil(s.c / splits);
@@ -279,35 +294,6 @@ export async function planConv2dForward(
 }
 
 /**
- * Splits of a forward or backward-data reduction over its `channels` (input channels forward,
- * output channels backward): explicit, or on a GPU (a policy with an invocation target) enough
- * to bring `invocations` up to a quarter of the target — layers with a few hundred output pixels
- * (ResNet-50's layer4 at 64×64 input: 64) otherwise run a few hundred invocations each walking
- * thousands of reduction steps — keeping ≥ 16 channels per split, under the policy's split cap
- * and scratch budget.
- */
-function reductionSplits(
-  rt: Runtime,
-  channels: number,
-  invocations: number,
-  bytesPerSplit: number,
-  explicit?: number,
-): number {
-  if (explicit !== undefined) return Math.max(1, Math.min(explicit, channels));
-  const target = rt.policy.splitInvocations / 4;
-  if (target <= 0 || invocations >= target) return 1;
-  return Math.max(
-    1,
-    Math.min(
-      Math.ceil(target / invocations),
-      Math.floor(channels / 16),
-      rt.policy.splitMax,
-      Math.floor(rt.policy.splitScratchBytes / bytesPerSplit),
-    ),
-  );
-}
-
-/**
  * The convolution backward-data computes for a stride-1 `s`: dy (N, K, OH, OW) correlated with
  * w transposed (K ↔ C) and rotated 180°, padded by KH − 1 − padding, giving dx (N, C, H, W).
  */
@@ -326,9 +312,9 @@ export async function planConv2dBackwardData(
   const { oh, ow } = checkShape(s);
   const wg = workgroupSize(rt, opts.workgroup);
   const transposed = transposedShape(s);
-  const direct = opts.weights !== undefined || (opts.splits !== undefined && !opts.tiled);
+  const direct = namesDirect(opts, opts.weights);
   const wino = winogradApplies(s)
-    ? winogradTile(rt, transposed, opts.winograd ?? (direct || opts.tiled ? 0 : undefined))
+    ? winogradTile(rt, transposed, winogradRequest(opts, direct))
     : opts.winograd
     ? winogradTile(rt, s, opts.winograd) // throws, naming why
     : 0;
@@ -344,9 +330,8 @@ export async function planConv2dBackwardData(
     );
     return { steps: planned.steps, scratch };
   }
-  // The tiled kernel runs backward-data as the forward of the transposed convolution: stride 1,
-  // square kernels, padding < kernel size.
-  const transposable = s.stride === 1 && s.kh === s.kw && s.padding < s.kh;
+  // The tiled kernel runs backward-data as the forward of the transposed convolution.
+  const transposable = tiledTransposes(s);
   if (opts.tiled && !transposable) {
     throw new RangeError(
       "conv2d: tiled backward-data needs stride 1, a square kernel and padding < its size",
@@ -391,7 +376,7 @@ export async function planConv2dBackwardData(
     0,
   );
   const slice = s.n * s.c * s.h * s.w;
-  const splits = uw ? 1 : reductionSplits(rt, s.k, invocations, slice * 4, opts.splits);
+  const splits = uw ? 1 : reductionSplits(rt, s.k, 16, invocations, slice * 4, opts.splits);
   if (splits > 1) return planBackwardDataSplit(rt, s, io, mode, wg, phases, splits);
   const entry = dy4 ? "backward_data_uw_x4" : uw ? "backward_data_uw" : "backward_data";
   const k = await rt.kernel("conv2d_backward_data", entry, { WG: wg });
@@ -510,8 +495,8 @@ export async function planConv2dBackwardWeight(
   opts: ConvBackwardWeightOptions = {},
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
-  const direct = opts.dy !== undefined || (opts.splits !== undefined && !opts.tiled);
-  const wino = winogradTile(rt, s, opts.winograd ?? (direct || opts.tiled ? 0 : undefined), true);
+  const direct = namesDirect(opts, opts.dy);
+  const wino = winogradTile(rt, s, winogradRequest(opts, direct), true);
   if (wino) {
     const planned = await planConv2dWinogradBackwardWeight(
       rt,
@@ -699,7 +684,7 @@ export async function tunedConvOptions(
         .map((m) => ({ name: `winograd-f${m}`, opts: { winograd: m } })),
       // The workgroup-tiled kernel on a GPU (stride-1 only for backward-data).
       ...(rt.policy.splitInvocations > 0 && !tiledUnsupported(rt) &&
-          (dir === "forward" || (s.stride === 1 && s.kh === s.kw && s.padding < s.kh))
+          (dir === "forward" || tiledTransposes(s))
         ? [{ name: "tiled", opts: { tiled: true, winograd: 0 as const } }]
         : []),
       // A GPU policy may split the reduction; let the timing reject that too.

@@ -14,6 +14,7 @@
 import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { reductionSplits } from "./reduction_splits.ts";
 
 /** The GEMM tile one workgroup computes (rows × columns) and the reduction step. */
 const TILE = 64;
@@ -35,10 +36,24 @@ export function tiledUnsupported(rt: Runtime): string | null {
 }
 
 /**
- * Splits of a reduction of `length` for a grid of `tiles` workgroups: 1 when the tiles reach a
- * quarter of the policy's invocation target (or the policy sizes for a few cores), else enough
- * to reach it, keeping ≥ 4 reduction steps per split, under the split cap and the partial
- * slices (`sliceBytes` each) within the scratch budget.
+ * Whether the tiled kernel can run the backward-data of `s` as the forward of its transpose
+ * (stride 1, a square kernel, padding below its size).
+ */
+export function tiledTransposes(s: Conv2dShape): boolean {
+  return s.stride === 1 && s.kh === s.kw && s.padding < s.kh;
+}
+
+/** The GEMM sizes of convolution `s`: pixels m = N·OH·OW, receptive field r = C·KH·KW. */
+function gemmSizes(rt: Runtime, s: Conv2dShape) {
+  const why = tiledUnsupported(rt);
+  if (why) throw new RangeError(`conv2d tiled: ${why}`);
+  const { oh, ow } = conv2dOutSize(s);
+  return { oh, ow, m: s.n * oh * ow, r: s.c * s.kh * s.kw };
+}
+
+/**
+ * Splits of a reduction of `length` for `tiles` workgroups (reduction_splits.ts), in whole
+ * 16-long steps, ≥ 4 steps each when chosen automatically.
  */
 function splitsFor(
   rt: Runtime,
@@ -47,17 +62,13 @@ function splitsFor(
   sliceBytes: number,
   explicit?: number,
 ): number {
-  if (explicit !== undefined) return Math.max(1, Math.min(explicit, Math.ceil(length / STEP)));
-  const target = rt.policy.splitInvocations / 4;
-  if (target <= 0 || tiles * INVOCATIONS >= target) return 1;
-  return Math.max(
-    1,
-    Math.min(
-      Math.ceil(target / (tiles * INVOCATIONS)),
-      Math.floor(length / (4 * STEP)),
-      rt.policy.splitMax,
-      Math.floor(rt.policy.splitScratchBytes / sliceBytes),
-    ),
+  return reductionSplits(
+    rt,
+    Math.ceil(length / STEP),
+    4,
+    tiles * INVOCATIONS,
+    sliceBytes,
+    explicit,
   );
 }
 
@@ -86,10 +97,7 @@ export async function planConv2dTiled(
   mode: { flip: boolean; accumulate: boolean },
   splitsWanted?: number,
 ): Promise<Planned> {
-  const why = tiledUnsupported(rt);
-  if (why) throw new RangeError(`conv2d tiled: ${why}`);
-  const { oh, ow } = conv2dOutSize(s);
-  const m = s.n * oh * ow, r = s.c * s.kh * s.kw;
+  const { oh, ow, m, r } = gemmSizes(rt, s);
   const tilesN = Math.ceil(s.k / TILE);
   const tiles = Math.ceil(m / TILE) * tilesN;
   const count = s.n * s.k * oh * ow;
@@ -133,10 +141,7 @@ export async function planConv2dTiledBackwardWeight(
   io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer },
   splitsWanted?: number,
 ): Promise<Planned> {
-  const why = tiledUnsupported(rt);
-  if (why) throw new RangeError(`conv2d tiled: ${why}`);
-  const { oh, ow } = conv2dOutSize(s);
-  const m = s.n * oh * ow, r = s.c * s.kh * s.kw;
+  const { m, r } = gemmSizes(rt, s);
   const tilesN = Math.ceil(r / TILE);
   const tiles = Math.ceil(s.k / TILE) * tilesN;
   const count = s.k * r;
