@@ -8,7 +8,8 @@ import { dispatchStep, packParams, type Planned } from "./plan.ts";
 
 export type { ShortcutAShape };
 
-const WG = 256;
+/** Invocations per workgroup; each invocation copies one row (shaders/shortcut_a.wgsl). */
+const WG = 64;
 
 function params(rt: Runtime, s: ShortcutAShape): GPUBuffer {
   if (s.k < s.c || s.stride < 1) throw new RangeError(`shortcut A: bad shape ${JSON.stringify(s)}`);
@@ -23,8 +24,8 @@ export async function planShortcutAForward(
   b: { x: GPUBuffer; y: GPUBuffer },
 ): Promise<Planned> {
   const k = await rt.kernel("shortcut_a", "shortcut_fwd");
-  const { oh, ow } = shortcutAOutSize(s);
-  const groups = Math.ceil((s.n * s.k * oh * ow) / WG);
+  const { oh } = shortcutAOutSize(s);
+  const groups = Math.ceil((s.n * s.k * oh) / WG);
   return { steps: [dispatchStep(rt, k, [params(rt, s), b.x, b.y], groups)], scratch: [] };
 }
 
@@ -36,6 +37,6 @@ export async function planShortcutABackward(
   opts: { accumulate?: boolean } = {},
 ): Promise<Planned> {
   const k = await rt.kernel("shortcut_a", "shortcut_bwd", { ACC: opts.accumulate ? 1 : 0 });
-  const groups = Math.ceil((s.n * s.c * s.h * s.w) / WG);
+  const groups = Math.ceil((s.n * s.c * s.h) / WG);
   return { steps: [dispatchStep(rt, k, [params(rt, s), b.dy, b.dx], groups)], scratch: [] };
 }
