@@ -22,13 +22,16 @@
 //                  bindings: 0 params, 1 part, 2 mean, 3 invstd, 4 running_mean, 5 running_var
 //   normalize      y = (x − mean)·invstd·γ + β (EVAL: binding 2/3 are running mean/var instead)
 //                  bindings: 0 params, 1 x, 2 mean, 3 invstd|var, 4 gamma, 5 beta, 6 y (rw)
-// Backward, 2 dispatches (g = dy, or dy·(y > 0) for the fused BN+ReLU `_relu` entry points):
-//   bwd_reduce     rec[c·P+p] = (Σg, Σg·x̂) over the chunk, plus the channel's mean, invstd, γ so
-//                  the second pass needs no more bindings.
-//                  bindings: 0 params, 1 dy, 2 x, 3 mean, 4 invstd, 5 gamma, 6 rec (rw), [7 y]
+// Backward, 2 dispatches (g = dy, or dy·(v > 0) for the fused BN+ReLU `_relu` entry points, with
+// the pre-activation v = (x − mean)·(invstd·γ) + β recomputed from the x both passes read anyway,
+// by the forward's own expression so the mask is the forward's bit for bit; reading the saved y
+// instead cost a third stream per pass):
+//   bwd_reduce     rec[c·P+p] = (Σg, Σg·x̂) over the chunk, plus the channel's mean, invstd, γ, β
+//                  so the second pass needs no more bindings.
+//                  bindings: 0 params, 1 dy, 2 x, 3 mean, 4 invstd, 5 gamma, 6 rec (rw), [7 beta]
 //   bwd_dx         every lane sums the channel's P records pairwise (uniform loads, no barrier),
 //                  dx (+)= γ·invstd·(g − Σg/m − x̂·Σg·x̂/m); chunk 0 writes dγ = Σg·x̂, dβ = Σg.
-//                  bindings: 0 params, 1 dy, 2 x, 3 rec, 4 dx (rw), 5 dgamma, 6 dbeta, [7 y]
+//                  bindings: 0 params, 1 dy, 2 x, 3 rec, 4 dx (rw), 5 dgamma, 6 dbeta
 
 //!include common/grid.wgsl
 
@@ -79,7 +82,7 @@ struct Rec {
   mean: f32,
   invstd: f32,
   gamma: f32,
-  _p0: f32,
+  beta: f32,
   _p1: f32,
   _p2: f32,
 }
@@ -267,9 +270,9 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(4) var<storage, read> br_invstd: array<f32>;
 @group(0) @binding(5) var<storage, read> br_gamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> br_rec: array<Rec>;
-@group(0) @binding(7) var<storage, read> br_y: array<item>;
+@group(0) @binding(7) var<storage, read> br_beta: array<f32>;
 
-fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32) {
+fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32, beta: f32) {
   s0[lid] = sg;
   s1[lid] = sgx;
   workgroupBarrier();
@@ -281,7 +284,7 @@ fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32)
       }
     }
     br_rec[ch.c * p.parts + ch.part] =
-      Rec(s0[0], s1[0], mean, invstd, br_gamma[ch.c], 0.0, 0.0, 0.0);
+      Rec(s0[0], s1[0], mean, invstd, br_gamma[ch.c], beta, 0.0, 0.0);
   }
 }
 
@@ -302,7 +305,7 @@ fn bwd_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     sgx += g * ((br_x[i] - mean) * invstd);
     cur = advance(cur);
   }
-  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd);
+  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd, 0.0);
 }
 
 @compute @workgroup_size(WG)
@@ -312,17 +315,21 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let c = min(ch.c, p.c - 1u);
   let mean = br_mean[c];
   let invstd = br_invstd[c];
+  // normalize's k and b, so v below is the forward's pre-activation bit for bit.
+  let k = invstd * br_gamma[c];
+  let b = br_beta[c];
   var sg = item(0.0);
   var sgx = item(0.0);
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, c);
-    let g = select(item(0.0), br_dy[i], br_y[i] > item(0.0));
+    let x = br_x[i];
+    let g = select(item(0.0), br_dy[i], (x - mean) * k + b > item(0.0));
     sg += g;
-    sgx += g * ((br_x[i] - mean) * invstd);
+    sgx += g * ((x - mean) * invstd);
     cur = advance(cur);
   }
-  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd);
+  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd, b);
 }
 
 // ---- backward pass 2: dx, dγ, dβ ----
@@ -333,12 +340,13 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 @group(0) @binding(4) var<storage, read_write> bx_dx: array<item>;
 @group(0) @binding(5) var<storage, read_write> bx_dgamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> bx_dbeta: array<f32>;
-@group(0) @binding(7) var<storage, read> bx_y: array<item>;
 
 struct DxCoef {
   mean: f32,
   invstd: f32,
+  // γ·invstd, normalize's k (invstd·γ: the same f32 product), and β.
   k: f32,
+  beta: f32,
   mean_g: f32,
   mean_gx: f32,
 }
@@ -365,7 +373,7 @@ fn dx_coef(ch: Chunk, lid: u32) -> DxCoef {
     bx_dbeta[c] = sg;
   }
   let inv_m = 1.0 / p.count;
-  return DxCoef(r0.mean, r0.invstd, r0.gamma * r0.invstd, sg * inv_m, sgx * inv_m);
+  return DxCoef(r0.mean, r0.invstd, r0.invstd * r0.gamma, r0.beta, sg * inv_m, sgx * inv_m);
 }
 
 fn dx_store(i: u32, v: item) {
@@ -404,8 +412,9 @@ fn bwd_dx_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
-    let g = select(item(0.0), bx_dy[i], bx_y[i] > item(0.0));
-    let xhat = (bx_x[i] - q.mean) * q.invstd;
+    let x = bx_x[i];
+    let g = select(item(0.0), bx_dy[i], (x - q.mean) * q.k + q.beta > item(0.0));
+    let xhat = (x - q.mean) * q.invstd;
     dx_store(i, q.k * (g - q.mean_g - xhat * q.mean_gx));
     cur = advance(cur);
   }

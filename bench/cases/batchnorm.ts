@@ -51,11 +51,11 @@ function bnCases(s: { n: number; c: number; h: number; w: number }): BenchCase[]
     out.push({
       name: `batchnorm${tag}.backward`,
       shape,
-      // reduce reads dy, x (+y); dx pass reads dy, x (+y), writes dx
-      bytes: 4 * t * (relu ? 7 : 5),
+      // reduce reads dy, x; dx pass reads dy, x, writes dx (the ReLU mask is recomputed from x)
+      bytes: 4 * t * 5,
       async setup(rt) {
-        const bufs = alloc(rt, t, t, s.c, s.c, s.c, t, s.c, s.c, t);
-        const [dy, x, gamma, mean, invstd, dx, dgamma, dbeta, y] = bufs;
+        const bufs = alloc(rt, t, t, s.c, s.c, s.c, t, s.c, s.c, s.c);
+        const [dy, x, gamma, mean, invstd, dx, dgamma, dbeta, beta] = bufs;
         const planned = await planBatchNormBackward(rt, s, {
           dy,
           x,
@@ -65,7 +65,7 @@ function bnCases(s: { n: number; c: number; h: number; w: number }): BenchCase[]
           dx,
           dgamma,
           dbeta,
-          y: relu ? y : undefined,
+          beta: relu ? beta : undefined,
         }, { relu });
         return { planned, release: () => bufs.forEach((b) => rt.pool.release(b)) };
       },

@@ -52,7 +52,7 @@ export const batchnormRule: LayerRule = {
       dx,
       dgamma: m.grad(`${p}.weight`),
       dbeta: m.grad(`${p}.bias`),
-      y: layer.fusedRelu ? ctx.act(layer.output) : undefined,
+      beta: layer.fusedRelu ? m.param(`${p}.bias`) : undefined,
     }, { relu: layer.fusedRelu, accumulate: ctx.accumulate(x) });
   },
 };

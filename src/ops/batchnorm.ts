@@ -3,7 +3,7 @@
  *
  * Train forward: 3 dispatches (partial Welford statistics, per-channel merge + running-stat
  * update, normalize). Backward: 2 dispatches (Σdy and Σdy·x̂ per channel chunk; then dx with dγ,
- * dβ). `relu: true` fuses y = relu(bn(x)) and its backward (the mask comes from the saved y).
+ * dβ). `relu: true` fuses y = relu(bn(x)) and its backward (the mask is recomputed from x and β).
  */
 import type { Kernel, Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, itemKernel, packParams, type Planned } from "./plan.ts";
@@ -61,8 +61,11 @@ export interface BatchNormBackwardBuffers {
   dx: GPUBuffer;
   dgamma: GPUBuffer;
   dbeta: GPUBuffer;
-  /** The forward output; required (and only read) with `relu: true`. */
-  y?: GPUBuffer;
+  /**
+   * β; required (and only read) with `relu: true`: the ReLU mask is recomputed from x, mean,
+   * invstd, γ and β exactly as the forward computed it, instead of read from the saved y.
+   */
+  beta?: GPUBuffer;
 }
 
 export interface BatchNormBackwardOptions {
@@ -224,7 +227,7 @@ export async function planBatchNormBackward(
   opts: BatchNormBackwardOptions = {},
 ): Promise<Planned> {
   const relu = opts.relu ?? false;
-  if (relu && !b.y) throw new Error("batch norm backward with relu needs the forward output y");
+  if (relu && !b.beta) throw new Error("batch norm backward with relu needs beta (for the mask)");
   const suffix = relu ? "_relu" : "";
   const [kReduce, kDx] = await Promise.all([
     bnKernel(rt, shape, `bwd_reduce${suffix}`),
@@ -233,7 +236,7 @@ export async function planBatchNormBackward(
   const u = params(rt, shape, 1e-5, 0.1);
   const { parts } = batchNormGrid(rt, shape);
   const rec = rt.pool.acquire(shape.c * parts * 32, "bn.bwd_partials");
-  const y = relu ? [b.y!] : [];
+  const beta = relu ? [b.beta!] : [];
   distinct("batch norm backward", [
     b.dy,
     b.x,
@@ -243,13 +246,13 @@ export async function planBatchNormBackward(
     b.dx,
     b.dgamma,
     b.dbeta,
-    ...y,
+    ...beta,
   ]);
   const groups = shape.c * parts;
   return {
     steps: [
-      dispatchStep(rt, kReduce, [u, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...y], groups),
-      dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta, ...y], groups),
+      dispatchStep(rt, kReduce, [u, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta], groups),
+      dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta], groups),
     ],
     scratch: [rec],
   };

@@ -36,8 +36,9 @@ export function backwardNeeds(layer: Layer): BackwardNeeds {
     case "linear":
       return { inputs: true, output: false }; // weight gradient needs the input
     case "batchnorm":
-      // Backward recomputes x̂ from x and the saved statistics; the fused ReLU masks by y > 0.
-      return { inputs: true, output: layer.fusedRelu };
+      // Backward recomputes x̂ from x and the saved statistics, and the fused ReLU's mask from
+      // x, γ and β: the output is not read.
+      return { inputs: true, output: false };
     case "relu":
     case "add_relu":
       return { inputs: false, output: true };

@@ -110,7 +110,7 @@ async function checkTrain(rt: Runtime, k: Case): Promise<void> {
     dx: bdx,
     dgamma: bdg,
     dbeta: bdb,
-    y: k.relu ? by : undefined,
+    beta: k.relu ? bb : undefined,
   }, { relu: k.relu, accumulate: k.accumulate });
   const both: Planned = { steps: [...fwd.steps, ...bwd.steps], scratch: [] };
   runOnce(rt, both);
