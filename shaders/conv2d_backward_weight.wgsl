@@ -15,6 +15,9 @@
 //   uniform loads without per-lane branches; the storage dy loads (lane by lane, two branches
 //   each) made this kernel ~2× slower than forward.
 // `backward_weight_uw_x4` (C % 4 = 0): also x repacked NC4HW4, and 16 rows r per invocation.
+// `backward_weight_px` (a tiny receptive field, R ≤ 64: the stem, narrow 1×1 projections):
+//   invocations over splits of the (n, oy) rows instead of over taps, each holding a ≤ 16-tap
+//   tile × 16 channels (at the end of this file).
 // Bindings: 0 params (uniform), 1 x (read; NC4HW4 vec4s for `_x4`), 2 dy (read; the uniform
 //   window for `_uw*`), 3 out (read_write).
 // Grid: 1-D folded, (split) × (tap tiles) × (channel tiles), channel tile fastest.
@@ -309,4 +312,120 @@ fn backward_weight_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   store_slot(acc_a.r4, acc_a.r5, acc_a.r6, acc_a.r7, sl, 1u, k0, s);
   store_slot(acc_b.r0, acc_b.r1, acc_b.r2, acc_b.r3, sl, 2u, k0, s);
   store_slot(acc_b.r4, acc_b.r5, acc_b.r6, acc_b.r7, sl, 3u, k0, s);
+}
+
+// ---- `backward_weight_px`: invocations over output rows, for a tiny receptive field ----
+// The kernels above put taps r on lanes; the 1- or 3-channel stem has R = 9 or 27 taps, so most of
+// a 128-tap tile computes on padding (R = 9: 7 % of its multiply-adds count). Here lane `lid` of a
+// workgroup owns split `s` = its own rows_per (n, oy) rows, and all lanes hold the same TAPS taps
+// r0..r0+TAPS−1 (TAPS ≤ 16, a multiple of 4, fixed per pipeline so the unused groups compile away)
+// × 16 channels; each writes its partial K×R slice (summed by conv2d_reduce.wgsl `sum_splits`).
+// Per pixel: 16 dy loads and TAPS x loads feed TAPS·16 multiply-adds.
+// Grid: 1-D folded, (split workgroup) × (tap tiles) × (channel tiles), channel tile fastest.
+override TAPS: u32 = 16u;
+
+struct Tap4 {
+  live: vec4<bool>,
+  c: vec4u,
+  dy: vec4i,
+  dx: vec4i,
+}
+
+// Taps r, r+1, r+2, r+3: channel and window offset (the same on every lane).
+fn tap4(r: u32) -> Tap4 {
+  let rv = vec4u(r) + vec4u(0u, 1u, 2u, 3u);
+  let rr = min(rv, vec4u(p.r - 1u));
+  let khw = p.kh * p.kw;
+  let c = rr / khw;
+  let t = rr - c * khw;
+  let ky = t / p.kw;
+  return Tap4(rv < vec4u(p.r), c, vec4i(ky) - i32(p.pad), vec4i(t - ky * p.kw) - i32(p.pad));
+}
+
+struct Acc4 {
+  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
+}
+
+fn acc4_zero() -> Acc4 {
+  let z = row16_zero();
+  return Acc4(z, z, z, z);
+}
+
+fn mac4(acc: Acc4, v: vec4f, d: Row16) -> Acc4 {
+  return Acc4(row16_mac(acc.r0, v.x, d), row16_mac(acc.r1, v.y, d),
+              row16_mac(acc.r2, v.z, d), row16_mac(acc.r3, v.w, d));
+}
+
+// x addresses of 4 taps in output row (n, oy) at ox = 0, and which lie inside the image rows.
+struct Row4 {
+  xr: vec4u,
+  ok: vec4<bool>,
+}
+
+fn row4(tp: Tap4, n: u32, oy: u32) -> Row4 {
+  let iy = i32(oy * p.stride) + tp.dy;
+  return Row4(((n * p.c + tp.c) * p.h + vec4u(iy)) * p.w,
+              tp.live & (vec4u(iy) < vec4u(p.h)));
+}
+
+fn x_row4(tp: Tap4, ra: Row4, ox: u32) -> vec4f {
+  let ix = i32(ox * p.stride) + tp.dx;
+  let ok = ra.ok & (vec4u(ix) < vec4u(p.w));
+  return x4(select(vec4u(0u), ra.xr + vec4u(ix), ok), ok);
+}
+
+fn store4(acc: Acc4, r: u32, k0: u32, split: u32) {
+  store_row(acc.r0, r, k0, split);
+  store_row(acc.r1, r + 1u, k0, split);
+  store_row(acc.r2, r + 2u, k0, split);
+  store_row(acc.r3, r + 3u, k0, split);
+}
+
+@compute @workgroup_size(WG)
+fn backward_weight_px(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                      @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= p.groups) {
+    return;
+  }
+  let k0 = (g % p.ktiles) * 16u;
+  let rest = g / p.ktiles;
+  let r0 = (rest % p.rtiles) * TAPS;
+  let split = (rest / p.rtiles) * WG + lid;
+  let rows = p.n * p.oh;
+  let t0 = tap4(r0);
+  let t1 = tap4(r0 + 4u);
+  let t2 = tap4(r0 + 8u);
+  let t3 = tap4(r0 + 12u);
+  var a0 = acc4_zero();
+  var a1 = acc4_zero();
+  var a2 = acc4_zero();
+  var a3 = acc4_zero();
+  let ohw = p.oh * p.ow;
+  let row_end = min((split + 1u) * p.rows_per, rows);
+  for (var row = split * p.rows_per; row < row_end; row++) {
+    let n = row / p.oh;
+    let oy = row - n * p.oh;
+    let ra0 = row4(t0, n, oy);
+    let ra1 = row4(t1, n, oy);
+    let ra2 = row4(t2, n, oy);
+    let ra3 = row4(t3, n, oy);
+    // dy index of (n, k0, oy, 0).
+    var di = (n * p.k + min(k0, p.k - 1u)) * ohw + oy * p.ow;
+    for (var ox = 0u; ox < p.ow; ox++) {
+      let d = dy_row(di, ohw);
+      a0 = mac4(a0, x_row4(t0, ra0, ox), d);
+      if (TAPS > 4u) { a1 = mac4(a1, x_row4(t1, ra1, ox), d); }
+      if (TAPS > 8u) { a2 = mac4(a2, x_row4(t2, ra2, ox), d); }
+      if (TAPS > 12u) { a3 = mac4(a3, x_row4(t3, ra3, ox), d); }
+      di += 1u;
+    }
+  }
+  if (split * p.rows_per >= rows) {
+    return;
+  }
+  store4(a0, r0, k0, split);
+  if (TAPS > 4u) { store4(a1, r0 + 4u, k0, split); }
+  if (TAPS > 8u) { store4(a2, r0 + 8u, k0, split); }
+  if (TAPS > 12u) { store4(a3, r0 + 12u, k0, split); }
 }

@@ -52,6 +52,12 @@ export interface KernelPolicy {
    * autotuner and `bench/gpu_session.sh` time it).
    */
   convTiled: boolean;
+  /**
+   * Filter gradients with at most this many taps R = C·KH·KW run with invocations over rows of
+   * the reduction instead of over taps (`ConvBackwardWeightOptions.lanes`): the 1- or 3-channel
+   * stem (R = 9, 27), whose taps fill a fraction of a tap tile. 0: never.
+   */
+  convDwRowLanesTaps: number;
 }
 
 const POLICIES: Record<PolicyTarget, KernelPolicy> = {
@@ -67,6 +73,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     gemmPacked: true,
     convWinograd: 4,
     convTiled: false,
+    convDwRowLanesTaps: 64,
   },
   gpu: {
     target: "gpu",
@@ -81,6 +88,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     gemmPacked: false,
     convWinograd: 0,
     convTiled: false,
+    convDwRowLanesTaps: 0,
   },
 };
 

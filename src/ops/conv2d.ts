@@ -447,6 +447,15 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
    * output row fits a window (OW ≤ 1024). `splits` applies to `storage` only.
    */
   dy?: "uniform" | "storage";
+  /**
+   * What the direct kernel spreads over invocations: `taps` (the kernels above: each invocation
+   * 8 or 16 taps r of R = C·KH·KW × 16 channels, over a split of the rows) or `rows` (each
+   * invocation its own split of the N·OH rows with all of a ≤ 16-tap tile × 16 channels, summed
+   * afterwards; dy read from storage). `rows` is for a tiny receptive field — the 1- or 3-channel
+   * stem, where a `taps` tile computes mostly padding. Default: `rows` when R is at most the
+   * kernel policy's `convDwRowLanesTaps` and no other direct-kernel option is given.
+   */
+  lanes?: "taps" | "rows";
 }
 
 /**
@@ -457,6 +466,14 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
  * splits supply the parallelism: enough for the policy's invocation target, as long as each
  * split keeps a row, the partial sums fit the policy's scratch budget and the reduce stays short.
  */
+/** `backward_weight_px` invocations per workgroup: one SIMD pass on lavapipe. */
+const ROW_LANES_WG = 8;
+/**
+ * `backward_weight_px` splits (invocations per tile): on lavapipe 128 timed best or equal of
+ * 128 / 512 / 2048 from the 1-channel stem to 1×1 64-channel layers (bench/README.md).
+ */
+const ROW_LANES_SPLITS = 128;
+
 function chooseSplits(
   rt: Runtime,
   rows: number,
@@ -495,7 +512,7 @@ export async function planConv2dBackwardWeight(
   opts: ConvBackwardWeightOptions = {},
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
-  const direct = namesDirect(opts, opts.dy);
+  const direct = namesDirect(opts, opts.dy ?? opts.lanes);
   const wino = winogradTile(rt, s, winogradRequest(opts, direct), true);
   if (wino) {
     const planned = await planConv2dWinogradBackwardWeight(
@@ -515,9 +532,11 @@ export async function planConv2dBackwardWeight(
     return planned;
   }
   const r = s.c * s.kh * s.kw;
-  // A tiny receptive field (the 1- or 3-channel stem: r = 9…147) would leave most of a 128-row
-  // tile idle; 8 invocations (one SIMD pass on lavapipe) halve that waste.
   const ktiles = Math.ceil(s.k / TILE_COLS);
+  const rowLanes = opts.lanes
+    ? opts.lanes === "rows"
+    : !opts.dy && !opts.workgroup && r <= rt.policy.convDwRowLanesTaps;
+  if (rowLanes) return planBackwardWeightRows(rt, s, io, r, ktiles, opts);
   const fits = ow <= WINDOW / TILE_COLS && rt.limits.maxUniformBufferBindingSize >= WINDOW * 4 &&
     (WINDOW * 4) % rt.device.limits.minUniformBufferOffsetAlignment === 0;
   if (opts.dy === "uniform" && !fits) {
@@ -617,6 +636,55 @@ export async function planConv2dBackwardWeight(
   return { steps, scratch };
 }
 
+/**
+ * `backward_weight_px`: one invocation per split of the N·OH rows holding a tile of ≤ 16 taps ×
+ * 16 channels; the splits' K×R slices are summed by `sum_splits` in split order.
+ */
+async function planBackwardWeightRows(
+  rt: Runtime,
+  s: Conv2dShape,
+  io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db?: GPUBuffer | null },
+  r: number,
+  ktiles: number,
+  opts: ConvBackwardWeightOptions,
+): Promise<Planned> {
+  const { oh, ow } = checkShape(s);
+  const rtiles = Math.ceil(r / 16);
+  // Taps per tile: a multiple of 4 (the kernel's tap groups), as few as cover R in rtiles tiles.
+  const taps = 4 * Math.ceil(r / (4 * rtiles));
+  const wg = workgroupSize(rt, opts.workgroup ?? ROW_LANES_WG);
+  const rows = s.n * oh;
+  const count = s.k * r;
+  let splits = opts.splits ?? ROW_LANES_SPLITS;
+  splits = Math.max(
+    1,
+    Math.min(splits, rows, Math.floor(rt.policy.splitScratchBytes / (count * 4))),
+  );
+  const rowsPer = Math.ceil(rows / splits);
+  splits = Math.ceil(rows / rowsPer); // every split has a row, so every slice is written
+  const groups = Math.ceil(splits / wg) * rtiles * ktiles;
+  const k = await rt.kernel("conv2d_backward_weight", "backward_weight_px", { WG: wg, TAPS: taps });
+  const params = rt.uniform(packParams([
+    ...shapeWords(s, oh, ow),
+    ...[r, ktiles, rtiles, groups, rowsPer, 0, 0, 0, 0],
+  ]));
+  const steps: Step[] = [];
+  const scratch: GPUBuffer[] = [];
+  let out = io.dw;
+  if (splits > 1) {
+    out = rt.pool.acquire(splits * count * 4, "conv2d.dw_splits");
+    scratch.push(out);
+  }
+  steps.push(dispatchStep(rt, k, [params, io.x, io.dy, out], groups));
+  if (splits > 1) {
+    const red = await rt.kernel("conv2d_reduce", "sum_splits", { WG: 64 });
+    const rp = rt.uniform(packParams([count, splits, 0, 0]));
+    steps.push(dispatchStep(rt, red, [rp, out, io.dw], Math.ceil(count / 64)));
+  }
+  if (io.db) steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
+  return { steps, scratch };
+}
+
 /** db[k] = Σ dy[n, k, ·, ·]: one workgroup per channel. */
 async function biasGradStep(
   rt: Runtime,
@@ -664,6 +732,9 @@ export async function tunedConvOptions(
           name: `storage-dy/s${splits}`,
           opts: { dy: "storage" as const, splits, winograd: 0 as const },
         })),
+      ...(s.c * s.kh * s.kw <= 64
+        ? [{ name: "rows", opts: { lanes: "rows" as const, winograd: 0 as const } }]
+        : []),
       ...([2, 4] as const)
         .filter((m) => !winogradUnsupported(rt, s, m, true))
         .map((m) => ({ name: `winograd-f${m}`, opts: { winograd: m } })),

@@ -79,6 +79,8 @@ interface CheckOptions {
   activations?: "c4" | "nchw";
   /** Where backward-weight reads dy (default: storage when `splits` is given). */
   dy?: "uniform" | "storage";
+  /** Backward-weight invocations over taps or over rows of the reduction. */
+  lanes?: "taps" | "rows";
   splits?: number;
   /** Forward and backward-data split-K over channels (storage weights). */
   forwardSplits?: number;
@@ -132,7 +134,8 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
     await planConv2dBackwardWeight(rt, s, { x, dy, dw, db }, {
       ...wg,
       splits: o.splits,
-      dy: o.dy ?? (o.splits && !o.tiled ? "storage" : undefined),
+      dy: o.dy ?? (o.splits && !o.tiled && !o.lanes ? "storage" : undefined),
+      lanes: o.lanes,
     }),
   );
 
@@ -293,6 +296,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "conv2d backward-weight with invocations over rows (the stem's default on lavapipe)",
+  ...GPU_TEST,
+  async fn() {
+    const label = (st: { kind: string; kernel?: { label: string } }) =>
+      st.kind === "dispatch" ? st.kernel!.label : st.kind;
+    // A 1-channel stem (R = 9): the software policy's default; the GPU policy keeps taps.
+    const stem = conv(4, 1, 12, 12, 16, 3, 1, 1);
+    const cpuRt = await runtime("cpu"), gpuRt = await runtime("gpu");
+    const b = cpuRt.pool.acquire(4 * 16 * 144 * 4), bg = gpuRt.pool.acquire(4 * 16 * 144 * 4);
+    const cpu = await planConv2dBackwardWeight(cpuRt, stem, { x: b, dy: b, dw: b });
+    assert.deepEqual(cpu.steps.map(label), [
+      "conv2d_backward_weight:backward_weight_px",
+      "conv2d_reduce:sum_splits",
+    ]);
+    const gpu = await planConv2dBackwardWeight(gpuRt, stem, { x: bg, dy: bg, dw: bg });
+    assert.ok(!gpu.steps.map(label).includes("conv2d_backward_weight:backward_weight_px"));
+    for (const x of [...cpu.scratch, b]) cpuRt.pool.release(x);
+    for (const x of [...gpu.scratch, bg]) gpuRt.pool.release(x);
+    await checkAll(stem, randomInputs(stem, true, 70), "1-channel stem, default", {
+      kernels: "cpu",
+    });
+    // Every case (R from 9 to 147: tap tiles of 4…16 taps, several tiles; K off 16; strides,
+    // padding), one split (dW written directly), a few, one per row, and both workgroup sizes.
+    for (const [i, { label: l, s, bias }] of CASES.entries()) {
+      const inp = randomInputs(s, bias, 80 + i);
+      for (const o of [{}, { splits: 1 }, { splits: 3, workgroup: 16 }, { splits: 1 << 20 }]) {
+        await checkAll(s, inp, `${l}, rows ${JSON.stringify(o)}`, { lanes: "rows", ...o });
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "conv2d backward-weight planner splits a long reduction into a scratch buffer",
   ...GPU_TEST,
   async fn() {
@@ -318,7 +354,7 @@ Deno.test({
     // 3 images × 40 output rows of 40 pixels: windows of 25 rows, the 5th holds 20.
     const s = conv(3, 5, 40, 40, 18, 3, 1, 1);
     const b = rt.pool.acquire(4096);
-    const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b });
+    const pl = await planConv2dBackwardWeight(rt, s, { x: b, dy: b, dw: b }, { lanes: "taps" });
     const labels = pl.steps.map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind);
     assert.deepEqual(labels, [
       "conv2d_pack:pack_dy_v",
