@@ -56,6 +56,8 @@ export const conv2dRule: LayerRule = {
         dy,
         w: ctx.model.param(`${node.name}.weight`),
         dx,
+        // The filter gradient's steps run just before these and leave dy packed: no second pack.
+        dyC4: weight.dyC4,
       },
       { accumulate: ctx.accumulate(x) },
       await tunedConvOptions(ctx.rt, "backward_data", shape),

@@ -24,6 +24,7 @@ import {
 import {
   planConv2dWinograd,
   planConv2dWinogradBackwardWeight,
+  type PlannedFilterGradient,
   type WinogradTile,
   winogradUnsupported,
 } from "./conv2d_winograd.ts";
@@ -305,7 +306,16 @@ function transposedShape(s: Conv2dShape): Conv2dShape {
 export async function planConv2dBackwardData(
   rt: Runtime,
   s: Conv2dShape,
-  io: { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer },
+  io: {
+    dy: GPUBuffer;
+    w: GPUBuffer;
+    dx: GPUBuffer;
+    /**
+     * dy already packed NC4HW4 by a step replayed just before this plan (a filter-gradient
+     * plan's `dyC4`): a plan that would pack dy reads this buffer instead.
+     */
+    dyC4?: GPUBuffer;
+  },
   mode: { accumulate: boolean },
   opts: ConvOptions = {},
 ): Promise<Planned> {
@@ -325,7 +335,12 @@ export async function planConv2dBackwardData(
       transposed,
       wino,
       { x: io.dy, w: io.w, bias: zeroBias(rt, s.c, scratch), y: io.dx },
-      { flip: true, accumulate: mode.accumulate, activations: opts.activations },
+      {
+        flip: true,
+        accumulate: mode.accumulate,
+        activations: opts.activations,
+        packedX: io.dyC4,
+      },
       wg,
     );
     return { steps: planned.steps, scratch };
@@ -359,7 +374,8 @@ export async function planConv2dBackwardData(
   // Output channels in fours: dy repacked NC4HW4 so each load is a vec4 (see conv2d_pack.wgsl).
   const dy4 = uw && s.k % 4 === 0 && opts.activations !== "nchw";
   let dy = io.dy;
-  if (dy4) {
+  if (dy4 && io.dyC4) dy = io.dyC4;
+  else if (dy4) {
     dy = c4Buffer(rt, s.n * s.k * oh * ow);
     steps.push(await packC4Step(rt, io.dy, dy, s.n, s.k, oh * ow));
   }
@@ -510,7 +526,7 @@ export async function planConv2dBackwardWeight(
   s: Conv2dShape,
   io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db?: GPUBuffer | null },
   opts: ConvBackwardWeightOptions = {},
-): Promise<Planned> {
+): Promise<PlannedFilterGradient> {
   const { oh, ow } = checkShape(s);
   const direct = namesDirect(opts, opts.dy ?? opts.lanes);
   const wino = winogradTile(rt, s, winogradRequest(opts, direct), true);

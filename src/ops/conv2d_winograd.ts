@@ -138,8 +138,10 @@ async function transformOperand(
   channels: number,
   hw: number,
   activations?: "c4" | "nchw",
+  packed?: GPUBuffer,
 ): Promise<{ x: GPUBuffer; suffix: "" | "_c4"; steps: Step[] }> {
   if (activations === "nchw") return { x, suffix: "", steps: [] };
+  if (packed) return { x: packed, suffix: "_c4", steps: [] };
   const x4 = c4Buffer(rt, n * channels * hw);
   return { x: x4, suffix: "_c4", steps: [await packC4Step(rt, x, x4, n, channels, hw)] };
 }
@@ -148,14 +150,15 @@ async function transformOperand(
  * The steps computing y (N, K, OH, OW) = conv(x (N, C, H, W), w) + bias by F(m×m, 3×3), where
  * `s` is the convolution computed. With `flip`, w is the weight of the convolution this one
  * back-propagates through (OIHW with O = s.c, I = s.k), read transposed and rotated 180°; with
- * `accumulate`, the result is added to y. `activations` as in ConvOptions.
+ * `accumulate`, the result is added to y. `activations` as in ConvOptions; `packedX` is x already
+ * packed NC4HW4 by an earlier step (see {@link PlannedFilterGradient.dyC4}), so no pack is planned.
  */
 export async function planConv2dWinograd(
   rt: Runtime,
   s: Conv2dShape,
   m: WinogradTile,
   io: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer },
-  mode: { flip: boolean; accumulate: boolean; activations?: "c4" | "nchw" },
+  mode: { flip: boolean; accumulate: boolean; activations?: "c4" | "nchw"; packedX?: GPUBuffer },
   workgroup: number,
 ): Promise<Planned> {
   const why = winogradUnsupported(rt, s, m);
@@ -169,7 +172,15 @@ export async function planConv2dWinograd(
   const params = (block0: number) =>
     rt.uniform(packParams(paramWords(s, g, { tgroups, block0, ...mode })));
   const p0 = params(0);
-  const x = await transformOperand(rt, io.x, s.n, s.c, s.h * s.w, mode.activations);
+  const x = await transformOperand(
+    rt,
+    io.x,
+    s.n,
+    s.c,
+    s.h * s.w,
+    mode.activations,
+    mode.packedX,
+  );
   const steps: Step[] = [...x.steps];
   const filter = await rt.kernel("conv2d_winograd", `filter_f${m}`);
   steps.push(dispatchStep(rt, filter, [p0, io.w, u], Math.ceil(s.c * s.k / 64)));
@@ -188,6 +199,14 @@ export async function planConv2dWinograd(
   return { steps, scratch: [] };
 }
 
+export interface PlannedFilterGradient extends Planned {
+  /**
+   * The buffer holding dy packed NC4HW4 when the plan's steps end (its last pack is dy's), for
+   * a backward-data plan replayed right after to read instead of packing dy again.
+   */
+  dyC4?: GPUBuffer;
+}
+
 /**
  * The filter gradient dw (K, C, 3, 3) of convolution `s` by F(m×m, 3×3): V of x and dM = A dY Aᵀ
  * of dy per tile, dU[ξ] = Σ_tiles V[ξ]ᵀ dM[ξ] split over tile ranges, then dw = Gᵀ dU G. The
@@ -201,7 +220,7 @@ export async function planConv2dWinogradBackwardWeight(
   io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer },
   opts: { activations?: "c4" | "nchw"; invocations?: number },
   workgroup: number,
-): Promise<Planned> {
+): Promise<PlannedFilterGradient> {
   const why = winogradUnsupported(rt, s, m, true);
   if (why) throw new RangeError(`conv2d winograd F(${m}x${m},3x3) filter gradient: ${why}`);
   const { oh, ow } = conv2dOutSize(s);
@@ -231,5 +250,5 @@ export async function planConv2dWinogradBackwardWeight(
   steps.push(dispatchStep(rt, gemm, [p, v, dm, parts], Math.ceil(splits * tiles / workgroup)));
   const back = await rt.kernel("conv2d_winograd", `filter_grad_f${m}`);
   steps.push(dispatchStep(rt, back, [p, parts, io.dw], Math.ceil(s.c * s.k / 64)));
-  return { steps, scratch: [parts] };
+  return { steps, scratch: [parts], dyC4: dy.suffix ? dy.x : undefined };
 }

@@ -25,3 +25,15 @@ export function tunedRuntime(): Promise<Runtime> {
   tuned ??= Runtime.create({ tune: true });
   return tuned;
 }
+
+/** A pool buffer holding `data` as f32 (at least 4 bytes, so empty tensors still bind). */
+export function upload(rt: Runtime, data: ArrayLike<number>, label = "test"): GPUBuffer {
+  const b = rt.pool.acquire(Math.max(4, data.length * 4), label);
+  rt.device.queue.writeBuffer(b, 0, Float32Array.from(data));
+  return b;
+}
+
+/** The first `n` f32 values of `b`. */
+export async function download(rt: Runtime, b: GPUBuffer, n: number): Promise<Float32Array> {
+  return new Float32Array(await rt.read(b, n * 4));
+}

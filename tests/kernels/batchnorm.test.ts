@@ -7,7 +7,7 @@
  * channel; E[x²] − E[x]² would instead lose ε·κ² (the test proves that bound would fail).
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
 import type { Runtime } from "../../src/gpu/runtime.ts";
@@ -26,16 +26,6 @@ import {
 } from "../../src/reference/batchnorm.ts";
 
 const EPS32 = 2 ** -24;
-
-function upload(rt: Runtime, data: ArrayLike<number>, label = "test"): GPUBuffer {
-  const b = rt.pool.acquire(Math.max(4, data.length * 4), label);
-  rt.device.queue.writeBuffer(b, 0, Float32Array.from(data));
-  return b;
-}
-
-async function download(rt: Runtime, b: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await rt.read(b, n * 4));
-}
 
 /** Fails unless |actual[i] − expected[i]| ≤ bound(i) everywhere; reports the worst ratio. */
 function assertWithin(

@@ -11,11 +11,10 @@
  * For the golden fixtures the f64 inputs are rounded to f32 first (2 more roundings per product).
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { assertWithinBound } from "../helpers/bound.ts";
 import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
-import type { Runtime } from "../../src/gpu/runtime.ts";
 import { runOnce } from "../../src/ops/plan.ts";
 import {
   type Conv2dShape,
@@ -42,16 +41,6 @@ function assertBound(
 ): void {
   // Typical error is far below the worst case: a relative L2 error near 1e-7 is f32 round-off.
   assertWithinBound(got, want, mag, terms, label, 2e-6);
-}
-
-function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {
-  const b = rt.pool.acquire(Math.max(4, data.length * 4), "test");
-  rt.device.queue.writeBuffer(b, 0, Float32Array.from(data as ArrayLike<number>));
-  return b;
-}
-
-async function download(rt: Runtime, b: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await rt.read(b, n * 4));
 }
 
 interface Inputs {

@@ -17,7 +17,7 @@
  * far more.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { assertWithinBound } from "../helpers/bound.ts";
 import { runOnce } from "../../src/ops/plan.ts";
@@ -248,5 +248,53 @@ Deno.test({
       /output channels 8 are not a multiple of 16/,
     );
     rt.pool.release(buf);
+  },
+});
+
+Deno.test({
+  name: "conv2d backward-data reads the dy the filter gradient packed (no second pack), same bits",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("cpu");
+    const s = conv(2, 16, 12, 12, 16);
+    const rng = new Rng(41);
+    const nx = s.n * s.c * s.h * s.w, ny = s.n * s.k * s.h * s.w;
+    const x = upload(rt, rng.uniform(nx, -1, 1)), dy = upload(rt, rng.uniform(ny, -1, 1));
+    const w = upload(rt, rng.uniform(s.k * s.c * 9, -0.3, 0.3));
+    const dw = rt.pool.acquire(s.k * s.c * 9 * 4);
+    const label = (st: { kind: string; kernel?: { label: string } }) =>
+      st.kind === "dispatch" ? st.kernel!.label : st.kind;
+    const packs = (steps: { kind: string; kernel?: { label: string } }[]) =>
+      steps.map(label).filter((l) => l.startsWith("conv2d_pack:pack_c4")).length;
+    // Backward-data by Winograd (the flipped forward) and by the direct NC4HW4 kernel.
+    for (const winograd of [4, 0] as const) {
+      const weight = await planConv2dBackwardWeight(rt, s, { x, dy, dw }, { winograd: 4 });
+      assert.ok(weight.dyC4, "the Winograd filter gradient leaves dy packed");
+      const results: Float32Array[] = [];
+      for (const shared of [false, true]) {
+        // Garbage first, so a plan that skipped its pack without reading the shared one fails.
+        const dx = upload(rt, new Float32Array(nx).fill(NaN));
+        const data = await planConv2dBackwardData(
+          rt,
+          s,
+          { dy, w, dx, dyC4: shared ? weight.dyC4 : undefined },
+          { accumulate: false },
+          { winograd },
+        );
+        assert.equal(packs(data.steps), shared ? 0 : 1, `winograd ${winograd}, shared ${shared}`);
+        runOnce(rt, { steps: [...weight.steps, ...data.steps], scratch: [] });
+        results.push(await download(rt, dx, nx));
+        for (const b of [dx, ...data.scratch]) rt.pool.release(b);
+      }
+      assert.deepEqual(results[1], results[0]);
+      const ref = conv2dBackwardData(
+        await download(rt, dy, ny),
+        await download(rt, w, s.k * s.c * 9),
+        s,
+      );
+      assert.ok(Math.abs(results[1][5] - ref[5]) < 1e-4, "a real gradient, not a copy of garbage");
+      for (const b of weight.scratch) rt.pool.release(b);
+    }
+    for (const b of [x, dy, w, dw]) rt.pool.release(b);
   },
 });

@@ -7,25 +7,14 @@
  * or transpose slip moves outputs by O(Σ|aᵢbᵢ|), ~√K/4·2²⁴ times the allowance.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
-import type { Runtime } from "../../src/gpu/runtime.ts";
 import { planGemm, planLinearBackward, planLinearForward } from "../../src/ops/linear.ts";
 import { runOnce } from "../../src/ops/plan.ts";
 import { linearBackward, linearForward, type LinearShape } from "../../src/reference/linear.ts";
 
 const U = 2 ** -24;
-
-function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {
-  const buf = rt.pool.acquire(Math.max(4, data.length * 4), "test");
-  rt.device.queue.writeBuffer(buf, 0, Float32Array.from(data));
-  return buf;
-}
-
-async function download(rt: Runtime, buf: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await rt.read(buf, n * 4));
-}
 
 /** Fails naming the worst element when |got − want| exceeds (4√K + 2)·u·scale per element. */
 function assertDot(

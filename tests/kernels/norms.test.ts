@@ -6,22 +6,15 @@
  * u = 2⁻²⁴; the square root halves it. We allow 64u ≈ 4e-6 relative on norms and the clip scale.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { assertClose } from "../helpers/close.ts";
 import { formula, type FormulaSpec, goldenCase } from "../helpers/golden.ts";
-import type { Runtime } from "../../src/gpu/runtime.ts";
 import { planClipGradNorm, planNorms } from "../../src/ops/norms.ts";
 import { runOnce } from "../../src/ops/plan.ts";
 import { clipGradNorm, l2Norm } from "../../src/reference/clip.ts";
 
 const RTOL = 64 * 2 ** -24;
-
-function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {
-  const buf = rt.pool.acquire(Math.max(4, data.length * 4), "test");
-  rt.device.queue.writeBuffer(buf, 0, Float32Array.from(data));
-  return buf;
-}
 
 Deno.test({
   name: "norms: 12 tensors from 1 to 1.2M elements (multi-chunk), one buffer of results",

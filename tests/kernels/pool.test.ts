@@ -7,7 +7,7 @@
  * (t − 1)·ε·Σ|terms| (ε = 2⁻²⁴) and WGSL division within 2.5 ulp, so bounds are (t + 3)·ε·Σ|terms|.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
 import type { Runtime } from "../../src/gpu/runtime.ts";
@@ -36,16 +36,6 @@ import {
 } from "../../src/reference/pool.ts";
 
 const EPS32 = 2 ** -24;
-
-function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {
-  const b = rt.pool.acquire(Math.max(4, data.length * 4), "test");
-  rt.device.queue.writeBuffer(b, 0, Float32Array.from(data));
-  return b;
-}
-
-async function download(rt: Runtime, b: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await rt.read(b, n * 4));
-}
 
 function assertWithin(
   actual: ArrayLike<number>,

@@ -4,7 +4,7 @@
  * f32 inputs (dx += g, a + b), which the f32 replay below reproduces bit for bit: exact equality.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import type { Runtime } from "../../src/gpu/runtime.ts";
 import { type Planned, runOnce } from "../../src/ops/plan.ts";
@@ -22,16 +22,6 @@ import {
   shortcutAForward,
   type ShortcutAShape,
 } from "../../src/reference/shortcut.ts";
-
-function upload(rt: Runtime, data: ArrayLike<number>): GPUBuffer {
-  const b = rt.pool.acquire(Math.max(4, data.length * 4), "test");
-  rt.device.queue.writeBuffer(b, 0, Float32Array.from(data));
-  return b;
-}
-
-async function download(rt: Runtime, b: GPUBuffer, n: number): Promise<Float32Array> {
-  return new Float32Array(await rt.read(b, n * 4));
-}
 
 function assertExact(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
   assert.equal(actual.length, expected.length, `${label}: length`);
