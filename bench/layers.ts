@@ -1,6 +1,7 @@
 /**
- * `deno task bench:layers [--model resnet20] [--batch 32] [--json]`: GPU time of every layer's
- * forward and backward in one training step, from `timestamp-query`, slowest first.
+ * `deno task bench:layers [--model resnet20] [--batch 32] [--shortcut A|B|C] [--json]`: GPU time of
+ * every layer's forward and backward in one training step, from `timestamp-query`, slowest first
+ * (`--shortcut B` is the model `bench:compare` times).
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel } from "../src/models/zoo.ts";
@@ -18,7 +19,11 @@ const batch = Number(arg("batch", "32"));
 const input = arg("input", "1,28,28").split(",").map(Number) as [number, number, number];
 
 const rt = await Runtime.create();
-const model = Model.create(rt, buildModel(name, { inputShape: input }));
+const shortcut = arg("shortcut", "") as "" | "A" | "B" | "C";
+const model = Model.create(
+  rt,
+  buildModel(name, { inputShape: input, ...(shortcut ? { shortcut } : {}) }),
+);
 const t = await Trainer.create(model, {
   batch,
   optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9 },

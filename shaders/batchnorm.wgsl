@@ -52,6 +52,13 @@ fn collapse(n: f32, mean: item, m2: item) -> vec3f {
 const WG: u32 = 64u;
 // Most partials per channel (src/ops/batchnorm.ts MAXP): merged pairwise from a private array.
 const MAXP: u32 = 64u;
+// This pipeline's partials per channel (= p.parts, ≤ MAXP) and the power of two ≥ it that the
+// pairwise merges run over, fixed per pipeline so the merge loops unroll to the records that
+// exist: bwd_dx merges in every lane, and llvmpipe gathers even these same-address loads lane by
+// lane, so merging MAXP slots (zeros past P) cost more than the pass itself at 16 partials. The
+// tree over PARTS2 is the tree over MAXP minus levels that only added exact zeros: same bits.
+override PARTS: u32 = MAXP;
+override PARTS2: u32 = MAXP;
 
 override RELU: bool = false;
 override EVAL: bool = false;
@@ -206,10 +213,14 @@ fn stats_final(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     return;
   }
   var t: array<vec3f, MAXP>;
-  for (var q = 0u; q < MAXP; q++) {
-    t[q] = select(vec3f(0.0), fin_part[c * p.parts + min(q, p.parts - 1u)].xyz, q < p.parts);
+  for (var q = 0u; q < PARTS2; q++) {
+    if (q < PARTS) {
+      t[q] = fin_part[c * PARTS + q].xyz;
+    } else {
+      t[q] = vec3f(0.0);
+    }
   }
-  for (var s = MAXP / 2u; s > 0u; s >>= 1u) {
+  for (var s = PARTS2 / 2u; s > 0u; s >>= 1u) {
     for (var l = 0u; l < s; l++) {
       t[l] = chan(t[l], t[l + s]);
     }
@@ -356,18 +367,22 @@ struct DxCoef {
 fn dx_coef(ch: Chunk, lid: u32) -> DxCoef {
   let c = min(ch.c, p.c - 1u);
   var t: array<vec2f, MAXP>;
-  for (var q = 0u; q < MAXP; q++) {
-    let r = bx_rec[c * p.parts + min(q, p.parts - 1u)];
-    t[q] = select(vec2f(0.0), vec2f(r.sum_g, r.sum_gx), q < p.parts);
+  for (var q = 0u; q < PARTS2; q++) {
+    if (q < PARTS) {
+      let r = bx_rec[c * PARTS + q];
+      t[q] = vec2f(r.sum_g, r.sum_gx);
+    } else {
+      t[q] = vec2f(0.0);
+    }
   }
-  for (var s = MAXP / 2u; s > 0u; s >>= 1u) {
+  for (var s = PARTS2 / 2u; s > 0u; s >>= 1u) {
     for (var l = 0u; l < s; l++) {
       t[l] += t[l + s];
     }
   }
   let sg = t[0].x;
   let sgx = t[0].y;
-  let r0 = bx_rec[c * p.parts];
+  let r0 = bx_rec[c * PARTS];
   if (lid == 0u && ch.valid && ch.part == 0u) {
     bx_dgamma[c] = sgx;
     bx_dbeta[c] = sg;

@@ -118,6 +118,12 @@ function bnKernel(
   return itemKernel(rt, "batchnorm", itemWidth(shape), entry, constants, F32_ITEMS);
 }
 
+/** The merge entries' PARTS / PARTS2 constants (shaders/batchnorm.wgsl): this shape's partials. */
+function mergeConstants(rt: Runtime, s: BatchNormShape): Record<string, number> {
+  const { parts } = batchNormGrid(rt, s);
+  return { PARTS: parts, PARTS2: 1 << Math.ceil(Math.log2(parts)) };
+}
+
 function params(rt: Runtime, s: BatchNormShape, eps: number, momentum: number): GPUBuffer {
   if ([s.n, s.c, s.h, s.w].some((d) => !Number.isInteger(d) || d < 1)) {
     throw new RangeError(`batch norm: bad shape ${JSON.stringify(s)}`);
@@ -161,7 +167,7 @@ export async function planBatchNormTrainForward(
   const relu = opts.relu ?? false;
   const [kPartial, kFinal, kNorm] = await Promise.all([
     bnKernel(rt, shape, "stats_partial"),
-    bnKernel(rt, shape, "stats_final"),
+    bnKernel(rt, shape, "stats_final", mergeConstants(rt, shape)),
     bnKernel(rt, shape, "normalize", { RELU: relu ? 1 : 0, EVAL: 0 }),
   ]);
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
@@ -231,7 +237,10 @@ export async function planBatchNormBackward(
   const suffix = relu ? "_relu" : "";
   const [kReduce, kDx] = await Promise.all([
     bnKernel(rt, shape, `bwd_reduce${suffix}`),
-    bnKernel(rt, shape, `bwd_dx${suffix}`, { ACC: opts.accumulate ? 1 : 0 }),
+    bnKernel(rt, shape, `bwd_dx${suffix}`, {
+      ACC: opts.accumulate ? 1 : 0,
+      ...mergeConstants(rt, shape),
+    }),
   ]);
   const u = params(rt, shape, 1e-5, 0.1);
   const { parts } = batchNormGrid(rt, shape);

@@ -13,6 +13,7 @@ import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
 import type { Runtime } from "../../src/gpu/runtime.ts";
 import { type Planned, runOnce } from "../../src/ops/plan.ts";
 import {
+  batchNormGrid,
   type BatchNormShape,
   planBatchNormBackward,
   planBatchNormEvalForward,
@@ -181,7 +182,23 @@ const CASES: Case[] = [
   { s: { n: 4, c: 8, h: 8, w: 8 }, mean: 0, std: 1, seed: 22, accumulate: true },
   { s: { n: 4, c: 32, h: 8, w: 8 }, mean: 3, std: 0.1, seed: 23, relu: true },
   { s: { n: 4, c: 16, h: 16, w: 16 }, mean: 0, std: 1, seed: 24, relu: true },
+  // Partials per channel that are not a power of two (3 and 12 under both policies): the merges
+  // pad them to one with zeros.
+  { s: { n: 24, c: 2, h: 16, w: 16 }, mean: 0.5, std: 1, seed: 25, relu: true },
+  { s: { n: 32, c: 16, h: 28, w: 28 }, mean: 0, std: 1, seed: 26, relu: true, accumulate: true },
 ];
+
+Deno.test({
+  name: "batch norm test cases include partial counts that are not powers of two",
+  ...GPU_TEST,
+  async fn() {
+    for (const kernels of ["cpu", "gpu"] as const) {
+      const rt = await runtime(kernels);
+      const parts = CASES.map((k) => batchNormGrid(rt, k.s).parts);
+      assert.ok(parts.some((p) => p > 2 && (p & (p - 1)) !== 0), `${kernels}: ${parts}`);
+    }
+  },
+});
 
 Deno.test({
   name: "batch norm train forward + backward vs reference (odd shapes, batch 1, C 1/3/17/64)",
