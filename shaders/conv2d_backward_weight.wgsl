@@ -15,7 +15,8 @@
 //   uniform loads without per-lane branches; the storage dy loads (lane by lane, two branches
 //   each) made this kernel ~2× slower than forward.
 // `backward_weight_uw_x4` (C % 4 = 0): also x repacked NC4HW4, and 16 rows r per invocation.
-// `backward_weight_px` (a tiny receptive field, R ≤ 64: the stem, narrow 1×1 projections):
+// `backward_weight_px` (a small receptive field, R ≤ 144: the stem, narrow 1×1 projections,
+//   3×3 from 16 channels):
 //   invocations over splits of the (n, oy) rows instead of over taps, each holding a ≤ 16-tap
 //   tile × 16 channels (at the end of this file).
 // Bindings: 0 params (uniform), 1 x (read; NC4HW4 vec4s for `_x4`), 2 dy (read; the uniform
@@ -314,13 +315,14 @@ fn backward_weight_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   store_slot(acc_b.r4, acc_b.r5, acc_b.r6, acc_b.r7, sl, 3u, k0, s);
 }
 
-// ---- `backward_weight_px`: invocations over output rows, for a tiny receptive field ----
+// ---- `backward_weight_px`: invocations over output rows, for a small receptive field ----
 // The kernels above put taps r on lanes; the 1- or 3-channel stem has R = 9 or 27 taps, so most of
 // a 128-tap tile computes on padding (R = 9: 7 % of its multiply-adds count). Here lane `lid` of a
 // workgroup owns split `s` = its own rows_per (n, oy) rows, and all lanes hold the same TAPS taps
 // r0..r0+TAPS−1 (TAPS ≤ 16, a multiple of 4, fixed per pipeline so the unused groups compile away)
 // × 16 channels; each writes its partial K×R slice (summed by conv2d_reduce.wgsl `sum_splits`).
-// Per pixel: 16 dy loads and TAPS x loads feed TAPS·16 multiply-adds.
+// Per pixel: 16 dy loads and TAPS x loads feed TAPS·16 multiply-adds. Each further 16-tap tile
+// reloads dy, so on lavapipe this wins up to R = 144 (3×3 from 16 channels) and loses from 256.
 // Grid: 1-D folded, (split workgroup) × (tap tiles) × (channel tiles), channel tile fastest.
 override TAPS: u32 = 16u;
 

@@ -46,6 +46,7 @@ Deno.test({
         "storage-dy",
         "storage-dy/wg64",
         "storage-dy/s32",
+        "rows", // R = 16·9 = 144: within the rows kernel's range
         "winograd-f2",
         "winograd-f4",
       ]);

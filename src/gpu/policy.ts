@@ -55,7 +55,8 @@ export interface KernelPolicy {
   /**
    * Filter gradients with at most this many taps R = C·KH·KW run with invocations over rows of
    * the reduction instead of over taps (`ConvBackwardWeightOptions.lanes`): the 1- or 3-channel
-   * stem (R = 9, 27), whose taps fill a fraction of a tap tile. 0: never.
+   * stem (R = 9, 27), whose taps fill a fraction of a tap tile, up to 3×3 convolutions from 16
+   * channels (R = 144). 0: never.
    */
   convDwRowLanesTaps: number;
 }
@@ -73,7 +74,9 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     gemmPacked: true,
     convWinograd: 4,
     convTiled: false,
-    convDwRowLanesTaps: 64,
+    // Measured on lavapipe: rows win to R = 144 (3×3 from 16 channels: 1.4–1.5×), tie at 128
+    // (1×1), lose from 256 (each 16-tap tile reloads dy).
+    convDwRowLanesTaps: 144,
   },
   gpu: {
     target: "gpu",

@@ -467,7 +467,7 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
    * What the direct kernel spreads over invocations: `taps` (the kernels above: each invocation
    * 8 or 16 taps r of R = C·KH·KW × 16 channels, over a split of the rows) or `rows` (each
    * invocation its own split of the N·OH rows with all of a ≤ 16-tap tile × 16 channels, summed
-   * afterwards; dy read from storage). `rows` is for a tiny receptive field — the 1- or 3-channel
+   * afterwards; dy read from storage). `rows` is for a small receptive field — the 1- or 3-channel
    * stem, where a `taps` tile computes mostly padding. Default: `rows` when R is at most the
    * kernel policy's `convDwRowLanesTaps` and no other direct-kernel option is given.
    */
@@ -748,7 +748,7 @@ export async function tunedConvOptions(
           name: `storage-dy/s${splits}`,
           opts: { dy: "storage" as const, splits, winograd: 0 as const },
         })),
-      ...(s.c * s.kh * s.kw <= 64
+      ...(s.c * s.kh * s.kw <= 144
         ? [{ name: "rows", opts: { lanes: "rows" as const, winograd: 0 as const } }]
         : []),
       ...([2, 4] as const)

@@ -357,7 +357,7 @@ Deno.test({
     });
     // Channels in fours: x repacked NC4HW4 first, the 16-row kernel, both workgroup sizes.
     const s4 = conv(3, 12, 40, 40, 18, 3, 1, 1);
-    const pl4 = await planConv2dBackwardWeight(rt, s4, { x: b, dy: b, dw: b });
+    const pl4 = await planConv2dBackwardWeight(rt, s4, { x: b, dy: b, dw: b }, { lanes: "taps" });
     assert.deepEqual(
       pl4.steps.slice(0, 3).map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind),
       [
