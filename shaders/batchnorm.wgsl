@@ -24,8 +24,8 @@
 //                  bindings: 0 params, 1 x, 2 mean, 3 invstd|var, 4 gamma, 5 beta, 6 y (rw)
 // Backward, 2 dispatches (g = dy, or dy·(v > 0) for the fused BN+ReLU `_relu` entry points, with
 // the pre-activation v = (x − mean)·(invstd·γ) + β recomputed from the x both passes read anyway,
-// by the forward's own expression so the mask is the forward's bit for bit; reading the saved y
-// instead cost a third stream per pass):
+// by the forward's own expression so the mask is the forward's; reading the saved y instead cost
+// a third stream per pass):
 //   bwd_reduce     rec[c·P+p] = (Σg, Σg·x̂) over the chunk, plus the channel's mean, invstd, γ, β
 //                  so the second pass needs no more bindings.
 //                  bindings: 0 params, 1 dy, 2 x, 3 mean, 4 invstd, 5 gamma, 6 rec (rw), [7 beta]
@@ -326,7 +326,8 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let c = min(ch.c, p.c - 1u);
   let mean = br_mean[c];
   let invstd = br_invstd[c];
-  // normalize's k and b, so v below is the forward's pre-activation bit for bit.
+  // normalize's k and b and its expression for v, so the mask is the forward's (a compiler that
+  // fused the two differently could flip only a v within rounding of 0, a ReLU tie).
   let k = invstd * br_gamma[c];
   let b = br_beta[c];
   var sg = item(0.0);

@@ -63,7 +63,7 @@ export interface BatchNormBackwardBuffers {
   dbeta: GPUBuffer;
   /**
    * β; required (and only read) with `relu: true`: the ReLU mask is recomputed from x, mean,
-   * invstd, γ and β exactly as the forward computed it, instead of read from the saved y.
+   * invstd, γ and β by the forward's own expression, instead of read from the saved y.
    */
   beta?: GPUBuffer;
 }

@@ -468,8 +468,9 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
    * 8 or 16 taps r of R = C·KH·KW × 16 channels, over a split of the rows) or `rows` (each
    * invocation its own split of the N·OH rows with all of a ≤ 16-tap tile × 16 channels, summed
    * afterwards; dy read from storage). `rows` is for a small receptive field — the 1- or 3-channel
-   * stem, where a `taps` tile computes mostly padding. Default: `rows` when R is at most the
-   * kernel policy's `convDwRowLanesTaps` and no other direct-kernel option is given.
+   * stem, where a `taps` tile computes mostly padding; on lavapipe it also wins up to R = 144.
+   * Default: `rows` when R is at most the kernel policy's `convDwRowLanesTaps` and no other
+   * direct-kernel option is given.
    */
   lanes?: "taps" | "rows";
 }
@@ -482,14 +483,6 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
  * splits supply the parallelism: enough for the policy's invocation target, as long as each
  * split keeps a row, the partial sums fit the policy's scratch budget and the reduce stays short.
  */
-/** `backward_weight_px` invocations per workgroup: one SIMD pass on lavapipe. */
-const ROW_LANES_WG = 8;
-/**
- * `backward_weight_px` splits (invocations per tile): on lavapipe 128 timed best or equal of
- * 128 / 512 / 2048 from the 1-channel stem to 1×1 64-channel layers (bench/README.md).
- */
-const ROW_LANES_SPLITS = 128;
-
 function chooseSplits(
   rt: Runtime,
   rows: number,
@@ -651,6 +644,14 @@ export async function planConv2dBackwardWeight(
   if (io.db) steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
   return { steps, scratch };
 }
+
+/** `backward_weight_px` invocations per workgroup: one SIMD pass on lavapipe. */
+const ROW_LANES_WG = 8;
+/**
+ * `backward_weight_px` splits (invocations per tile): on lavapipe 128 timed best or equal of
+ * 128 / 512 / 2048 from the 1-channel stem to 1×1 64-channel layers (bench/README.md).
+ */
+const ROW_LANES_SPLITS = 128;
 
 /**
  * `backward_weight_px`: one invocation per split of the N·OH rows holding a tile of ≤ 16 taps ×
