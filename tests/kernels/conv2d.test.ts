@@ -306,7 +306,7 @@ Deno.test({
     await checkAll(stem, randomInputs(stem, true, 70), "1-channel stem, default", {
       kernels: "cpu",
     });
-    // Every case (R from 9 to 147: tap tiles of 4…16 taps, several tiles; K off 16; strides,
+    // Every case (R from 9 to 153: tap tiles of 4…16 taps, several tiles; K off 16; strides,
     // padding), one split (dW written directly), a few, one per row, and both workgroup sizes.
     for (const [i, { label: l, s, bias }] of CASES.entries()) {
       const inp = randomInputs(s, bias, 80 + i);
