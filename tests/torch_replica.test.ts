@@ -73,7 +73,7 @@ for (const [name, shortcut] of [["plain20", "plain"], ["resnet20", "A"]] as cons
   });
 }
 
-/** Runs bench/torch_degradation.py with `args`; returns each net's jsonl rows. */
+/** Runs bench/torch_degradation.py with `args` (depth 8); returns the net's jsonl rows. */
 async function replicaRun(out: string, args: string[]): Promise<Record<string, unknown>[]> {
   const script = new URL("../bench/torch_degradation.py", import.meta.url).pathname;
   const run = await new Deno.Command("/usr/bin/python3", {
@@ -83,8 +83,12 @@ async function replicaRun(out: string, args: string[]): Promise<Record<string, u
     stderr: "piped",
   }).output();
   if (run.code !== 0) throw new Error(new TextDecoder().decode(run.stderr));
-  return (await Deno.readTextFile(`${out}/resnet8.jsonl`)).trim().split("\n")
-    .map((l) => JSON.parse(l));
+  const nets = args.includes("--nets") ? args[args.indexOf("--nets") + 1] : "resnet";
+  return readRows(`${out}/${nets}8.jsonl`);
+}
+
+async function readRows(path: string): Promise<Record<string, unknown>[]> {
+  return (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
 }
 
 Deno.test({
@@ -106,6 +110,42 @@ Deno.test({
       assert.deepEqual(summary, want);
       const left = [...Deno.readDirSync(`${dir}/split`)].map((e) => e.name).sort();
       assert.deepEqual(left, ["resnet8.jsonl", "results.json"], "checkpoint removed at the end");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "torch replica: runs from separate invocations merge into one study; mismatches refused",
+  ignore: !hasTorch || !fashionMnistAvailable(),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const merge = (args: string[]) =>
+      new Deno.Command("/usr/bin/python3", {
+        args: [new URL("../bench/torch_degradation_merge.py", import.meta.url).pathname, ...args],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+    try {
+      const resnet = await replicaRun(`${dir}/resnet`, []);
+      await replicaRun(`${dir}/plain`, ["--nets", "plain"]);
+      const m = await merge(["--out", `${dir}/merged`, `${dir}/resnet`, `${dir}/plain`]);
+      assert.equal(m.code, 0, new TextDecoder().decode(m.stderr));
+      const res = JSON.parse(await Deno.readTextFile(`${dir}/merged/results.json`));
+      assert.deepEqual(res.runs.map((r: { net: string }) => r.net), ["plain8", "resnet8"]);
+      assert.equal(res.config.nets, "plain,resnet");
+      assert.equal(res.invocations.resnet8.source, `${dir}/resnet`);
+      assert.deepEqual(await readRows(`${dir}/merged/resnet8.jsonl`), resnet);
+      // The same net twice, a different training setting, an unfinished invocation: refused.
+      const twice = await merge(["--out", `${dir}/x`, `${dir}/resnet`, `${dir}/resnet`]);
+      assert.match(new TextDecoder().decode(twice.stderr), /resnet8 is in both/);
+      await replicaRun(`${dir}/lr`, ["--nets", "plain", "--lr", "0.05"]);
+      const lr = await merge(["--out", `${dir}/x`, `${dir}/resnet`, `${dir}/lr`]);
+      assert.match(new TextDecoder().decode(lr.stderr), /trained with lr = 0\.05/);
+      await Deno.remove(`${dir}/plain/results.json`);
+      const open = await merge(["--out", `${dir}/x`, `${dir}/resnet`, `${dir}/plain`]);
+      assert.match(new TextDecoder().decode(open.stderr), /results\.json is missing/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
