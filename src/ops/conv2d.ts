@@ -13,7 +13,7 @@ import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { winogradApplies } from "../reference/winograd.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
 import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
-import { reductionSplits } from "./reduction_splits.ts";
+import { planSliceSum, reductionSplits } from "./reduction_splits.ts";
 import type { Candidate } from "../gpu/tuner.ts";
 import {
   planConv2dTiled,
@@ -575,15 +575,8 @@ export async function planConv2dBackwardWeight(
   const steps: Step[] = [];
   const scratch: GPUBuffer[] = [];
   // Partial K×R slices summed in slice order by conv2d_reduce.wgsl (one slice: dW directly).
-  const reduceInto = async (slices: number, run: (out: GPUBuffer) => void) => {
-    if (slices === 1) return run(io.dw);
-    const part = rt.pool.acquire(slices * count * 4, "conv2d.dw_splits");
-    scratch.push(part);
-    run(part);
-    const red = await rt.kernel("conv2d_reduce", "sum_splits", { WG: 64 });
-    const rp = rt.uniform(packParams([count, slices, 0, 0]));
-    steps.push(dispatchStep(rt, red, [rp, part, io.dw], Math.ceil(count / 64)));
-  };
+  const reduceInto = (slices: number, run: (out: GPUBuffer) => void) =>
+    planSliceSum(rt, slices, count, io.dw, "conv2d.dw_splits", steps, scratch, run);
   if (uniformDy) {
     // Windows of whole output rows; the dispatches run window by window with all channel tiles
     // of a window together, so its rows of x stay in cache.
@@ -687,17 +680,9 @@ async function planBackwardWeightRows(
   ]));
   const steps: Step[] = [];
   const scratch: GPUBuffer[] = [];
-  let out = io.dw;
-  if (splits > 1) {
-    out = rt.pool.acquire(splits * count * 4, "conv2d.dw_splits");
-    scratch.push(out);
-  }
-  steps.push(dispatchStep(rt, k, [params, io.x, io.dy, out], groups));
-  if (splits > 1) {
-    const red = await rt.kernel("conv2d_reduce", "sum_splits", { WG: 64 });
-    const rp = rt.uniform(packParams([count, splits, 0, 0]));
-    steps.push(dispatchStep(rt, red, [rp, out, io.dw], Math.ceil(count / 64)));
-  }
+  await planSliceSum(rt, splits, count, io.dw, "conv2d.dw_splits", steps, scratch, (out) => {
+    steps.push(dispatchStep(rt, k, [params, io.x, io.dy, out], groups));
+  });
   if (io.db) steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
   return { steps, scratch };
 }

@@ -14,7 +14,7 @@
 import type { Runtime } from "../gpu/runtime.ts";
 import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
-import { reductionSplits } from "./reduction_splits.ts";
+import { planSliceSum, reductionSplits } from "./reduction_splits.ts";
 
 /** The GEMM tile one workgroup computes (rows × columns) and the reduction step. */
 const TILE = 64;
@@ -152,17 +152,10 @@ export async function planConv2dTiledBackwardWeight(
     packParams(paramWords(s, { m, r, tilesN, tiles, splits: used, perSplit })),
   );
   const kernel = await rt.kernel("conv2d_tiled", "filter_grad");
-  if (used === 1) {
-    return { steps: [dispatchStep(rt, kernel, [params, io.x, io.dy, io.dw], tiles)], scratch: [] };
-  }
-  const part = rt.pool.acquire(used * count * 4, "conv2d.tiled_dw_splits");
-  const red = await rt.kernel("conv2d_reduce", "sum_splits", { WG: 64 });
-  const rp = rt.uniform(packParams([count, used, 0, 0]));
-  return {
-    steps: [
-      dispatchStep(rt, kernel, [params, io.x, io.dy, part], used * tiles),
-      dispatchStep(rt, red, [rp, part, io.dw], Math.ceil(count / 64)),
-    ],
-    scratch: [part],
-  };
+  const steps: Step[] = [];
+  const scratch: GPUBuffer[] = [];
+  await planSliceSum(rt, used, count, io.dw, "conv2d.tiled_dw_splits", steps, scratch, (out) => {
+    steps.push(dispatchStep(rt, kernel, [params, io.x, io.dy, out], used * tiles));
+  });
+  return { steps, scratch };
 }
