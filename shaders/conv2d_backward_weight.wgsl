@@ -91,14 +91,48 @@ fn store_row(v: Row16, r: u32, k0: u32, split: u32) {
   }
 }
 
-// The 8 taps r of an invocation (slots 0-3 in …0, 4-7 in …1): inside R, channel c and the offset
-// of the tap's window corner from the output pixel's (oy·s, ox·s).
+// Four filter taps r = (c, ky, kx): a tap-lane invocation's slot group, or a quarter of the
+// row-lane kernel's tap tile.
+struct Tap4 {
+  live: vec4<bool>,
+  c: vec4u,
+  dy: vec4i,
+  dx: vec4i,
+}
+
+// Taps rv: inside R, channel c and the offset of the tap's window corner from the output
+// pixel's (oy·s, ox·s).
+fn tap4(rv: vec4u) -> Tap4 {
+  let rr = min(rv, vec4u(p.r - 1u));
+  let khw = p.kh * p.kw;
+  let c = rr / khw;
+  let t = rr - c * khw;
+  let ky = t / p.kw;
+  return Tap4(rv < vec4u(p.r), c, vec4i(ky) - i32(p.pad), vec4i(t - ky * p.kw) - i32(p.pad));
+}
+
+// x addresses of 4 taps in output row (n, oy) at ox = 0, and which lie inside the image rows.
+struct Row4 {
+  xr: vec4u,
+  ok: vec4<bool>,
+}
+
+fn row4(tp: Tap4, n: u32, oy: u32) -> Row4 {
+  let iy = i32(oy * p.stride) + tp.dy;
+  return Row4((n * p.c + tp.c) * (p.h * p.w) + vec4u(iy) * p.w,
+              tp.live & (vec4u(iy) < vec4u(p.h)));
+}
+
+fn x_row4(tp: Tap4, ra: Row4, ox: u32) -> vec4f {
+  let ix = i32(ox * p.stride) + tp.dx;
+  let ok = ra.ok & (vec4u(ix) < vec4u(p.w));
+  return x4(select(vec4u(0u), ra.xr + vec4u(ix), ok), ok);
+}
+
+// The 8 taps r of an invocation (slots 0-3 in `a`, 4-7 in `b`).
 struct Taps {
   r0: vec4u, r1: vec4u,
-  live0: vec4<bool>, live1: vec4<bool>,
-  c0: vec4u, c1: vec4u,
-  dy0: vec4i, dy1: vec4i,
-  dx0: vec4i, dx1: vec4i,
+  a: Tap4, b: Tap4,
 }
 
 fn taps(rtile: u32, lid: u32) -> Taps {
@@ -106,38 +140,19 @@ fn taps(rtile: u32, lid: u32) -> Taps {
   let slot = vec4u(0u, 1u, 2u, 3u) * WG;
   let r0 = base + slot;
   let r1 = base + 4u * WG + slot;
-  let khw = p.kh * p.kw;
-  let rr0 = min(r0, vec4u(p.r - 1u));
-  let rr1 = min(r1, vec4u(p.r - 1u));
-  let c0 = rr0 / khw;
-  let c1 = rr1 / khw;
-  let t0 = rr0 - c0 * khw;
-  let t1 = rr1 - c1 * khw;
-  let ky0 = t0 / p.kw;
-  let ky1 = t1 / p.kw;
-  return Taps(
-    r0, r1, r0 < vec4u(p.r), r1 < vec4u(p.r), c0, c1,
-    vec4i(ky0) - i32(p.pad), vec4i(ky1) - i32(p.pad),
-    vec4i(t0 - ky0 * p.kw) - i32(p.pad), vec4i(t1 - ky1 * p.kw) - i32(p.pad),
-  );
+  return Taps(r0, r1, tap4(r0), tap4(r1));
 }
 
-// x addresses of one output row's taps (n, oy) at ox = 0, and which are inside the image rows.
+// x addresses of one output row's 8 taps.
 struct RowAddr {
-  xr0: vec4u, xr1: vec4u,
-  ok0: vec4<bool>, ok1: vec4<bool>,
+  a: Row4,
+  b: Row4,
 }
 
 fn row_addr(tp: Taps, row: u32) -> RowAddr {
   let n = row / p.oh;
   let oy = row - n * p.oh;
-  let iy0 = i32(oy * p.stride) + tp.dy0;
-  let iy1 = i32(oy * p.stride) + tp.dy1;
-  let hw = p.h * p.w;
-  return RowAddr(
-    (n * p.c + tp.c0) * hw + vec4u(iy0) * p.w, (n * p.c + tp.c1) * hw + vec4u(iy1) * p.w,
-    tp.live0 & (vec4u(iy0) < vec4u(p.h)), tp.live1 & (vec4u(iy1) < vec4u(p.h)),
-  );
+  return RowAddr(row4(tp.a, n, oy), row4(tp.b, n, oy));
 }
 
 // The im2col values X̂[l, r] of the 8 taps at output column ox of a row.
@@ -147,13 +162,7 @@ struct XPair {
 }
 
 fn x_at(tp: Taps, ra: RowAddr, ox: u32) -> XPair {
-  let ix0 = i32(ox * p.stride) + tp.dx0;
-  let ix1 = i32(ox * p.stride) + tp.dx1;
-  let ok0 = ra.ok0 & (vec4u(ix0) < vec4u(p.w));
-  let ok1 = ra.ok1 & (vec4u(ix1) < vec4u(p.w));
-  let a0 = select(vec4u(0u), ra.xr0 + vec4u(ix0), ok0);
-  let a1 = select(vec4u(0u), ra.xr1 + vec4u(ix1), ok1);
-  return XPair(x4(a0, ok0), x4(a1, ok1));
+  return XPair(x_row4(tp.a, ra.a, ox), x_row4(tp.b, ra.b, ox));
 }
 
 fn store(tp: Taps, acc: Acc, k0: u32, split: u32) {
@@ -172,6 +181,18 @@ fn acc_zero() -> Acc {
   return Acc(z, z, z, z, z, z, z, z);
 }
 
+// A 1-D folded grid's workgroup g as (channel tile k0, tap tile, split), channel tile fastest.
+struct DwGroup {
+  k0: u32,
+  rtile: u32,
+  split: u32,
+}
+
+fn dw_group(g: u32) -> DwGroup {
+  let rest = g / p.ktiles;
+  return DwGroup((g % p.ktiles) * 16u, rest % p.rtiles, rest / p.rtiles);
+}
+
 @compute @workgroup_size(WG)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
@@ -179,10 +200,10 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   if (g >= p.groups) {
     return;
   }
-  let k0 = (g % p.ktiles) * 16u;
-  let rest = g / p.ktiles;
-  let split = rest / p.rtiles;
-  let tp = taps(rest % p.rtiles, lid);
+  let dg = dw_group(g);
+  let k0 = dg.k0;
+  let split = dg.split;
+  let tp = taps(dg.rtile, lid);
   let ohw = p.oh * p.ow;
   var acc = acc_zero();
   let row_end = min((split + 1u) * p.rows_per, p.n * p.oh);
@@ -326,24 +347,6 @@ fn backward_weight_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // Grid: 1-D folded, (split workgroup) × (tap tiles) × (channel tiles), channel tile fastest.
 override TAPS: u32 = 16u;
 
-struct Tap4 {
-  live: vec4<bool>,
-  c: vec4u,
-  dy: vec4i,
-  dx: vec4i,
-}
-
-// Taps r, r+1, r+2, r+3: channel and window offset (the same on every lane).
-fn tap4(r: u32) -> Tap4 {
-  let rv = vec4u(r) + vec4u(0u, 1u, 2u, 3u);
-  let rr = min(rv, vec4u(p.r - 1u));
-  let khw = p.kh * p.kw;
-  let c = rr / khw;
-  let t = rr - c * khw;
-  let ky = t / p.kw;
-  return Tap4(rv < vec4u(p.r), c, vec4i(ky) - i32(p.pad), vec4i(t - ky * p.kw) - i32(p.pad));
-}
-
 struct Acc4 {
   r0: Row16, r1: Row16, r2: Row16, r3: Row16,
 }
@@ -356,24 +359,6 @@ fn acc4_zero() -> Acc4 {
 fn mac4(acc: Acc4, v: vec4f, d: Row16) -> Acc4 {
   return Acc4(row16_mac(acc.r0, v.x, d), row16_mac(acc.r1, v.y, d),
               row16_mac(acc.r2, v.z, d), row16_mac(acc.r3, v.w, d));
-}
-
-// x addresses of 4 taps in output row (n, oy) at ox = 0, and which lie inside the image rows.
-struct Row4 {
-  xr: vec4u,
-  ok: vec4<bool>,
-}
-
-fn row4(tp: Tap4, n: u32, oy: u32) -> Row4 {
-  let iy = i32(oy * p.stride) + tp.dy;
-  return Row4(((n * p.c + tp.c) * p.h + vec4u(iy)) * p.w,
-              tp.live & (vec4u(iy) < vec4u(p.h)));
-}
-
-fn x_row4(tp: Tap4, ra: Row4, ox: u32) -> vec4f {
-  let ix = i32(ox * p.stride) + tp.dx;
-  let ok = ra.ok & (vec4u(ix) < vec4u(p.w));
-  return x4(select(vec4u(0u), ra.xr + vec4u(ix), ok), ok);
 }
 
 fn store4(acc: Acc4, r: u32, k0: u32, split: u32) {
@@ -390,15 +375,17 @@ fn backward_weight_px(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   if (g >= p.groups) {
     return;
   }
-  let k0 = (g % p.ktiles) * 16u;
-  let rest = g / p.ktiles;
-  let r0 = (rest % p.rtiles) * TAPS;
-  let split = (rest / p.rtiles) * WG + lid;
+  let dg = dw_group(g);
+  let k0 = dg.k0;
+  let r0 = dg.rtile * TAPS;
+  // Every lane holds the same taps; lanes take consecutive splits.
+  let split = dg.split * WG + lid;
   let rows = p.n * p.oh;
-  let t0 = tap4(r0);
-  let t1 = tap4(r0 + 4u);
-  let t2 = tap4(r0 + 8u);
-  let t3 = tap4(r0 + 12u);
+  let run = vec4u(0u, 1u, 2u, 3u);
+  let t0 = tap4(r0 + run);
+  let t1 = tap4(r0 + 4u + run);
+  let t2 = tap4(r0 + 8u + run);
+  let t3 = tap4(r0 + 12u + run);
   var a0 = acc4_zero();
   var a1 = acc4_zero();
   var a2 = acc4_zero();
