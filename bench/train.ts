@@ -1,10 +1,12 @@
 /**
  * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune] [--winograd 0|2|4]
- * [--tiled]`:
+ * [--tiled] [--winograd-keep 0|1]`:
  * training and forward images/s of the paper's models at their benchmark shapes, first step
  * (plan + compile, and with --tune the autotuner's timing) apart, with planned memory.
  * `--winograd` overrides the kernel policy's 3×3 algorithm (0 = direct kernels); `--tiled` plans
- * the workgroup-tiled convolutions (src/ops/conv2d_tiled.ts) where no Winograd tile applies.
+ * the workgroup-tiled convolutions (src/ops/conv2d_tiled.ts) where no Winograd tile applies;
+ * `--winograd-keep` overrides whether training keeps each Winograd layer's input transform for
+ * its filter gradient.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
@@ -21,6 +23,12 @@ if (winogradArg !== undefined && !["0", "2", "4"].includes(winogradArg)) {
 }
 const winograd = winogradArg === undefined ? undefined : Number(winogradArg) as 0 | 2 | 4;
 const tiled = Deno.args.includes("--tiled") ? true : undefined;
+const keepAt = Deno.args.indexOf("--winograd-keep");
+const keepArg = keepAt >= 0 ? Deno.args[keepAt + 1] : undefined;
+if (keepArg !== undefined && keepArg !== "0" && keepArg !== "1") {
+  throw new Error(`--winograd-keep ${keepArg}: expected 0 or 1`);
+}
+const winogradKeepInput = keepArg === undefined ? undefined : keepArg === "1";
 const cases: [string, { inputShape: [number, number, number]; batch: number }][] = [
   ["resnet20", { inputShape: [1, 28, 28], batch: 32 }],
   ["resnet20", { inputShape: [1, 28, 28], batch: 128 }],
@@ -28,13 +36,18 @@ const cases: [string, { inputShape: [number, number, number]; batch: number }][]
   ["resnet50", { inputShape: [3, 64, 64], batch: 16 }],
 ];
 
-const rt = await Runtime.create({ ...(tune ? { tune: true } : {}), winograd, tiled });
+const rt = await Runtime.create({
+  ...(tune ? { tune: true } : {}),
+  winograd,
+  tiled,
+  winogradKeepInput,
+});
 const results: ThroughputResult[] = [];
 if (!json) {
   console.log(
     `adapter: ${rt.report.description} (backend ${rt.report.backend}, ` +
       `${rt.policy.target} kernel policy, winograd ${rt.policy.convWinograd}, ` +
-      `tiled ${rt.policy.convTiled})`,
+      `tiled ${rt.policy.convTiled}, winograd keeps input ${rt.policy.winogradKeepInput})`,
   );
 }
 const chosen = only

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildModel } from "../src/models/zoo.ts";
 import { buildSchedule } from "../src/scheduler/schedule.ts";
-import { stepLifetimes } from "../src/scheduler/lifetimes.ts";
+import { stepLifetimes, timeline } from "../src/scheduler/lifetimes.ts";
 import { type Lifetime, planMemory } from "../src/scheduler/memory.ts";
 
 function assertNoSharedOverlap(lts: Lifetime[], slotOf: Map<string, number>) {
@@ -33,7 +33,10 @@ Deno.test("memory plan: shared buffers never hold two live tensors, far below ke
   for (const name of ["resnet20", "plain20", "resnet56"]) {
     const g = buildModel(name, { inputShape: [1, 28, 28] });
     const s = buildSchedule(g, "train");
-    const lts = stepLifetimes(s, 128, (l) => l.node.op === "batchnorm" ? 8 * l.node.shape[0] : 0);
+    const keeps = s.layers.map((l) =>
+      l.node.op === "batchnorm" ? { savedBytes: 8 * l.node.shape[0] } : undefined
+    );
+    const lts = stepLifetimes(s, 128, keeps);
     const plan = planMemory(lts);
     assertNoSharedOverlap(lts, plan.slotOf);
     assert.ok(plan.plannedBytes >= plan.liveBytesBound);
@@ -49,13 +52,38 @@ Deno.test("memory plan: shared buffers never hold two live tensors, far below ke
 Deno.test("memory plan: inference keeps only a few activations alive", () => {
   const g = buildModel("resnet56", { inputShape: [1, 28, 28] });
   const s = buildSchedule(g, "eval");
-  const lts = stepLifetimes(s, 128, () => 0);
+  const lts = stepLifetimes(s, 128);
   assert.ok(lts.every((l) => l.key.startsWith("act:")));
   const plan = planMemory(lts);
   assertNoSharedOverlap(lts, plan.slotOf);
   // A residual block needs its input, the branch and the output at once: ~3 big buffers.
   assert.ok(plan.slotBytes.length <= 5, `${plan.slotBytes.length} slots`);
   assert.ok(plan.plannedBytes < 0.1 * plan.naiveBytes);
+});
+
+Deno.test("lifetimes: a layer that keeps its own state frees the input its backward stops reading", () => {
+  const s = buildSchedule(buildModel("resnet20", { inputShape: [1, 28, 28] }), "train");
+  const tl = timeline(s);
+  // layer1.0.conv2 reads the block's BN+ReLU output, which nothing else reads in backward.
+  const i = s.layers.findIndex((l) => l.node.name === "layer1.0.conv2");
+  const x = `act:${s.layers[i].inputs[0]}`;
+  const find = (lts: Lifetime[], key: string) => lts.find((l) => l.key === key);
+  const plain = stepLifetimes(s, 8);
+  assert.equal(find(plain, x)!.end, tl.bwd(i));
+  assert.equal(find(plain, `save:${i}`), undefined);
+  const keeps = s.layers.map((_, j) => j === i ? { savedBytes: 1000, inputs: false } : undefined);
+  const kept = stepLifetimes(s, 8, keeps);
+  assert.equal(find(kept, x)!.end, tl.fwd(i));
+  assert.deepEqual(find(kept, `save:${i}`), {
+    key: `save:${i}`,
+    bytes: 1000,
+    start: tl.fwd(i),
+    end: tl.bwd(i),
+  });
+  // Other layers' inputs keep their lifetimes (conv1's, the block input, read by its backward).
+  assert.equal(s.layers[i - 2].node.name, "layer1.0.conv1");
+  const x1 = `act:${s.layers[i - 2].inputs[0]}`;
+  assert.equal(find(kept, x1)!.end, tl.bwd(i - 2));
 });
 
 Deno.test("memory plan: lifetimes are validated", () => {

@@ -12,6 +12,7 @@ import { generateSynthetic } from "../src/data/synthetic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 import { type TrainConfig, trainRun } from "../src/train/run.ts";
 import { readMetrics } from "../src/train/metrics_log.ts";
+import { Runtime } from "../src/gpu/runtime.ts";
 
 /** A fixed synthetic batch, scaled to roughly unit range. */
 function fixedBatch(n: number, size = 28) {
@@ -231,5 +232,42 @@ Deno.test({
     assert.ok(!names.includes("checkpoint.safetensors"));
     assert.equal(JSON.parse(Deno.readTextFileSync(`${dir}/run/config.json`)).augment, false);
     await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "trainer: keeping Winograd input transforms for the filter gradient changes no bit",
+  ...GPU_TEST,
+  async fn() {
+    // The software policy keeps them; a second runtime recomputes them (policy override).
+    const kept = await runtime("cpu");
+    assert.ok(kept.policy.winogradKeepInput && kept.policy.convWinograd === 4);
+    const recomputed = await Runtime.create({ kernels: "cpu", winogradKeepInput: false });
+    const graph = buildModel("resnet20", { inputShape: [1, 12, 12] });
+    const { x, y } = fixedBatch(8, 12);
+    const runs = [];
+    for (const rt of [kept, recomputed]) {
+      const model = Model.create(rt, graph, { seed: 5 });
+      const t = await Trainer.create(model, {
+        batch: 8,
+        optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+      });
+      for (let i = 0; i < 3; i++) t.step(x, y, 0.1);
+      const metrics = await t.readMetrics();
+      const packs = t.plan.backward.filter((s) =>
+        s.kind === "dispatch" && s.kernel.label.startsWith("conv2d_winograd:input_f")
+      ).length;
+      runs.push({ state: await model.stateDict(), metrics, packs, bytes: t.plan.plannedBytes });
+      t.release();
+      model.dispose();
+    }
+    const [a, b] = runs;
+    // 16 of ResNet-20's 3×3 convolutions are stride 1 (Winograd); their filter gradients no
+    // longer transform x, which the plan pays for in memory.
+    assert.equal(b.packs - a.packs, 16, `input transforms in backward: ${a.packs} vs ${b.packs}`);
+    assert.ok(a.bytes > b.bytes, `planned ${a.bytes} vs ${b.bytes} bytes`);
+    assert.deepEqual(a.metrics, b.metrics);
+    assert.equal(a.state.size, b.state.size);
+    for (const [name, v] of a.state) assert.deepEqual(b.state.get(name), v, name);
   },
 });

@@ -59,6 +59,14 @@ export interface KernelPolicy {
    * channels (R = 144). 0: never.
    */
   convDwRowLanesTaps: number;
+  /**
+   * In training, a layer whose forward and filter gradient run the same Winograd tile keeps
+   * the forward's input transform V of x for the filter gradient (which then neither packs nor
+   * transforms x again, and x is freed once the forward no longer needs it) — ~2.25–2.9× x's
+   * memory per such layer for ~10 % of a ResNet-20 step on lavapipe. GPUs: no (they run the
+   * direct kernels).
+   */
+  winogradKeepInput: boolean;
 }
 
 const POLICIES: Record<PolicyTarget, KernelPolicy> = {
@@ -77,6 +85,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     // Measured on lavapipe: rows win to R = 144 (3×3 from 16 channels: 1.4–1.5×), tie at 128
     // (1×1), lose from 256 (each 16-tap tile reloads dy).
     convDwRowLanesTaps: 144,
+    winogradKeepInput: true,
   },
   gpu: {
     target: "gpu",
@@ -92,6 +101,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     convWinograd: 0,
     convTiled: false,
     convDwRowLanesTaps: 0,
+    winogradKeepInput: false,
   },
 };
 

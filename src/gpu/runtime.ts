@@ -49,6 +49,11 @@ export interface RuntimeOptions extends AcquireOptions {
    * the policy's choice (benchmarks compare the two this way).
    */
   tiled?: boolean;
+  /**
+   * Whether training keeps each Winograd layer's input transform for its filter gradient
+   * (memory for time), instead of the policy's choice.
+   */
+  winogradKeepInput?: boolean;
 }
 
 export interface Kernel {
@@ -104,6 +109,9 @@ export class Runtime {
       ...policy,
       ...(opts.winograd === undefined ? {} : { convWinograd: opts.winograd }),
       ...(opts.tiled === undefined ? {} : { convTiled: opts.tiled }),
+      ...(opts.winogradKeepInput === undefined
+        ? {}
+        : { winogradKeepInput: opts.winogradKeepInput }),
     };
     const tune = opts.tune ?? envTune();
     this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;

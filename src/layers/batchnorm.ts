@@ -19,7 +19,7 @@ function shapeOf(ctx: LayerContext, layer: Layer) {
 }
 
 export const batchnormRule: LayerRule = {
-  savedBytes: () => 0, // the op keeps its [C] mean/invstd itself
+  // The op keeps its [C] mean/invstd itself.
   async forward(ctx, layer) {
     const node = bn(layer), m = ctx.model, p = node.name;
     const common = {

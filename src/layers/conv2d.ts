@@ -1,15 +1,18 @@
 /** 2-D convolution (OIHW weights, optional bias): implicit-GEMM forward and GEMM backward. */
 import {
+  type Conv2dShape,
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
+  plannedWinogradTile,
   tunedConvOptions,
+  winogradInputBytes,
 } from "../ops/conv2d.ts";
 import type { Planned } from "../ops/plan.ts";
-import type { LayerContext, LayerRule } from "./rule.ts";
+import type { LayerContext, LayerRule, PlanningContext } from "./rule.ts";
 import type { Layer } from "../scheduler/schedule.ts";
 
-function conv(ctx: LayerContext, layer: Layer) {
+function conv(ctx: PlanningContext, layer: Layer) {
   const node = layer.node;
   if (node.op !== "conv2d") throw new Error(`conv2d rule got ${node.op}`);
   const [c, h, w] = ctx.shape(layer.inputs[0]);
@@ -27,8 +30,41 @@ function conv(ctx: LayerContext, layer: Layer) {
   return { node, shape };
 }
 
+/**
+ * Bytes of the input transform this layer keeps from forward to filter gradient in training, or
+ * 0: kept when the policy allows it and both directions plan the same Winograd tile. Forward,
+ * backward and the memory plan all ask this, so they agree.
+ */
+async function keptTransformBytes(ctx: PlanningContext, shape: Conv2dShape): Promise<number> {
+  const rt = ctx.rt;
+  if (!rt.policy.winogradKeepInput) return 0;
+  const fwd = plannedWinogradTile(
+    rt,
+    "forward",
+    shape,
+    await tunedConvOptions(rt, "forward", shape),
+  );
+  const dw = plannedWinogradTile(
+    rt,
+    "backward_weight",
+    shape,
+    await tunedConvOptions(rt, "backward_weight", shape),
+  );
+  return fwd && fwd === dw ? winogradInputBytes(shape, fwd) : 0;
+}
+
+/** The kept input transform's buffer (training, when one is kept), else undefined. */
+async function keptTransform(ctx: LayerContext, shape: Conv2dShape) {
+  if (ctx.mode !== "train") return undefined;
+  return await keptTransformBytes(ctx, shape) ? ctx.saved() : undefined;
+}
+
 export const conv2dRule: LayerRule = {
-  savedBytes: () => 0,
+  async keeps(ctx, layer) {
+    const bytes = await keptTransformBytes(ctx, conv(ctx, layer).shape);
+    // With the transform kept, the filter gradient no longer reads x.
+    return bytes ? { savedBytes: bytes, inputs: false } : { savedBytes: 0 };
+  },
   async forward(ctx, layer) {
     const { node, shape } = conv(ctx, layer);
     return planConv2dForward(ctx.rt, shape, {
@@ -36,16 +72,20 @@ export const conv2dRule: LayerRule = {
       w: ctx.model.param(`${node.name}.weight`),
       bias: node.bias ? ctx.model.param(`${node.name}.bias`) : null,
       y: ctx.act(layer.output),
+      winogradV: await keptTransform(ctx, shape),
     }, await tunedConvOptions(ctx.rt, "forward", shape));
   },
   async backward(ctx, layer) {
     const { node, shape } = conv(ctx, layer);
     const x = layer.inputs[0], dy = ctx.grad(layer.output)!;
+    const v = await keptTransform(ctx, shape);
     const weight = await planConv2dBackwardWeight(ctx.rt, shape, {
-      x: ctx.act(x),
+      // x's buffer may hold another tensor by now when the transform was kept.
+      x: v ? null : ctx.act(x),
       dy,
       dw: ctx.model.grad(`${node.name}.weight`),
       db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
+      winogradV: v,
     }, await tunedConvOptions(ctx.rt, "backward_weight", shape));
     const dx = ctx.grad(x);
     if (!dx) return weight; // the network's input needs no gradient

@@ -11,7 +11,6 @@ function args(ctx: LayerContext, layer: Layer) {
 }
 
 export const dropoutRule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     const { n, p, seed, salt } = args(ctx, layer);
     return planDropout(ctx.rt, n, p, salt, {

@@ -13,7 +13,6 @@ function count(ctx: LayerContext, t: number): number {
 }
 
 export const reluRule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     return planReluForward(ctx.rt, count(ctx, layer.output), {
       x: ctx.act(layer.inputs[0]),
@@ -33,7 +32,6 @@ export const reluRule: LayerRule = {
 
 /** The residual join: backward writes the masked gradient to both branches in one pass. */
 export const addReluRule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     const [a, b] = layer.inputs;
     return planAddReluForward(ctx.rt, count(ctx, layer.output), {
@@ -63,7 +61,6 @@ function shortcutShape(ctx: LayerContext, layer: Layer) {
 }
 
 export const shortcutARule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     return planShortcutAForward(ctx.rt, shortcutShape(ctx, layer), {
       x: ctx.act(layer.inputs[0]),

@@ -15,7 +15,6 @@ function linear(ctx: LayerContext, layer: Layer) {
 }
 
 export const linearRule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     const { node, shape } = linear(ctx, layer);
     return planLinearForward(ctx.rt, shape, {

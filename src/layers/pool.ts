@@ -39,7 +39,7 @@ function io(ctx: LayerContext, layer: Layer) {
 const none: Planned = { steps: [], scratch: [] };
 
 export const maxpoolRule: LayerRule = {
-  savedBytes: () => 0, // the op owns its argmax buffer
+  // The op owns its argmax buffer.
   async forward(ctx, layer) {
     const b = io(ctx, layer);
     const p = await planMaxPool2dForward(ctx.rt, windowShape(ctx, layer), { x: b.x, y: b.y });
@@ -58,7 +58,6 @@ export const maxpoolRule: LayerRule = {
 };
 
 export const avgpoolRule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     const b = io(ctx, layer);
     return planAvgPool2dForward(ctx.rt, windowShape(ctx, layer), { x: b.x, y: b.y });
@@ -74,7 +73,6 @@ export const avgpoolRule: LayerRule = {
 
 /** Adaptive pooling; the 1×1 case (ResNet's head) uses the global-average kernels. */
 export const adaptiveAvgpoolRule: LayerRule = {
-  savedBytes: () => 0,
   forward(ctx, layer) {
     const node = layer.node, b = io(ctx, layer);
     if (node.op !== "adaptive_avgpool") throw new Error(`not adaptive: ${node.op}`);

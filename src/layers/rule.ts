@@ -19,7 +19,7 @@ export interface LayerContext {
   grad(t: number): GPUBuffer | null;
   /** Whether this layer's backward must add into grad(t) rather than overwrite it. */
   accumulate(t: number): boolean;
-  /** The buffer this layer keeps for its backward (size from `savedBytes`). */
+  /** The buffer this layer keeps for its backward (size from its rule's `keeps`). */
   saved(): GPUBuffer;
   /** A u32 the trainer rewrites every step (dropout masks are drawn from it). */
   stepSeed(): GPUBuffer;
@@ -29,9 +29,23 @@ export interface LayerContext {
   shape(t: number): readonly number[];
 }
 
+/** What a rule may consult before buffers exist (to size what its layer keeps). */
+export type PlanningContext = Pick<LayerContext, "rt" | "batch" | "shape">;
+
+/** What a layer keeps from its forward for its backward in training, decided once per plan. */
+export interface Keeps {
+  /** Bytes of its `saved()` buffer (0 for none). */
+  savedBytes: number;
+  /** Whether its backward reads its inputs; when absent, as the op's `backwardNeeds` says. */
+  inputs?: boolean;
+}
+
 export interface LayerRule {
-  /** Bytes the layer keeps from forward to backward in training (0 for none). */
-  savedBytes(layer: Layer, batch: number): number;
+  /**
+   * What the layer keeps in training at this batch, when more than the op's `backwardNeeds`
+   * (absent: nothing saved). The layer's forward and backward plans must agree with it.
+   */
+  keeps?(ctx: PlanningContext, layer: Layer): Promise<Keeps>;
   forward(ctx: LayerContext, layer: Layer): Promise<Planned>;
   /** Writes grad of the layer's inputs (and its parameters' gradients). */
   backward(ctx: LayerContext, layer: Layer): Promise<Planned>;

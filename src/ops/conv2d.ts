@@ -25,6 +25,7 @@ import {
   planConv2dWinograd,
   planConv2dWinogradBackwardWeight,
   type PlannedFilterGradient,
+  winogradInputBytes,
   type WinogradTile,
   winogradUnsupported,
 } from "./conv2d_winograd.ts";
@@ -204,10 +205,42 @@ function zeroBias(rt: Runtime, k: number, scratch: GPUBuffer[]): GPUBuffer {
   return b;
 }
 
+/**
+ * The Winograd tile `dir`'s planner uses for `s` under `opts`, or 0 (direct or tiled kernels).
+ * A training layer whose forward and filter gradient use the same tile can keep the forward's
+ * input transform for the filter gradient (`winogradV` in their io; bytes from
+ * {@link winogradInputBytes}).
+ */
+export function plannedWinogradTile(
+  rt: Runtime,
+  dir: "forward" | "backward_weight",
+  s: Conv2dShape,
+  opts: ConvBackwardWeightOptions = {},
+): 0 | WinogradTile {
+  const direct = dir === "forward"
+    ? namesDirect(opts, opts.weights)
+    : namesDirect(opts, opts.dy ?? opts.lanes);
+  return winogradTile(rt, s, winogradRequest(opts, direct), dir === "backward_weight");
+}
+
+export { winogradInputBytes };
+
+/** A kept input transform handed to a planner that does not run Winograd. */
+function keptTransformMisused(dir: string): RangeError {
+  return new RangeError(
+    `conv2d ${dir}: winogradV (a kept Winograd input transform) given to a plan that does not ` +
+      `run Winograd (see plannedWinogradTile)`,
+  );
+}
+
+/**
+ * y = conv(x, w) + bias. With `io.winogradV` (≥ winogradInputBytes), the Winograd plan writes
+ * its input transform of x there instead of shared scratch, for the filter gradient to reuse.
+ */
 export async function planConv2dForward(
   rt: Runtime,
   s: Conv2dShape,
-  io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer | null; y: GPUBuffer },
+  io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer | null; y: GPUBuffer; winogradV?: GPUBuffer },
   opts: ConvOptions = {},
 ): Promise<Planned> {
   const { oh, ow } = checkShape(s);
@@ -221,13 +254,14 @@ export async function planConv2dForward(
   const bias = io.bias ?? zeroBias(rt, s.k, scratch);
   // Options naming a direct-kernel variant ask for the direct kernels.
   const direct = namesDirect(opts, opts.weights);
-  const wino = winogradTile(rt, s, winogradRequest(opts, direct));
+  const wino = plannedWinogradTile(rt, "forward", s, opts);
+  if (io.winogradV && !wino) throw keptTransformMisused("forward");
   if (wino) {
     const planned = await planConv2dWinograd(
       rt,
       s,
       wino,
-      { x: io.x, w: io.w, bias, y: io.y },
+      { x: io.x, w: io.w, bias, y: io.y, v: io.winogradV },
       { flip: false, accumulate: false, activations: opts.activations },
       wg,
     );
@@ -514,27 +548,41 @@ function leastWasteWorkgroup(rt: Runtime, r: number): number {
   return workgroupSize(rt, best);
 }
 
+/**
+ * dw (and db) of convolution `s`. With `io.winogradV`, the Winograd input transform of x by the
+ * tile this plan uses is already there (the forward's, x unchanged since): x is not read and
+ * may be null.
+ */
 export async function planConv2dBackwardWeight(
   rt: Runtime,
   s: Conv2dShape,
-  io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db?: GPUBuffer | null },
+  given: {
+    x: GPUBuffer | null;
+    dy: GPUBuffer;
+    dw: GPUBuffer;
+    db?: GPUBuffer | null;
+    winogradV?: GPUBuffer;
+  },
   opts: ConvBackwardWeightOptions = {},
 ): Promise<PlannedFilterGradient> {
   const { oh, ow } = checkShape(s);
   const direct = namesDirect(opts, opts.dy ?? opts.lanes);
-  const wino = winogradTile(rt, s, winogradRequest(opts, direct), true);
+  const wino = plannedWinogradTile(rt, "backward_weight", s, opts);
+  if (given.winogradV && !wino) throw keptTransformMisused("filter gradient");
   if (wino) {
     const planned = await planConv2dWinogradBackwardWeight(
       rt,
       s,
       wino,
-      io,
+      { x: given.x, dy: given.dy, dw: given.dw, v: given.winogradV },
       { activations: opts.activations },
       workgroupSize(rt, opts.workgroup),
     );
-    if (io.db) planned.steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));
+    if (given.db) planned.steps.push(await biasGradStep(rt, s, oh * ow, given.dy, given.db));
     return planned;
   }
+  if (!given.x) throw new RangeError("conv2d filter gradient: x is needed (no kept transform)");
+  const io = { ...given, x: given.x };
   if (useTiled(rt, opts, direct)) {
     const planned = await planConv2dTiledBackwardWeight(rt, s, io, opts.splits);
     if (io.db) planned.steps.push(await biasGradStep(rt, s, oh * ow, io.dy, io.db));

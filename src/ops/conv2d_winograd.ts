@@ -104,6 +104,28 @@ export function winogradUnsupported(
   return null;
 }
 
+/**
+ * Bytes of V, the input transform of convolution `s`'s input by F(m×m, 3×3): what a training
+ * step keeps per layer when the filter gradient reuses the forward's.
+ */
+export function winogradInputBytes(s: Conv2dShape, m: WinogradTile): number {
+  return geometry(s, m).vBytes;
+}
+
+/** V in `kept` (checked to hold it), else the shared scratch V. */
+function inputTransformBuffer(rt: Runtime, g: Geometry, kept?: GPUBuffer): GPUBuffer {
+  // Sized even when unused: the same layer's backward-data takes the shared V at this size, and
+  // growing it then would strand the smaller buffer in the plans made before (grow-only scratch).
+  const shared = sharedBuffer(rt, "v", g.vBytes);
+  if (!kept) return shared;
+  if (kept.size < g.vBytes) {
+    throw new RangeError(
+      `conv2d winograd: a kept input transform needs ${g.vBytes} bytes, the buffer has ${kept.size}`,
+    );
+  }
+  return kept;
+}
+
 /** The Params words every conv2d_winograd entry reads (see the WGSL's struct). */
 function paramWords(
   s: Conv2dShape,
@@ -152,12 +174,14 @@ async function transformOperand(
  * back-propagates through (OIHW with O = s.c, I = s.k), read transposed and rotated 180°; with
  * `accumulate`, the result is added to y. `activations` as in ConvOptions; `packedX` is x already
  * packed NC4HW4 by an earlier step (see {@link PlannedFilterGradient.dyC4}), so no pack is planned.
+ * With `io.v`, the input transform V of x is written there (kept for the filter gradient) instead
+ * of shared scratch.
  */
 export async function planConv2dWinograd(
   rt: Runtime,
   s: Conv2dShape,
   m: WinogradTile,
-  io: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer },
+  io: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer; v?: GPUBuffer },
   mode: { flip: boolean; accumulate: boolean; activations?: "c4" | "nchw"; packedX?: GPUBuffer },
   workgroup: number,
 ): Promise<Planned> {
@@ -166,7 +190,7 @@ export async function planConv2dWinograd(
   const { ow } = conv2dOutSize(s);
   const g = geometry(s, m);
   const u = sharedBuffer(rt, "u", g.windows * WINDOW * 4);
-  const v = sharedBuffer(rt, "v", g.vBytes);
+  const v = inputTransformBuffer(rt, g, io.v);
   const mt = sharedBuffer(rt, "m", g.mBytes);
   const tgroups = Math.ceil(g.t / (PX * workgroup));
   const params = (block0: number) =>
@@ -211,13 +235,15 @@ export interface PlannedFilterGradient extends Planned {
  * The filter gradient dw (K, C, 3, 3) of convolution `s` by F(m×m, 3×3): V of x and dM = A dY Aᵀ
  * of dy per tile, dU[ξ] = Σ_tiles V[ξ]ᵀ dM[ξ] split over tile ranges, then dw = Gᵀ dU G. The
  * splits give ~`invocations` GEMM invocations (a 16→16 layer has only (m+2)² = 36 channel tiles)
- * while keeping ≥ 64 tiles per split; their partial sums are a plan-owned pool buffer.
+ * while keeping ≥ 64 tiles per split; their partial sums are a plan-owned pool buffer. With
+ * `io.v`, V is already there (the forward's input transform of this x by the same tile, x
+ * unchanged since): no pack and input transform of x, and x (may be null) is not read.
  */
 export async function planConv2dWinogradBackwardWeight(
   rt: Runtime,
   s: Conv2dShape,
   m: WinogradTile,
-  io: { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer },
+  io: { x: GPUBuffer | null; dy: GPUBuffer; dw: GPUBuffer; v?: GPUBuffer },
   opts: { activations?: "c4" | "nchw"; invocations?: number },
   workgroup: number,
 ): Promise<PlannedFilterGradient> {
@@ -232,16 +258,19 @@ export async function planConv2dWinogradBackwardWeight(
     Math.min(Math.ceil((opts.invocations ?? 256) / tiles), Math.floor(g.t / 64)),
   );
   const perSplit = Math.ceil(g.t / splits);
-  const v = sharedBuffer(rt, "v", g.vBytes);
+  const v = inputTransformBuffer(rt, g, io.v);
   const dm = sharedBuffer(rt, "m", g.mBytes);
   const parts = rt.pool.acquire(splits * xis * s.c * s.k * 4, "conv2d.winograd_dw_partials");
   const p = rt.uniform(packParams(paramWords(s, g, { splits, perSplit })));
   const steps: Step[] = [];
-  // x and dy take turns in the shared NC4HW4 buffer: each is transformed before the next pack.
-  const x = await transformOperand(rt, io.x, s.n, s.c, s.h * s.w, opts.activations);
-  steps.push(...x.steps);
-  const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
-  steps.push(dispatchStep(rt, input, [p, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
+  if (!io.v) {
+    if (!io.x) throw new RangeError("conv2d winograd filter gradient: neither x nor a kept V");
+    // x and dy take turns in the shared NC4HW4 buffer: each is transformed before the next pack.
+    const x = await transformOperand(rt, io.x, s.n, s.c, s.h * s.w, opts.activations);
+    steps.push(...x.steps);
+    const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
+    steps.push(dispatchStep(rt, input, [p, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
+  }
   const dy = await transformOperand(rt, io.dy, s.n, s.k, oh * ow, opts.activations);
   steps.push(...dy.steps);
   const grad = await rt.kernel("conv2d_winograd", `grad_f${m}${dy.suffix}`);

@@ -9,7 +9,8 @@
  * keeps for its backward, e.g. batch statistics or max-pool argmax).
  */
 import type { Lifetime } from "./memory.ts";
-import { backwardNeeds, type Layer, type Schedule } from "./schedule.ts";
+import { backwardNeeds, type Schedule } from "./schedule.ts";
+import type { Keeps } from "../layers/rule.ts";
 
 export interface Timeline {
   fwd(layer: number): number;
@@ -40,10 +41,11 @@ export function firstGradWriter(s: Schedule, t: number): number {
   return Math.max(...c);
 }
 
+/** `keeps[i]`: what layer i keeps beyond its op's `backwardNeeds` (absent: nothing). */
 export function stepLifetimes(
   s: Schedule,
   batch: number,
-  savedBytes: (layer: Layer) => number,
+  keeps: readonly (Keeps | undefined)[] = [],
 ): Lifetime[] {
   const tl = timeline(s);
   const producer = producerOf(s);
@@ -56,7 +58,8 @@ export function stepLifetimes(
     let end = start;
     for (const c of s.consumers.get(t) ?? []) {
       end = Math.max(end, tl.fwd(c));
-      if (train && backwardNeeds(s.layers[c]).inputs) end = Math.max(end, tl.bwd(c));
+      const reads = keeps[c]?.inputs ?? backwardNeeds(s.layers[c]).inputs;
+      if (train && reads) end = Math.max(end, tl.bwd(c));
     }
     // Logits stay readable after the step (predictions, debugging): they are tiny.
     if (t === s.output) end = Math.max(end, train ? tl.bwd(0) + 1 : start);
@@ -78,8 +81,8 @@ export function stepLifetimes(
     }
   }
   if (train) {
-    s.layers.forEach((l, i) => {
-      const bytes = savedBytes(l);
+    s.layers.forEach((_l, i) => {
+      const bytes = keeps[i]?.savedBytes ?? 0;
       if (bytes > 0) out.push({ key: `save:${i}`, bytes, start: tl.fwd(i), end: tl.bwd(i) });
     });
   }

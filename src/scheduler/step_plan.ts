@@ -8,7 +8,7 @@ import type { Planned, Step } from "../ops/plan.ts";
 import { buildSchedule, type Layer, type Mode, type Schedule } from "./schedule.ts";
 import { activationBytes, firstGradWriter, stepLifetimes } from "./lifetimes.ts";
 import { type MemoryPlan, planMemory } from "./memory.ts";
-import type { LayerContext } from "../layers/rule.ts";
+import type { Keeps, LayerContext } from "../layers/rule.ts";
 import { ruleFor } from "../layers/mod.ts";
 
 export interface StepPlan {
@@ -42,9 +42,12 @@ export async function buildStepPlan(
   }
   const rt = model.rt;
   const schedule = buildSchedule(model.graph, mode);
-  const memory = planMemory(
-    stepLifetimes(schedule, batch, (l) => ruleFor(l).savedBytes(l, batch)),
-  );
+  const keeps: (Keeps | undefined)[] = [];
+  if (mode === "train") {
+    const shape = (t: number) => model.graph.nodes[t].shape;
+    for (const l of schedule.layers) keeps.push(await ruleFor(l).keeps?.({ rt, batch, shape }, l));
+  }
+  const memory = planMemory(stepLifetimes(schedule, batch, keeps));
   const slots = memory.slotBytes.map((b, i) => rt.pool.acquire(b, `slot${i}`));
   const slot = (key: string): GPUBuffer => {
     const s = memory.slotOf.get(key);

@@ -26,6 +26,7 @@ import {
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
+  winogradInputBytes,
 } from "../../src/ops/conv2d.ts";
 import {
   conv2dBackwardData,
@@ -296,5 +297,66 @@ Deno.test({
       for (const b of weight.scratch) rt.pool.release(b);
     }
     for (const b of [x, dy, w, dw]) rt.pool.release(b);
+  },
+});
+
+Deno.test({
+  name: "conv2d winograd: the filter gradient from the forward's kept input transform, same bits",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("cpu");
+    const s = conv(2, 16, 12, 12, 16);
+    const rng = new Rng(43);
+    const nx = s.n * s.c * s.h * s.w, ny = s.n * s.k * s.h * s.w, nw = s.k * s.c * 9;
+    const x = upload(rt, rng.uniform(nx, -1, 1)), dy = upload(rt, rng.uniform(ny, -1, 1));
+    const w = upload(rt, rng.uniform(nw, -0.3, 0.3));
+    const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4);
+    const v = rt.pool.acquire(winogradInputBytes(s, 4), "kept V");
+    const opts = { winograd: 4 } as const;
+    // Recomputed: the filter gradient packs and transforms x itself.
+    const plain = await planConv2dBackwardWeight(rt, s, { x, dy, dw }, opts);
+    runOnce(rt, plain);
+    const expected = await download(rt, dw, nw);
+    // Kept: the forward writes V into `v`; then x and the shared V scratch are overwritten (an
+    // unrelated convolution's forward) before the filter gradient, which reads neither.
+    const fwd = await planConv2dForward(rt, s, { x, w, y, winogradV: v }, opts);
+    const other = conv(2, 16, 12, 12, 32);
+    const cx = upload(rt, rng.uniform(nx, -5, 5)), cw = upload(rt, rng.uniform(32 * 144, -1, 1));
+    const cy = rt.pool.acquire(2 * 32 * 144 * 4);
+    const clobber = await planConv2dForward(rt, other, { x: cx, w: cw, y: cy }, opts);
+    const kept = await planConv2dBackwardWeight(rt, s, { x: null, dy, dw, winogradV: v }, opts);
+    const label = (st: { kind: string; kernel?: { label: string } }) =>
+      st.kind === "dispatch" ? st.kernel!.label : st.kind;
+    assert.deepEqual(
+      kept.steps.map(label),
+      plain.steps.map(label).slice(2),
+      "no x pack, no x transform",
+    );
+    runOnce(rt, fwd);
+    rt.device.queue.writeBuffer(x, 0, new Float32Array(nx).fill(NaN));
+    rt.device.queue.writeBuffer(dw, 0, new Float32Array(nw).fill(NaN));
+    runOnce(rt, { steps: [...clobber.steps, ...kept.steps], scratch: [] });
+    assert.deepEqual(await download(rt, dw, nw), expected);
+    // Misuse is named: a kept V for a plan that is not Winograd, one too small, neither x nor V.
+    await assert.rejects(
+      () => planConv2dForward(rt, s, { x, w, y, winogradV: v }, { winograd: 0 }),
+      /winogradV .* does not run Winograd/,
+    );
+    const small = rt.pool.acquire(1024, "small V");
+    await assert.rejects(
+      () => planConv2dBackwardWeight(rt, s, { x: null, dy, dw, winogradV: small }, opts),
+      /kept input transform needs \d+ bytes, the buffer has 1024/,
+    );
+    await assert.rejects(
+      () => planConv2dBackwardWeight(rt, s, { x: null, dy, dw }, opts),
+      /neither x nor a kept V/,
+    );
+    await assert.rejects(
+      () => planConv2dBackwardWeight(rt, s, { x: null, dy, dw }, { winograd: 0 }),
+      /x is needed/,
+    );
+    for (const b of [x, dy, w, y, dw, v, small, cx, cw, cy, ...kept.scratch]) {
+      rt.pool.release(b);
+    }
   },
 });
