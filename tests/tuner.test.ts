@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, runtime } from "./helpers/gpu.ts";
 import { Tuner } from "../src/gpu/tuner.ts";
-import { tunedConvOptions } from "../src/ops/conv2d.ts";
+import { planTuningCandidate, tunedConvOptions } from "../src/ops/conv2d.ts";
+import type { Step } from "../src/ops/plan.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 
 const shape = { n: 4, c: 16, h: 12, w: 12, k: 16, kh: 3, kw: 3, stride: 1, padding: 1 };
@@ -86,5 +87,33 @@ Deno.test({
     assert.equal(rt.tuner, null);
     assert.deepEqual(await tunedConvOptions(rt, "forward", shape), {});
     assert.equal(typeof Runtime.create, "function");
+  },
+});
+
+Deno.test({
+  name: "tuner: a Winograd filter gradient is timed as training runs it (from a kept V, or not)",
+  ...GPU_TEST,
+  async fn() {
+    const label = (st: Step) => st.kind === "dispatch" ? st.kernel.label : st.kind;
+    const xTransforms = (steps: Step[]) =>
+      steps.map(label).filter((l) => l.startsWith("conv2d_winograd:input_f")).length;
+    for (const keep of [true, false]) {
+      const rt = keep
+        ? await runtime("cpu")
+        : await Runtime.create({ kernels: "cpu", winogradKeepInput: false });
+      assert.equal(rt.policy.winogradKeepInput, keep);
+      const n = shape.n * shape.c * shape.h * shape.w;
+      const x = rt.pool.acquire(n * 4), y = rt.pool.acquire(n * 4);
+      const w = rt.pool.acquire(shape.k * shape.c * 9 * 4);
+      const taken: GPUBuffer[] = [];
+      const io = { x, w, y, taken };
+      const dw = await planTuningCandidate(rt, "backward_weight", shape, io, { winograd: 4 });
+      assert.equal(xTransforms(dw.steps), keep ? 0 : 1, `keep ${keep}`);
+      assert.equal(taken.length, keep ? 1 : 0, "the kept V comes from the pool, for the caller");
+      // Forward and backward-data candidates transform their own input either way.
+      const fwd = await planTuningCandidate(rt, "forward", shape, io, { winograd: 4 });
+      assert.equal(xTransforms(fwd.steps), 1);
+      for (const b of [x, y, w, ...taken, ...dw.scratch, ...fwd.scratch]) rt.pool.release(b);
+    }
   },
 });

@@ -818,22 +818,48 @@ export async function tunedConvOptions(
     ];
   const key = `n${s.n} c${s.c} ${s.h}x${s.w} k${s.k} ${s.kh}x${s.kw} s${s.stride} p${s.padding}`;
   const sizes = [s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow];
-  let bufs: GPUBuffer[] | null = null;
+  const bufs: GPUBuffer[] = [];
   try {
     return await tuner.choose(`conv2d.${dir}`, key, candidates, (o) => {
-      bufs ??= sizes.map((n) => {
-        const b = rt.pool.acquire(Math.max(16, n * 4), "conv2d.tune");
-        rt.device.queue.writeBuffer(b, 0, new Float32Array(n).fill(0.5));
-        return b;
-      });
-      const [x, w, y] = bufs;
-      if (dir === "forward") return planConv2dForward(rt, s, { x, w, y }, o);
-      if (dir === "backward_data") {
-        return planConv2dBackwardData(rt, s, { dy: y, w, dx: x }, { accumulate: false }, o);
+      if (!bufs.length) {
+        for (const n of sizes) {
+          const b = rt.pool.acquire(Math.max(16, n * 4), "conv2d.tune");
+          rt.device.queue.writeBuffer(b, 0, new Float32Array(n).fill(0.5));
+          bufs.push(b);
+        }
       }
-      return planConv2dBackwardWeight(rt, s, { x, dy: y, dw: w }, o);
+      const [x, w, y] = bufs;
+      return planTuningCandidate(rt, dir, s, { x, w, y, taken: bufs }, o);
     });
   } finally {
-    for (const b of bufs ?? []) rt.pool.release(b);
+    for (const b of bufs) rt.pool.release(b);
   }
+}
+
+/**
+ * The plan the tuner times for one candidate of `dir` at `s`, on x, w and y of the shape's sizes,
+ * as a training step would run it: a Winograd filter gradient under a policy that keeps the
+ * forward's input transform starts from a kept V (taken from the pool into `io.taken`), not from
+ * x — what it runs whenever the forward picks the same tile (a layer whose forward the tuner puts
+ * on other kernels recomputes V, so there the timing is optimistic).
+ */
+export function planTuningCandidate(
+  rt: Runtime,
+  dir: ConvDirection,
+  s: Conv2dShape,
+  io: { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer; taken: GPUBuffer[] },
+  o: ConvBackwardWeightOptions,
+): Promise<Planned> {
+  const { x, w, y } = io;
+  if (dir === "forward") return planConv2dForward(rt, s, { x, w, y }, o);
+  if (dir === "backward_data") {
+    return planConv2dBackwardData(rt, s, { dy: y, w, dx: x }, { accumulate: false }, o);
+  }
+  const m = o.winograd ?? 0;
+  if (m && rt.policy.winogradKeepInput) {
+    const v = rt.pool.acquire(winogradInputBytes(s, m), "conv2d.tune_kept_v");
+    io.taken.push(v);
+    return planConv2dBackwardWeight(rt, s, { x: null, dy: y, dw: w, winogradV: v }, o);
+  }
+  return planConv2dBackwardWeight(rt, s, { x, dy: y, dw: w }, o);
 }
