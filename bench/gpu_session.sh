@@ -107,13 +107,14 @@ if want kernels; then
 fi
 if want winograd; then
   # The GPU policy keeps the direct kernels for 3×3 stride-1 convolutions until this is measured:
-  # Winograd F(2,3)/F(4,3) against them per layer, then a training step with F(4,3) forced.
+  # Winograd F(2,3)/F(4,3) against them per layer, then a training step with F(4,3) forced (and
+  # its input transforms kept for the filter gradients, as the software policy runs it).
   step "Winograd vs direct convolutions (bench/winograd.ts), then bench:train --winograd 4"
   timeout "$(lim 40)" deno run --allow-read --allow-env bench/winograd.ts --rounds 3 --json \
     >"$OUT/winograd.json"
   cat "$OUT/winograd.json"
-  timeout "$(lim 30)" deno task bench:train --winograd 4 --only resnet20:128,resnet50:16 --json \
-    >"$OUT/runs/train_winograd4.json"
+  timeout "$(lim 30)" deno task bench:train --winograd 4 --winograd-keep 1 \
+    --only resnet20:128,resnet50:16 --json >"$OUT/runs/train_winograd4.json"
   cat "$OUT/runs/train_winograd4.json"
 fi
 
