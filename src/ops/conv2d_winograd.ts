@@ -258,15 +258,17 @@ export async function planConv2dWinogradBackwardWeight(
     Math.min(Math.ceil((opts.invocations ?? 256) / tiles), Math.floor(g.t / 64)),
   );
   const perSplit = Math.ceil(g.t / splits);
+  if (!io.v && !io.x) {
+    throw new RangeError("conv2d winograd filter gradient: neither x nor a kept V");
+  }
   const v = inputTransformBuffer(rt, g, io.v);
   const dm = sharedBuffer(rt, "m", g.mBytes);
   const parts = rt.pool.acquire(splits * xis * s.c * s.k * 4, "conv2d.winograd_dw_partials");
   const p = rt.uniform(packParams(paramWords(s, g, { splits, perSplit })));
   const steps: Step[] = [];
   if (!io.v) {
-    if (!io.x) throw new RangeError("conv2d winograd filter gradient: neither x nor a kept V");
     // x and dy take turns in the shared NC4HW4 buffer: each is transformed before the next pack.
-    const x = await transformOperand(rt, io.x, s.n, s.c, s.h * s.w, opts.activations);
+    const x = await transformOperand(rt, io.x!, s.n, s.c, s.h * s.w, opts.activations);
     steps.push(...x.steps);
     const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
     steps.push(dispatchStep(rt, input, [p, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
