@@ -1,7 +1,8 @@
 """Compares ResNet-20 and ResNet-56 window training errors of a bench/torch_degradation.py run,
 over the same iterations at the end of each learning-rate phase both reached (lr x0.1 at 50% and
-75% of 6,552 iterations): where in the schedule the gap opens or closes, and for runs stopped before
-the end, which have no final figures, the only comparison there is.
+75% of the run's iterations, from ResNet-20's summary): where in the schedule the gap opens or
+closes, and for runs stopped before the end, which have no final figures, the only comparison there
+is.
 
     python3 bench/torch_degradation_compare.py DIR > DIR/phases.json
 """
@@ -14,7 +15,11 @@ r20, s20 = load("resnet20")
 r56, s56 = load("resnet56")
 e20 = {r["step"]: r["train_error"] for r in r20}
 last = r56[-1]["step"]
-phases = [("lr 0.1", 10, 3276), ("lr 0.01", 3277, 4914), ("lr 0.001", 4915, 6552)]
+if not s20:
+    sys.exit(f"{d}/resnet20.jsonl has no summary line: ResNet-20's run did not finish")
+total = s20[0]["iterations"]
+m1, m2 = round(total * 0.5), round(total * 0.75)  # the replica's milestones
+phases = [("lr 0.1", 10, m1), ("lr 0.01", m1 + 1, m2), ("lr 0.001", m2 + 1, total)]
 out = {"resnet56_last_step": last, "phases": []}
 for name, lo, hi in phases:
     steps = [r["step"] for r in r56 if lo <= r["step"] <= min(hi, last)]
