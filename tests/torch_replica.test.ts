@@ -151,3 +151,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "torch replica compare: phases follow the run's length, gaps over the same iterations",
+  // Plain Python (no torch): the phase table of bench/torch_degradation_compare.py.
+  ignore: !(await pythonHas("json")),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "resgpu-compare-" });
+    try {
+      // A 400-iteration run: milestones at 200 and 300. ResNet-20 errs 10 − step/100 per window,
+      // ResNet-56 one point more until 300, then equal; ResNet-56 stopped at 350.
+      const rows = (net: string, last: number, err: (s: number) => number, total?: number) =>
+        [
+          ...Array.from({ length: last / 10 }, (_, i) => (i + 1) * 10).map((step) =>
+            JSON.stringify({ step, train_error: err(step) })
+          ),
+          ...(total ? [JSON.stringify({ net, iterations: total, final_train_error: 0 })] : []),
+        ].join("\n") + "\n";
+      await Deno.writeTextFile(
+        `${dir}/resnet20.jsonl`,
+        rows("resnet20", 400, (s) => 10 - s / 100, 400),
+      );
+      await Deno.writeTextFile(
+        `${dir}/resnet56.jsonl`,
+        rows("resnet56", 350, (s) => 10 - s / 100 + (s <= 300 ? 1 : 0)),
+      );
+      const script = new URL("../bench/torch_degradation_compare.py", import.meta.url).pathname;
+      const out = await new Deno.Command("/usr/bin/python3", { args: [script, dir] }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(r.resnet56_last_step, 350);
+      assert.deepEqual(r.phases.map((p: { phase: string }) => p.phase), [
+        "lr 0.1",
+        "lr 0.01",
+        "lr 0.001",
+      ]);
+      // lr 0.1 covers windows 10…200 (last quarter 160…200), lr 0.01 210…300 (the last 2 of its
+      // 10), lr 0.001 only what ResNet-56 reached: 310…350 (its last window).
+      assert.deepEqual(r.phases[0].steps, [160, 200]);
+      assert.equal(r.phases[0].gap, 1);
+      assert.deepEqual(r.phases[1].steps, [290, 300]);
+      assert.equal(r.phases[1].gap, 1);
+      assert.deepEqual(r.phases[2].steps, [350, 350]);
+      assert.equal(r.phases[2].gap, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
