@@ -4,7 +4,7 @@
  * continues exactly where an uninterrupted one would be.
  */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "./helpers/gpu.ts";
+import { GPU_TEST, runtime, stepLabels } from "./helpers/gpu.ts";
 import { buildModel } from "../src/models/zoo.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
@@ -12,7 +12,6 @@ import { generateSynthetic } from "../src/data/synthetic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 import { type TrainConfig, trainRun } from "../src/train/run.ts";
 import { readMetrics } from "../src/train/metrics_log.ts";
-import { Runtime } from "../src/gpu/runtime.ts";
 
 /** A fixed synthetic batch, scaled to roughly unit range. */
 function fixedBatch(n: number, size = 28) {
@@ -242,7 +241,7 @@ Deno.test({
     // The software policy keeps them; a second runtime recomputes them (policy override).
     const kept = await runtime("cpu");
     assert.ok(kept.policy.winogradKeepInput && kept.policy.convWinograd === 4);
-    const recomputed = await Runtime.create({ kernels: "cpu", winogradKeepInput: false });
+    const recomputed = await runtime("cpu", { winogradKeepInput: false });
     const graph = buildModel("resnet20", { inputShape: [1, 12, 12] });
     const { x, y } = fixedBatch(8, 12);
     const runs = [];
@@ -254,9 +253,8 @@ Deno.test({
       });
       for (let i = 0; i < 3; i++) t.step(x, y, 0.1);
       const metrics = await t.readMetrics();
-      const packs = t.plan.backward.filter((s) =>
-        s.kind === "dispatch" && s.kernel.label.startsWith("conv2d_winograd:input_f")
-      ).length;
+      const packs = stepLabels(t.plan.backward)
+        .filter((l) => l.startsWith("conv2d_winograd:input_f")).length;
       runs.push({ state: await model.stateDict(), metrics, packs, bytes: t.plan.plannedBytes });
       t.release();
       model.dispose();

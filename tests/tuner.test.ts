@@ -1,6 +1,6 @@
 /** The autotuner: times every applicable candidate, caches the choice per adapter, and tuned plans compute the same function. */
 import assert from "node:assert/strict";
-import { GPU_TEST, runtime } from "./helpers/gpu.ts";
+import { GPU_TEST, runtime, stepLabels } from "./helpers/gpu.ts";
 import { Tuner } from "../src/gpu/tuner.ts";
 import { planTuningCandidate, tunedConvOptions } from "../src/ops/conv2d.ts";
 import type { Step } from "../src/ops/plan.ts";
@@ -94,13 +94,10 @@ Deno.test({
   name: "tuner: a Winograd filter gradient is timed as training runs it (from a kept V, or not)",
   ...GPU_TEST,
   async fn() {
-    const label = (st: Step) => st.kind === "dispatch" ? st.kernel.label : st.kind;
     const xTransforms = (steps: Step[]) =>
-      steps.map(label).filter((l) => l.startsWith("conv2d_winograd:input_f")).length;
+      stepLabels(steps).filter((l) => l.startsWith("conv2d_winograd:input_f")).length;
     for (const keep of [true, false]) {
-      const rt = keep
-        ? await runtime("cpu")
-        : await Runtime.create({ kernels: "cpu", winogradKeepInput: false });
+      const rt = await runtime("cpu", keep ? {} : { winogradKeepInput: false });
       assert.equal(rt.policy.winogradKeepInput, keep);
       const n = shape.n * shape.c * shape.h * shape.w;
       const x = rt.pool.acquire(n * 4), y = rt.pool.acquire(n * 4);

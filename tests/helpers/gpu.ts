@@ -1,18 +1,28 @@
 /** One runtime per test process and kernel policy: creating devices is slow on software adapters. */
 import { Runtime } from "../../src/gpu/runtime.ts";
 import type { PolicyTarget } from "../../src/gpu/policy.ts";
+import type { Step } from "../../src/ops/plan.ts";
 
 const shared = new Map<string, Promise<Runtime>>();
 
 /**
  * The shared runtime; `kernels` forces a kernel policy, so the GPU policy's variants (storage
  * operands, 64-wide workgroups, wide split reductions) are checked on a software adapter too.
+ * `winogradKeepInput` overrides that policy choice (one shared runtime per combination).
  */
-export function runtime(kernels?: PolicyTarget): Promise<Runtime> {
-  const key = kernels ?? "adapter";
+export function runtime(
+  kernels?: PolicyTarget,
+  opts: { winogradKeepInput?: boolean } = {},
+): Promise<Runtime> {
+  const key = `${kernels ?? "adapter"} ${opts.winogradKeepInput ?? "policy"}`;
   let rt = shared.get(key);
-  if (!rt) shared.set(key, rt = Runtime.create({ kernels }));
+  if (!rt) shared.set(key, rt = Runtime.create({ kernels, ...opts }));
   return rt;
+}
+
+/** What each step runs: the kernel's label for a dispatch, else the step's kind. */
+export function stepLabels(steps: readonly Step[]): string[] {
+  return steps.map((st) => st.kind === "dispatch" ? st.kernel.label : st.kind);
 }
 
 /** Test options for suites that hold a device across tests (Deno's leak checks count it). */

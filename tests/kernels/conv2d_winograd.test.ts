@@ -17,10 +17,11 @@
  * far more.
  */
 import assert from "node:assert/strict";
-import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, stepLabels, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { assertWithinBound } from "../helpers/bound.ts";
-import { runOnce } from "../../src/ops/plan.ts";
+import { runOnce, type Step } from "../../src/ops/plan.ts";
+import type { Runtime } from "../../src/gpu/runtime.ts";
 import {
   type Conv2dShape,
   planConv2dBackwardData,
@@ -53,6 +54,19 @@ const conv = (n: number, c: number, h: number, w: number, k: number, padding = 1
   stride: 1,
   padding,
 });
+
+/**
+ * Random operands of the 16→16 12×12 batch-2 layer the step-sharing tests use: x and dy in
+ * [−1, 1], w in [−0.3, 0.3], and an empty dw, all from the pool.
+ */
+function layerOperands(rt: Runtime, seed: number) {
+  const s = conv(2, 16, 12, 12, 16);
+  const rng = new Rng(seed);
+  const nx = s.n * s.c * s.h * s.w, ny = s.n * s.k * s.h * s.w, nw = s.k * s.c * 9;
+  const x = upload(rt, rng.uniform(nx, -1, 1)), dy = upload(rt, rng.uniform(ny, -1, 1));
+  const w = upload(rt, rng.uniform(nw, -0.3, 0.3));
+  return { s, rng, nx, ny, nw, x, dy, w, dw: rt.pool.acquire(nw * 4) };
+}
 
 const absT = (t: WinogradTransforms): WinogradTransforms => ({
   BT: t.BT.map((r) => r.map(Math.abs)),
@@ -257,16 +271,9 @@ Deno.test({
   ...GPU_TEST,
   async fn() {
     const rt = await runtime("cpu");
-    const s = conv(2, 16, 12, 12, 16);
-    const rng = new Rng(41);
-    const nx = s.n * s.c * s.h * s.w, ny = s.n * s.k * s.h * s.w;
-    const x = upload(rt, rng.uniform(nx, -1, 1)), dy = upload(rt, rng.uniform(ny, -1, 1));
-    const w = upload(rt, rng.uniform(s.k * s.c * 9, -0.3, 0.3));
-    const dw = rt.pool.acquire(s.k * s.c * 9 * 4);
-    const label = (st: { kind: string; kernel?: { label: string } }) =>
-      st.kind === "dispatch" ? st.kernel!.label : st.kind;
-    const packs = (steps: { kind: string; kernel?: { label: string } }[]) =>
-      steps.map(label).filter((l) => l.startsWith("conv2d_pack:pack_c4")).length;
+    const { s, nx, ny, x, dy, w, dw } = layerOperands(rt, 41);
+    const packs = (steps: Step[]) =>
+      stepLabels(steps).filter((l) => l.startsWith("conv2d_pack:pack_c4")).length;
     // Backward-data by Winograd (the flipped forward) and by the direct NC4HW4 kernel.
     for (const winograd of [4, 0] as const) {
       const weight = await planConv2dBackwardWeight(rt, s, { x, dy, dw }, { winograd: 4 });
@@ -305,12 +312,8 @@ Deno.test({
   ...GPU_TEST,
   async fn() {
     const rt = await runtime("cpu");
-    const s = conv(2, 16, 12, 12, 16);
-    const rng = new Rng(43);
-    const nx = s.n * s.c * s.h * s.w, ny = s.n * s.k * s.h * s.w, nw = s.k * s.c * 9;
-    const x = upload(rt, rng.uniform(nx, -1, 1)), dy = upload(rt, rng.uniform(ny, -1, 1));
-    const w = upload(rt, rng.uniform(nw, -0.3, 0.3));
-    const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4);
+    const { s, rng, nx, ny, nw, x, dy, w, dw } = layerOperands(rt, 43);
+    const y = rt.pool.acquire(ny * 4);
     const v = rt.pool.acquire(winogradInputBytes(s, 4), "kept V");
     const opts = { winograd: 4 } as const;
     // Recomputed: the filter gradient packs and transforms x itself.
@@ -325,11 +328,9 @@ Deno.test({
     const cy = rt.pool.acquire(2 * 32 * 144 * 4);
     const clobber = await planConv2dForward(rt, other, { x: cx, w: cw, y: cy }, opts);
     const kept = await planConv2dBackwardWeight(rt, s, { x: null, dy, dw, winogradV: v }, opts);
-    const label = (st: { kind: string; kernel?: { label: string } }) =>
-      st.kind === "dispatch" ? st.kernel!.label : st.kind;
     assert.deepEqual(
-      kept.steps.map(label),
-      plain.steps.map(label).slice(2),
+      stepLabels(kept.steps),
+      stepLabels(plain.steps).slice(2),
       "no x pack, no x transform",
     );
     runOnce(rt, fwd);
