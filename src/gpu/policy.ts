@@ -63,8 +63,8 @@ export interface KernelPolicy {
    * In training, a layer whose forward and filter gradient run the same Winograd tile keeps
    * the forward's input transform V of x for the filter gradient (which then neither packs nor
    * transforms x again, and x is freed once the forward no longer needs it) — ~2.25–2.9× x's
-   * memory per such layer for ~10 % of a ResNet-20 step on lavapipe. GPUs: no (they run the
-   * direct kernels).
+   * memory per such layer for 6–10 % more training images/s at batch 128 on lavapipe. GPUs: no
+   * (they run the direct kernels).
    */
   winogradKeepInput: boolean;
 }
