@@ -22,6 +22,8 @@
 //                  bindings: 0 params, 1 part, 2 mean, 3 invstd, 4 running_mean, 5 running_var
 //   normalize      y = (x − mean)·invstd·γ + β (EVAL: binding 2/3 are running mean/var instead)
 //                  bindings: 0 params, 1 x, 2 mean, 3 invstd|var, 4 gamma, 5 beta, 6 y (rw)
+//   normalize_add  y = relu(normalize(x) + skip): a residual join fused in (the branch's BN
+//                  output is never stored); bindings as normalize, plus 7 skip
 // Backward, 2 dispatches (g = dy, or dy·(v > 0) for the fused BN+ReLU `_relu` entry points, with
 // the pre-activation v = (x − mean)·(invstd·γ) + β recomputed from the x both passes read anyway,
 // by the forward's own expression so the mask is the forward's; reading the saved y instead cost
@@ -269,6 +271,35 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
       v = max(v, item(0.0));
     }
     nm_y[i] = v;
+    cur = advance(cur);
+  }
+}
+
+// ---- forward: normalize fused with the residual join that consumes it ----
+
+@group(0) @binding(7) var<storage, read> nm_skip: array<item>;
+
+// y = relu(bn(x) + skip) by normalize's expression and then the join's (shaders/residual.wgsl),
+// without storing bn(x) and reading it back: 3 streams instead of normalize's 2 plus the join's 3.
+@compute @workgroup_size(WG)
+fn normalize_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let ch = chunk_of(wid, nwg);
+  if (!ch.valid) {
+    return;
+  }
+  let mean = nm_mean[ch.c];
+  var invstd = nm_scale[ch.c];
+  if (EVAL) {
+    invstd = 1.0 / sqrt(invstd + p.eps);
+  }
+  let k = invstd * nm_gamma[ch.c];
+  let b = nm_beta[ch.c];
+  var cur = cursor_at(ch.j0 + lid);
+  for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
+    let i = addr(cur, ch.c);
+    let v = (nm_x[i] - mean) * k + b;
+    nm_y[i] = max(v + nm_skip[i], item(0.0));
     cur = advance(cur);
   }
 }

@@ -4,6 +4,8 @@
  * Train forward: 3 dispatches (partial Welford statistics, per-channel merge + running-stat
  * update, normalize). Backward: 2 dispatches (Σdy and Σdy·x̂ per channel chunk; then dx with dγ,
  * dβ). `relu: true` fuses y = relu(bn(x)) and its backward (the mask is recomputed from x and β).
+ * A `skip` buffer fuses the residual join that consumes the output instead: y = relu(bn(x) + skip)
+ * (its backward is the join's, src/ops/residual.ts, then this one's without ReLU).
  */
 import type { Kernel, Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, itemKernel, packParams, type Planned } from "./plan.ts";
@@ -35,6 +37,8 @@ export interface BatchNormTrainBuffers {
   /** Saved batch mean and 1/sqrt(var + eps), [C]; taken from the pool when absent. */
   mean?: GPUBuffer;
   invstd?: GPUBuffer;
+  /** The residual join's other branch: y = relu(bn(x) + skip) (not with `relu`). */
+  skip?: GPUBuffer;
 }
 
 /** The train-forward plan; `mean` and `invstd` are what {@link planBatchNormBackward} needs. */
@@ -50,6 +54,8 @@ export interface BatchNormEvalBuffers {
   runningMean: GPUBuffer;
   runningVar: GPUBuffer;
   y: GPUBuffer;
+  /** As in {@link BatchNormTrainBuffers.skip}. */
+  skip?: GPUBuffer;
 }
 
 export interface BatchNormBackwardBuffers {
@@ -149,6 +155,23 @@ function params(rt: Runtime, s: BatchNormShape, eps: number, momentum: number): 
   ));
 }
 
+/** The normalize pass: plain, with its ReLU, or with the residual join it feeds fused in. */
+function normalizeKernel(
+  rt: Runtime,
+  shape: BatchNormShape,
+  opts: BatchNormOptions,
+  skip: GPUBuffer | undefined,
+  evalMode: boolean,
+): Promise<Kernel> {
+  if (skip && opts.relu) {
+    throw new Error("batch norm: a fused residual join (skip) already ends in a ReLU; drop relu");
+  }
+  const EVAL = evalMode ? 1 : 0;
+  return skip
+    ? bnKernel(rt, shape, "normalize_add", { EVAL })
+    : bnKernel(rt, shape, "normalize", { RELU: opts.relu ? 1 : 0, EVAL });
+}
+
 function distinct(label: string, bufs: (GPUBuffer | undefined)[]): void {
   const seen = new Set<GPUBuffer>();
   for (const b of bufs) {
@@ -164,11 +187,10 @@ export async function planBatchNormTrainForward(
   b: BatchNormTrainBuffers,
   opts: BatchNormOptions = {},
 ): Promise<PlannedBatchNormForward> {
-  const relu = opts.relu ?? false;
   const [kPartial, kFinal, kNorm] = await Promise.all([
     bnKernel(rt, shape, "stats_partial"),
     bnKernel(rt, shape, "stats_final", mergeConstants(rt, shape)),
-    bnKernel(rt, shape, "normalize", { RELU: relu ? 1 : 0, EVAL: 0 }),
+    normalizeKernel(rt, shape, opts, b.skip, false),
   ]);
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
   const { parts } = batchNormGrid(rt, shape);
@@ -190,7 +212,9 @@ export async function planBatchNormTrainForward(
     b.runningVar,
     mean,
     invstd,
+    b.skip,
   ]);
+  const skip = b.skip ? [b.skip] : [];
   return {
     steps: [
       dispatchStep(rt, kPartial, [u, b.x, part], shape.c * parts),
@@ -200,7 +224,12 @@ export async function planBatchNormTrainForward(
         [u, part, mean, invstd, b.runningMean, b.runningVar],
         Math.ceil(shape.c / WG),
       ),
-      dispatchStep(rt, kNorm, [u, b.x, mean, invstd, b.gamma, b.beta, b.y], shape.c * parts),
+      dispatchStep(
+        rt,
+        kNorm,
+        [u, b.x, mean, invstd, b.gamma, b.beta, b.y, ...skip],
+        shape.c * parts,
+      ),
     ],
     scratch,
     mean,
@@ -208,17 +237,21 @@ export async function planBatchNormTrainForward(
   };
 }
 
-/** Inference: y = (x − running mean)/sqrt(running var + eps)·γ + β, one dispatch. */
+/**
+ * Inference: y = (x − running mean)/sqrt(running var + eps)·γ + β (then ReLU, or + skip and
+ * ReLU), one dispatch.
+ */
 export async function planBatchNormEvalForward(
   rt: Runtime,
   shape: BatchNormShape,
   b: BatchNormEvalBuffers,
   opts: BatchNormOptions = {},
 ): Promise<Planned> {
-  const k = await bnKernel(rt, shape, "normalize", { RELU: opts.relu ? 1 : 0, EVAL: 1 });
+  const k = await normalizeKernel(rt, shape, opts, b.skip, true);
   const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
-  distinct("batch norm eval", [b.x, b.gamma, b.beta, b.runningMean, b.runningVar, b.y]);
-  const bind = [u, b.x, b.runningMean, b.runningVar, b.gamma, b.beta, b.y];
+  distinct("batch norm eval", [b.x, b.gamma, b.beta, b.runningMean, b.runningVar, b.y, b.skip]);
+  const skip = b.skip ? [b.skip] : [];
+  const bind = [u, b.x, b.runningMean, b.runningVar, b.gamma, b.beta, b.y, ...skip];
   return {
     steps: [dispatchStep(rt, k, bind, shape.c * batchNormGrid(rt, shape).parts)],
     scratch: [],

@@ -399,3 +399,86 @@ Deno.test({
     }
   },
 });
+
+/** relu(bn(x) + skip) in one pass (train and eval statistics) against the reference. */
+async function checkJoin(rt: Runtime, s: BatchNormShape, evalMode: boolean, seed: number) {
+  const total = s.n * s.c * s.h * s.w;
+  const rng = new Rng(seed);
+  const x = rng.normal(total, 0.5, 2), skip = rng.normal(total);
+  const gamma = rng.uniform(s.c, 0.5, 1.5), beta = rng.normal(s.c);
+  const running = {
+    mean: Float64Array.from(rng.normal(s.c)),
+    var: Float64Array.from(rng.uniform(s.c, 0.5, 2)),
+  };
+  const b = {
+    x: upload(rt, x),
+    skip: upload(rt, skip),
+    gamma: upload(rt, gamma),
+    beta: upload(rt, beta),
+    runningMean: upload(rt, running.mean),
+    runningVar: upload(rt, running.var),
+    y: rt.pool.acquire(total * 4),
+  };
+  const plan = evalMode
+    ? await planBatchNormEvalForward(rt, s, b)
+    : await planBatchNormTrainForward(rt, s, b);
+  runOnce(rt, plan);
+  const y = await download(rt, b.y, total);
+  for (const buf of Object.values(b)) rt.pool.release(buf);
+  let mean: ArrayLike<number>, invstd: ArrayLike<number>, bn: Float64Array;
+  if (evalMode) {
+    bn = batchNormEvalForward(x, gamma, beta, running, s);
+    mean = running.mean;
+    invstd = running.var.map((v) => 1 / Math.sqrt(v + 1e-5));
+  } else {
+    ({ y: bn, mean, invstd } = batchNormTrainForward(x, gamma, beta, null, s));
+  }
+  const ref = bn.map((v, i) => Math.max(v + skip[i], 0));
+  // normalize's bound (κ = 1 + |μ|/σ ≤ 2 here, absolute terms for eval), plus the add's rounding.
+  assertWithin(y, ref, (i) => {
+    const c = chan(s, i);
+    const t = (Math.abs(x[i]) + Math.abs(mean[c])) * invstd[c] * gamma[c];
+    return 8 * EPS32 * (2 * t + Math.abs(beta[c]) + Math.abs(skip[i]));
+  }, `join ${JSON.stringify(s)} ${evalMode ? "eval" : "train"}`);
+  assert.ok(y.every((v) => v >= 0) && ref.some((v) => v === 0) && ref.some((v) => v > 0));
+}
+
+Deno.test({
+  name: "batch norm with its residual join fused: relu(bn(x) + skip), train and eval, vec4/f32",
+  ...GPU_TEST,
+  async fn() {
+    for (const kernels of ["cpu", "gpu"] as const) {
+      const rt = await runtime(kernels);
+      let seed = 40;
+      for (const s of [{ n: 4, c: 16, h: 8, w: 8 }, { n: 3, c: 5, h: 7, w: 7 }]) {
+        for (const evalMode of [false, true]) await checkJoin(rt, s, evalMode, seed++);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "batch norm refuses a fused join with its own ReLU, or skip bound twice",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    const s = { n: 1, c: 2, h: 2, w: 2 };
+    const buf = () => rt.pool.acquire(64);
+    const b = {
+      x: buf(),
+      gamma: buf(),
+      beta: buf(),
+      runningMean: buf(),
+      runningVar: buf(),
+      y: buf(),
+    };
+    await assert.rejects(
+      planBatchNormTrainForward(rt, s, { ...b, skip: buf() }, { relu: true }),
+      /already ends in a ReLU/,
+    );
+    await assert.rejects(
+      planBatchNormEvalForward(rt, s, { ...b, skip: b.y }),
+      /one buffer bound twice/,
+    );
+  },
+});
