@@ -39,14 +39,22 @@ await t.readMetrics();
 const layers = t.plan.layerSteps;
 rt.startProfile(2 * layers.length + 2);
 for (const l of layers) {
-  rt.section(`fwd ${l.layer.node.op}${l.layer.fusedRelu ? "+relu" : ""} ${l.layer.node.name}`);
+  rt.section(
+    `fwd ${l.layer.node.op}${
+      l.layer.fusedRelu ? "+relu" : l.layer.fusedAdd ? "+join" : ""
+    } ${l.layer.node.name}`,
+  );
   replay(rt, l.forward);
 }
 rt.section("loss");
 replay(rt, t.loss.steps);
 for (let i = layers.length - 1; i >= 0; i--) {
   const l = layers[i];
-  rt.section(`bwd ${l.layer.node.op}${l.layer.fusedRelu ? "+relu" : ""} ${l.layer.node.name}`);
+  rt.section(
+    `bwd ${l.layer.node.op}${
+      l.layer.fusedRelu ? "+relu" : l.layer.fusedAdd ? "+join" : ""
+    } ${l.layer.node.name}`,
+  );
   replay(rt, l.backward);
 }
 rt.section("optimizer");

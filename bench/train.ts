@@ -1,12 +1,13 @@
 /**
  * `deno task bench:train [--json] [--quick] [--only MODEL:BATCH,…] [--tune] [--winograd 0|2|4]
- * [--tiled] [--winograd-keep 0|1]`:
+ * [--tiled] [--winograd-keep 0|1] [--fuse-join 0|1]`:
  * training and forward images/s of the paper's models at their benchmark shapes, first step
  * (plan + compile, and with --tune the autotuner's timing) apart, with planned memory.
  * `--winograd` overrides the kernel policy's 3×3 algorithm (0 = direct kernels); `--tiled` plans
  * the workgroup-tiled convolutions (src/ops/conv2d_tiled.ts) where no Winograd tile applies;
  * `--winograd-keep` overrides whether training keeps each Winograd layer's input transform for
- * its filter gradient.
+ * its filter gradient; `--fuse-join` whether a batch norm feeding a residual join alone computes
+ * the join in its normalize pass.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
@@ -29,6 +30,12 @@ if (keepArg !== undefined && keepArg !== "0" && keepArg !== "1") {
   throw new Error(`--winograd-keep ${keepArg}: expected 0 or 1`);
 }
 const winogradKeepInput = keepArg === undefined ? undefined : keepArg === "1";
+const fuseAt = Deno.args.indexOf("--fuse-join");
+const fuseArg = fuseAt >= 0 ? Deno.args[fuseAt + 1] : undefined;
+if (fuseArg !== undefined && fuseArg !== "0" && fuseArg !== "1") {
+  throw new Error(`--fuse-join ${fuseArg}: expected 0 or 1`);
+}
+const fuseBatchNormJoin = fuseArg === undefined ? undefined : fuseArg === "1";
 const cases: [string, { inputShape: [number, number, number]; batch: number }][] = [
   ["resnet20", { inputShape: [1, 28, 28], batch: 32 }],
   ["resnet20", { inputShape: [1, 28, 28], batch: 128 }],
@@ -41,13 +48,15 @@ const rt = await Runtime.create({
   winograd,
   tiled,
   winogradKeepInput,
+  fuseBatchNormJoin,
 });
 const results: ThroughputResult[] = [];
 if (!json) {
   console.log(
     `adapter: ${rt.report.description} (backend ${rt.report.backend}, ` +
       `${rt.policy.target} kernel policy, winograd ${rt.policy.convWinograd}, ` +
-      `tiled ${rt.policy.convTiled}, winograd keeps input ${rt.policy.winogradKeepInput})`,
+      `tiled ${rt.policy.convTiled}, winograd keeps input ${rt.policy.winogradKeepInput}, ` +
+      `BN+join fused ${rt.policy.fuseBatchNormJoin})`,
   );
 }
 const chosen = only

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildModel } from "../src/models/zoo.ts";
 import { buildSchedule } from "../src/scheduler/schedule.ts";
-import { stepLifetimes, timeline } from "../src/scheduler/lifetimes.ts";
+import { activationBytes, stepLifetimes, timeline } from "../src/scheduler/lifetimes.ts";
 import { type Lifetime, planMemory } from "../src/scheduler/memory.ts";
 
 function assertNoSharedOverlap(lts: Lifetime[], slotOf: Map<string, number>) {
@@ -15,18 +15,60 @@ function assertNoSharedOverlap(lts: Lifetime[], slotOf: Map<string, number>) {
   }
 }
 
-Deno.test("schedule: BN+ReLU fused, flatten is a view, residual joins kept", () => {
+Deno.test("schedule: BN+ReLU fused, flatten is a view, each block's last BN runs its join", () => {
   const g = buildModel("resnet20", { inputShape: [1, 28, 28] });
   const s = buildSchedule(g, "train");
   const ops = s.layers.map((l) => l.node.op);
   assert.equal(ops.filter((o) => o === "flatten").length, 0);
   assert.equal(ops.filter((o) => o === "relu").length, 0); // every ReLU follows a BN
   assert.equal(s.layers.filter((l) => l.fusedRelu).length, 10); // stem + one per block
-  assert.equal(ops.filter((o) => o === "add_relu").length, 9);
+  // Every join's branch ends in a BN that feeds only the join, option A's too (whose shortcut is
+  // built after the branch: the fused layer runs where the join was).
+  assert.equal(ops.filter((o) => o === "add_relu").length, 0);
+  const joins = s.layers.filter((l) => l.fusedAdd);
+  assert.equal(joins.length, 9);
+  for (const l of joins) {
+    assert.equal(l.node.op, "batchnorm");
+    assert.equal(g.nodes[l.output].op, "add_relu");
+    assert.deepEqual(
+      [...g.nodes[l.output].inputs].sort(),
+      [l.node.id, l.inputs[1]].sort(),
+      `${l.node.name}: inputs are the BN's input and the join's other branch`,
+    );
+    assert.equal(l.inputs[0], l.node.inputs[0]);
+    assert.ok(!l.fusedRelu);
+    // Every tensor a layer reads was written by an earlier layer.
+    const i = s.layers.indexOf(l);
+    for (const t of l.inputs) {
+      assert.ok(t === 0 || s.layers.slice(0, i).some((p) => p.output === t), l.node.name);
+    }
+  }
   assert.equal(ops.filter((o) => o === "conv2d").length, 19);
   const fc = s.layers.find((l) => l.node.op === "linear")!;
   // The linear layer reads the pooled tensor directly, through the flatten view.
   assert.equal(g.nodes[fc.inputs[0]].op, "adaptive_avgpool");
+  // Off: the joins are layers of their own again.
+  const off = buildSchedule(g, "train", { fuseBatchNormJoin: false });
+  assert.equal(off.layers.filter((l) => l.node.op === "add_relu").length, 9);
+  assert.equal(off.layers.filter((l) => l.fusedAdd).length, 0);
+});
+
+Deno.test("schedule: a join of two batch norms (projection shortcut) fuses the later one", () => {
+  const g = buildModel("resnet20", { inputShape: [1, 28, 28], shortcut: "B" });
+  const s = buildSchedule(g, "eval");
+  const joins = s.layers.filter((l) => l.fusedAdd);
+  assert.equal(joins.length, 9);
+  let projected = 0;
+  for (const l of joins) {
+    const other = g.nodes[l.inputs[1]];
+    if (other.op !== "batchnorm") continue;
+    projected++;
+    assert.ok(other.id < l.node.id, `${l.node.name} absorbs the join, not ${other.name}`);
+    // The other batch norm still runs, unfused, before the join.
+    const j = s.layers.findIndex((p) => p.node === other);
+    assert.ok(j >= 0 && j < s.layers.indexOf(l) && !s.layers[j].fusedAdd);
+  }
+  assert.equal(projected, 2);
 });
 
 Deno.test("memory plan: shared buffers never hold two live tensors, far below keeping all", () => {
@@ -34,7 +76,12 @@ Deno.test("memory plan: shared buffers never hold two live tensors, far below ke
     const g = buildModel(name, { inputShape: [1, 28, 28] });
     const s = buildSchedule(g, "train");
     const keeps = s.layers.map((l) =>
-      l.node.op === "batchnorm" ? { savedBytes: 8 * l.node.shape[0] } : undefined
+      l.node.op === "batchnorm"
+        ? {
+          savedBytes: 8 * l.node.shape[0],
+          backwardScratchBytes: l.fusedAdd ? activationBytes(s, l.output, 128) : 0,
+        }
+        : undefined
     );
     const lts = stepLifetimes(s, 128, keeps);
     const plan = planMemory(lts);
@@ -85,6 +132,41 @@ Deno.test("lifetimes: a layer that keeps its own state frees the input its backw
   const x1 = `act:${s.layers[i - 2].inputs[0]}`;
   assert.equal(find(kept, x1)!.end, tl.bwd(i - 2));
 });
+
+Deno.test("lifetimes: a fused join reads only its BN input in backward, and its scratch lives there", () => {
+  const s = buildSchedule(buildModel("resnet20", { inputShape: [1, 28, 28] }), "train");
+  const tl = timeline(s);
+  const find = (lts: Lifetime[], key: string) => lts.find((l) => l.key === key);
+  // layer1.1's join adds layer1.0's output (read by layer1.1.conv1's backward as well) to bn2.
+  const i = s.layers.findIndex((l) => l.node.name === "layer1.1.bn2");
+  const l = s.layers[i];
+  assert.ok(l.fusedAdd);
+  const keeps = s.layers.map((_, j) =>
+    j === i ? { savedBytes: 0, backwardScratchBytes: 64 } : undefined
+  );
+  const lts = stepLifetimes(s, 8, keeps);
+  assert.deepEqual(find(lts, `scratch:${i}`), {
+    key: `scratch:${i}`,
+    bytes: 64,
+    start: tl.bwd(i),
+    end: tl.bwd(i),
+  });
+  assert.equal(find(lts, `act:${l.inputs[0]}`)!.end, tl.bwd(i)); // x̂ is recomputed from x
+  assert.equal(find(lts, `act:${l.output}`)!.end, tl.bwd(i)); // the join's mask
+  // The skip branch (layer1.0's join output) lives until its own join's backward reads the mask.
+  const prev = s.layers.findIndex((p) => p.output === l.inputs[1]);
+  assert.equal(s.layers[prev].node.name, "layer1.0.bn2");
+  assert.equal(find(lts, `act:${l.inputs[1]}`)!.end, tl.bwd(prev));
+  // A skip no backward reads ends at the fused layer's forward: layer2.0's shortcut output.
+  const k = s.layers.findIndex((p) => p.node.name === "layer2.0.bn2");
+  assert.equal(s.layers[k].fusedAdd && g(s, s.layers[k].inputs[1]), "shortcut_a");
+  assert.equal(find(lts, `act:${s.layers[k].inputs[1]}`)!.end, tl.fwd(k));
+  assert.equal(find(lts, `scratch:${k}`), undefined);
+});
+
+function g(s: ReturnType<typeof buildSchedule>, t: number): string {
+  return s.graph.nodes[t].op;
+}
 
 Deno.test("memory plan: lifetimes are validated", () => {
   assert.throws(() => planMemory([{ key: "x", bytes: 4, start: 3, end: 2 }]), /bad lifetime for x/);

@@ -269,3 +269,41 @@ Deno.test({
     for (const [name, v] of a.state) assert.deepEqual(b.state.get(name), v, name);
   },
 });
+
+Deno.test({
+  name: "trainer: a batch norm fused with its residual join trains as the two passes did",
+  ...GPU_TEST,
+  async fn() {
+    const fused = await runtime("cpu");
+    assert.ok(fused.policy.fuseBatchNormJoin);
+    const unfused = await runtime("cpu", { fuseBatchNormJoin: false });
+    // Option B: two of the joins add two batch norms (the later one absorbs the join).
+    const graph = buildModel("resnet20", { inputShape: [1, 12, 12], shortcut: "B" });
+    const { x, y } = fixedBatch(8, 12);
+    const runs = [];
+    for (const rt of [fused, unfused]) {
+      const model = Model.create(rt, graph, { seed: 6 });
+      const t = await Trainer.create(model, {
+        batch: 8,
+        optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+      });
+      for (let i = 0; i < 3; i++) t.step(x, y, 0.1);
+      const metrics = await t.readMetrics();
+      const forward = stepLabels(t.plan.forward);
+      runs.push({ state: await model.stateDict(), metrics, forward, bytes: t.plan.plannedBytes });
+      t.release();
+      model.dispose();
+    }
+    const [a, b] = runs;
+    const count = (labels: string[], k: string) => labels.filter((l) => l.includes(k)).length;
+    // Nine joins: no join pass and nine fewer normalize passes' outputs stored in forward.
+    assert.equal(count(a.forward, "residual:add_relu_fwd"), 0);
+    assert.equal(count(b.forward, "residual:add_relu_fwd"), 9);
+    assert.equal(count(a.forward, ":normalize_add"), 9);
+    assert.equal(a.forward.length, b.forward.length - 9);
+    assert.ok(a.bytes <= b.bytes, `planned ${a.bytes} vs ${b.bytes} bytes`);
+    assert.deepEqual(a.metrics, b.metrics);
+    assert.equal(a.state.size, b.state.size);
+    for (const [name, v] of a.state) assert.deepEqual(b.state.get(name), v, name);
+  },
+});

@@ -67,6 +67,12 @@ export interface KernelPolicy {
    * (they run the direct kernels).
    */
   winogradKeepInput: boolean;
+  /**
+   * A batch norm whose output only feeds a residual join relu(a + b) computes the join in its
+   * normalize pass (src/scheduler/schedule.ts): the branch's normalized output is never stored
+   * and read back, two of the five streams the two passes moved. Both kinds: fewer bytes.
+   */
+  fuseBatchNormJoin: boolean;
 }
 
 const POLICIES: Record<PolicyTarget, KernelPolicy> = {
@@ -86,6 +92,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     // (1×1), lose from 256 (each 16-tap tile reloads dy).
     convDwRowLanesTaps: 144,
     winogradKeepInput: true,
+    fuseBatchNormJoin: true,
   },
   gpu: {
     target: "gpu",
@@ -102,6 +109,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     convTiled: false,
     convDwRowLanesTaps: 0,
     winogradKeepInput: false,
+    fuseBatchNormJoin: true,
   },
 };
 

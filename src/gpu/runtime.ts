@@ -54,6 +54,11 @@ export interface RuntimeOptions extends AcquireOptions {
    * (memory for time), instead of the policy's choice.
    */
   winogradKeepInput?: boolean;
+  /**
+   * Whether a batch norm feeding a residual join alone runs the join in its normalize pass,
+   * instead of the policy's choice (benchmarks and tests compare the two this way).
+   */
+  fuseBatchNormJoin?: boolean;
 }
 
 export interface Kernel {
@@ -112,6 +117,9 @@ export class Runtime {
       ...(opts.winogradKeepInput === undefined
         ? {}
         : { winogradKeepInput: opts.winogradKeepInput }),
+      ...(opts.fuseBatchNormJoin === undefined
+        ? {}
+        : { fuseBatchNormJoin: opts.fuseBatchNormJoin }),
     };
     const tune = opts.tune ?? envTune();
     this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;

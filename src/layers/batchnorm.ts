@@ -1,25 +1,39 @@
-/** Batch norm (optionally with its ReLU fused): batch statistics in training, running in eval. */
+/**
+ * Batch norm (optionally with its ReLU, or the residual join it feeds, fused): batch statistics
+ * in training, running in eval.
+ */
+import { planAddReluBackward } from "../ops/residual.ts";
 import {
   planBatchNormBackward,
   planBatchNormEvalForward,
   planBatchNormTrainForward,
 } from "../ops/batchnorm.ts";
-import type { LayerRule } from "./rule.ts";
+import type { LayerRule, PlanningContext } from "./rule.ts";
+import type { Planned } from "../ops/plan.ts";
 import type { Layer } from "../scheduler/schedule.ts";
-import type { LayerContext } from "./rule.ts";
 
 function bn(layer: Layer) {
   if (layer.node.op !== "batchnorm") throw new Error(`batchnorm rule got ${layer.node.op}`);
   return layer.node;
 }
 
-function shapeOf(ctx: LayerContext, layer: Layer) {
+function shapeOf(ctx: PlanningContext, layer: Layer) {
   const s = ctx.shape(layer.inputs[0]);
   return { n: ctx.batch, c: s[0], h: s[1] ?? 1, w: s[2] ?? 1 };
 }
 
+function elements(ctx: PlanningContext, layer: Layer): number {
+  const s = shapeOf(ctx, layer);
+  return s.n * s.c * s.h * s.w;
+}
+
 export const batchnormRule: LayerRule = {
-  // The op keeps its [C] mean/invstd itself.
+  // The op keeps its [C] mean/invstd itself; a fused join needs its branch's gradient between
+  // the join's backward and the batch norm's.
+  keeps(ctx, layer) {
+    const scratch = layer.fusedAdd ? elements(ctx, layer) * 4 : 0;
+    return Promise.resolve({ savedBytes: 0, backwardScratchBytes: scratch });
+  },
   async forward(ctx, layer) {
     const node = bn(layer), m = ctx.model, p = node.name;
     const common = {
@@ -29,6 +43,7 @@ export const batchnormRule: LayerRule = {
       runningMean: m.param(`${p}.running_mean`),
       runningVar: m.param(`${p}.running_var`),
       y: ctx.act(layer.output),
+      skip: layer.fusedAdd ? ctx.act(layer.inputs[1]) : undefined,
     };
     const opts = { eps: node.eps, momentum: node.momentum, relu: layer.fusedRelu };
     if (ctx.mode === "eval") {
@@ -39,12 +54,29 @@ export const batchnormRule: LayerRule = {
     ctx.stash.invstd = planned.invstd;
     return planned;
   },
-  backward(ctx, layer) {
+  async backward(ctx, layer) {
     const node = bn(layer), m = ctx.model, p = node.name, x = layer.inputs[0];
     const dx = ctx.grad(x);
     if (!dx) throw new Error(`${p}: batch norm on the network input is not supported`);
-    return planBatchNormBackward(ctx.rt, shapeOf(ctx, layer), {
-      dy: ctx.grad(layer.output)!,
+    let dy = ctx.grad(layer.output)!;
+    const join: Planned[] = [];
+    if (layer.fusedAdd) {
+      // The join's one-pass backward: the skip branch's gradient where it belongs, the batch
+      // norm's into scratch for the two passes below.
+      const skip = layer.inputs[1], dskip = ctx.grad(skip)!;
+      const g = ctx.backwardScratch();
+      join.push(
+        await planAddReluBackward(ctx.rt, elements(ctx, layer), {
+          dy,
+          y: ctx.act(layer.output),
+          da: g,
+          db: dskip,
+        }, { accumulateB: ctx.accumulate(skip) }),
+      );
+      dy = g;
+    }
+    const own = await planBatchNormBackward(ctx.rt, shapeOf(ctx, layer), {
+      dy,
       x: ctx.act(x),
       gamma: m.param(`${p}.weight`),
       mean: ctx.stash.mean,
@@ -54,5 +86,9 @@ export const batchnormRule: LayerRule = {
       dbeta: m.grad(`${p}.bias`),
       beta: layer.fusedRelu ? m.param(`${p}.bias`) : undefined,
     }, { relu: layer.fusedRelu, accumulate: ctx.accumulate(x) });
+    return {
+      steps: [...join.flatMap((j) => j.steps), ...own.steps],
+      scratch: [...join.flatMap((j) => j.scratch), ...own.scratch],
+    };
   },
 };

@@ -21,6 +21,8 @@ export interface LayerContext {
   accumulate(t: number): boolean;
   /** The buffer this layer keeps for its backward (size from its rule's `keeps`). */
   saved(): GPUBuffer;
+  /** A buffer only this layer's backward uses (size from its rule's `keeps`). */
+  backwardScratch(): GPUBuffer;
   /** A u32 the trainer rewrites every step (dropout masks are drawn from it). */
   stepSeed(): GPUBuffer;
   /** Per-layer memo shared by forward and backward planning (e.g. buffers an op allocated). */
@@ -38,6 +40,8 @@ export interface Keeps {
   savedBytes: number;
   /** Whether its backward reads its inputs; when absent, as the op's `backwardNeeds` says. */
   inputs?: boolean;
+  /** Bytes of its `backwardScratch()` buffer, live during its backward only (0 for none). */
+  backwardScratchBytes?: number;
 }
 
 export interface LayerRule {

@@ -6,10 +6,11 @@
  * gradients, which are not planned here (they persist). Eval: the forward part only.
  *
  * Tensors: `act:t` (activation of tensor t), `grad:t` (its gradient), `save:i` (state layer i
- * keeps for its backward, e.g. batch statistics or max-pool argmax).
+ * keeps for its backward, e.g. batch statistics or max-pool argmax), `scratch:i` (a buffer layer
+ * i's backward alone uses, e.g. a fused residual join's branch gradient).
  */
 import type { Lifetime } from "./memory.ts";
-import { backwardNeeds, type Schedule } from "./schedule.ts";
+import { backwardNeeds, backwardReads, type Schedule } from "./schedule.ts";
 import type { Keeps } from "../layers/rule.ts";
 
 export interface Timeline {
@@ -58,7 +59,7 @@ export function stepLifetimes(
     let end = start;
     for (const c of s.consumers.get(t) ?? []) {
       end = Math.max(end, tl.fwd(c));
-      const reads = keeps[c]?.inputs ?? backwardNeeds(s.layers[c]).inputs;
+      const reads = keeps[c]?.inputs ?? backwardReads(s.layers[c], t);
       if (train && reads) end = Math.max(end, tl.bwd(c));
     }
     // Logits stay readable after the step (predictions, debugging): they are tiny.
@@ -84,6 +85,10 @@ export function stepLifetimes(
     s.layers.forEach((_l, i) => {
       const bytes = keeps[i]?.savedBytes ?? 0;
       if (bytes > 0) out.push({ key: `save:${i}`, bytes, start: tl.fwd(i), end: tl.bwd(i) });
+      const scratch = keeps[i]?.backwardScratchBytes ?? 0;
+      if (scratch > 0) {
+        out.push({ key: `scratch:${i}`, bytes: scratch, start: tl.bwd(i), end: tl.bwd(i) });
+      }
     });
   }
   return out;

@@ -4,7 +4,9 @@
  * and tests use it without a GPU.
  *
  * Two rewrites happen here:
- * - fusion: a batch norm whose only consumer is a ReLU becomes one fused BN+ReLU layer;
+ * - fusion: a batch norm whose only consumer is a ReLU becomes one fused BN+ReLU layer, and one
+ *   whose only consumer is a residual join relu(a + b) becomes one BN+join layer (its output is
+ *   never stored; see {@link Layer.fusedAdd});
  * - views: `flatten` (and `dropout` outside training) produce no data; their output *is* their
  *   input's tensor, so they vanish from the schedule and consumers read the source.
  */
@@ -12,20 +14,27 @@ import type { Graph, GraphNode } from "../graph/ir.ts";
 
 export type Mode = "train" | "eval";
 
-/** A layer the step executes: one graph node, possibly with a fused ReLU. */
+/** A layer the step executes: one graph node, possibly with a fused ReLU or residual join. */
 export interface Layer {
   node: GraphNode;
   /** Tensor ids (node ids after view resolution) this layer reads in forward. */
   inputs: number[];
-  /** The node id whose activation this layer writes (the ReLU's id when fused). */
+  /** The node id whose activation this layer writes (the ReLU's or the join's id when fused). */
   output: number;
   /** Batch norm followed by ReLU, executed as one kernel family. */
   fusedRelu: boolean;
+  /**
+   * Batch norm whose output only feeds a residual join: the layer computes the join,
+   * relu(bn(inputs[0]) + inputs[1]), in its normalize pass, and its backward runs the join's
+   * backward into a scratch gradient and then the batch norm's.
+   */
+  fusedAdd: boolean;
 }
 
 /** What a layer's backward reads besides its output gradient (declared by each op). */
 export interface BackwardNeeds {
-  inputs: boolean;
+  /** One flag for every input, or one per input. */
+  inputs: boolean | readonly boolean[];
   output: boolean;
 }
 
@@ -37,8 +46,11 @@ export function backwardNeeds(layer: Layer): BackwardNeeds {
       return { inputs: true, output: false }; // weight gradient needs the input
     case "batchnorm":
       // Backward recomputes x̂ from x and the saved statistics, and the fused ReLU's mask from
-      // x, γ and β: the output is not read.
-      return { inputs: true, output: false };
+      // x, γ and β: the output is not read. A fused join's mask is its output's sign, and its
+      // other branch is not read.
+      return layer.fusedAdd
+        ? { inputs: [true, false], output: true }
+        : { inputs: true, output: false };
     case "relu":
     case "add_relu":
       return { inputs: false, output: true };
@@ -59,7 +71,19 @@ export interface Schedule {
   output: number;
 }
 
-export function buildSchedule(graph: Graph, mode: Mode): Schedule {
+/** Whether layer's backward reads tensor t, one of its inputs. */
+export function backwardReads(layer: Layer, t: number): boolean {
+  const r = backwardNeeds(layer).inputs;
+  return typeof r === "boolean" ? r : layer.inputs.some((u, k) => u === t && r[k]);
+}
+
+export interface ScheduleOptions {
+  /** Fuse a batch norm into the residual join it alone feeds (default true). */
+  fuseBatchNormJoin?: boolean;
+}
+
+export function buildSchedule(graph: Graph, mode: Mode, opts: ScheduleOptions = {}): Schedule {
+  const fuseJoin = opts.fuseBatchNormJoin ?? true;
   const nodes = graph.nodes;
   const alias = new Map<number, number>();
   const tensorOf = (id: number): number => {
@@ -73,7 +97,16 @@ export function buildSchedule(graph: Graph, mode: Mode): Schedule {
   }
 
   const layers: Layer[] = [];
+  const layerOf = (n: GraphNode): Layer => ({
+    node: n,
+    inputs: n.inputs.map(tensorOf),
+    output: n.id,
+    fusedRelu: false,
+    fusedAdd: false,
+  });
   const fusedInto = new Map<number, Layer>(); // relu id → its BN layer
+  // Batch norms that will run at the residual join they alone feed (both inputs exist there).
+  const waiting = new Map<number, GraphNode>();
   for (const n of nodes) {
     if (n.op === "input") continue;
     if (n.op === "flatten" || (n.op === "dropout" && (mode === "eval" || n.p === 0))) {
@@ -81,19 +114,31 @@ export function buildSchedule(graph: Graph, mode: Mode): Schedule {
       continue;
     }
     if (n.op === "relu" && fusedInto.has(n.id)) continue;
-    const layer: Layer = {
-      node: n,
-      inputs: n.inputs.map(tensorOf),
-      output: n.id,
-      fusedRelu: false,
-    };
-    if (n.op === "batchnorm") {
-      const u = users.get(n.id) ?? [];
-      if (u.length === 1 && nodes[u[0]].op === "relu" && n.id !== graph.output) {
-        layer.fusedRelu = true;
-        layer.output = u[0];
-        fusedInto.set(u[0], layer);
+    const u = users.get(n.id) ?? [];
+    const user = u.length === 1 && n.id !== graph.output ? nodes[u[0]] : null;
+    if (n.op === "batchnorm" && fuseJoin && user && joinable(user, tensorOf)) {
+      waiting.set(n.id, n);
+      continue;
+    }
+    if (n.op === "add_relu") {
+      // Of a join of two batch norms (a projection shortcut), the later absorbs it.
+      const bns = n.inputs.filter((i) => waiting.has(i)).sort((a, b) => a - b);
+      if (bns.length > 0) {
+        const bn = bns[bns.length - 1];
+        if (bns.length > 1) layers.push(layerOf(waiting.get(bns[0])!));
+        const layer = layerOf(waiting.get(bn)!);
+        layer.fusedAdd = true;
+        layer.inputs.push(tensorOf(n.inputs[0] === bn ? n.inputs[1] : n.inputs[0]));
+        layer.output = n.id;
+        layers.push(layer);
+        continue;
       }
+    }
+    const layer = layerOf(n);
+    if (n.op === "batchnorm" && user?.op === "relu") {
+      layer.fusedRelu = true;
+      layer.output = user.id;
+      fusedInto.set(user.id, layer);
     }
     layers.push(layer);
   }
@@ -103,4 +148,15 @@ export function buildSchedule(graph: Graph, mode: Mode): Schedule {
     for (const t of l.inputs) consumers.set(t, [...(consumers.get(t) ?? []), li]);
   });
   return { graph, mode, layers, tensorOf, consumers, output: tensorOf(graph.output) };
+}
+
+/**
+ * Whether a batch norm feeding only residual join `join` may compute it: the join must add two
+ * different tensors, and neither may be the network input (the join's backward writes both
+ * branches' gradients).
+ */
+function joinable(join: GraphNode, tensorOf: (id: number) => number): boolean {
+  if (join.op !== "add_relu") return false;
+  const [a, b] = join.inputs;
+  return a !== b && tensorOf(a) !== 0 && tensorOf(b) !== 0;
 }

@@ -41,7 +41,9 @@ export async function buildStepPlan(
     throw new RangeError(`batch must be ≥ 1, got ${batch}`);
   }
   const rt = model.rt;
-  const schedule = buildSchedule(model.graph, mode);
+  const schedule = buildSchedule(model.graph, mode, {
+    fuseBatchNormJoin: rt.policy.fuseBatchNormJoin,
+  });
   const keeps: (Keeps | undefined)[] = [];
   if (mode === "train") {
     const shape = (t: number) => model.graph.nodes[t].shape;
@@ -78,6 +80,7 @@ export async function buildStepPlan(
     },
     accumulate: (t) => firstGradWriter(schedule, schedule.tensorOf(t)) !== i,
     saved: () => slot(`save:${i}`),
+    backwardScratch: () => slot(`scratch:${i}`),
     stash: {},
     stepSeed: () => seed,
     shape: (t) => model.graph.nodes[t].shape,

@@ -8,13 +8,16 @@ const shared = new Map<string, Promise<Runtime>>();
 /**
  * The shared runtime; `kernels` forces a kernel policy, so the GPU policy's variants (storage
  * operands, 64-wide workgroups, wide split reductions) are checked on a software adapter too.
- * `winogradKeepInput` overrides that policy choice (one shared runtime per combination).
+ * `winogradKeepInput` and `fuseBatchNormJoin` override those policy choices (one shared runtime
+ * per combination).
  */
 export function runtime(
   kernels?: PolicyTarget,
-  opts: { winogradKeepInput?: boolean } = {},
+  opts: { winogradKeepInput?: boolean; fuseBatchNormJoin?: boolean } = {},
 ): Promise<Runtime> {
-  const key = `${kernels ?? "adapter"} ${opts.winogradKeepInput ?? "policy"}`;
+  const key = `${kernels ?? "adapter"} ${opts.winogradKeepInput ?? "policy"} ${
+    opts.fuseBatchNormJoin ?? "policy"
+  }`;
   let rt = shared.get(key);
   if (!rt) shared.set(key, rt = Runtime.create({ kernels, ...opts }));
   return rt;
