@@ -10,7 +10,7 @@
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
 # Usage there: bash bench/gpu_session.sh --disposable-tree
 # Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json,
-# winograd.json, all.tar.gz (runs: … train_tiled.json)
+# winograd.json, all.tar.gz (runs: … train_tiled.json, train_unfused_join.json)
 # (runs: test log, the cpu-policy baseline, degradation and training run directories).
 set -u
 BUDGET=${GPU_SESSION_BUDGET_S:-500}
@@ -22,11 +22,11 @@ exec > >(tee "$OUT/session.log") 2>&1
 left() { echo $((BUDGET - SECONDS)); }
 step() { echo "== [$SECONDS s] $*"; }
 # GPU_SESSION_STEPS picks steps (comma-separated; default all): tests, train, tuned, baseline,
-# torch, kernels, winograd, tiled, degradation, fulltrain. E.g. a session that only needs a long degradation
+# torch, kernels, winograd, tiled, join, degradation, fulltrain. E.g. a session that only needs a long degradation
 # study: GPU_SESSION_STEPS=degradation. GPU_DEGRADATION_ARGS replaces the planned study budget,
 # e.g. the residual nets at the budget the PyTorch replica points to (README, "The degradation
 # experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14".
-STEPS=",${GPU_SESSION_STEPS:-tests,train,tiled,tuned,baseline,torch,kernels,winograd,degradation,fulltrain},"
+STEPS=",${GPU_SESSION_STEPS:-tests,train,tiled,tuned,baseline,join,torch,kernels,winograd,degradation,fulltrain},"
 want() { [[ "$STEPS" == *",$1,"* ]]; }
 
 step setup
@@ -94,6 +94,14 @@ if want baseline; then
   RESGPU_KERNELS=cpu timeout "$(lim 20)" deno task bench:train --only resnet20:128 --json \
     >"$OUT/runs/train_cpu_policy.json"
   cat "$OUT/runs/train_cpu_policy.json"
+fi
+if want join; then
+  # Batch norms run the residual join they feed (fewer bytes; neutral on lavapipe, whose BN
+  # kernels are bound by per-lane channel work): against train.json's default, fused, same call.
+  step "bench:train --fuse-join 0 (batch norm and residual join as separate passes)"
+  timeout "$(lim 20)" deno task bench:train --fuse-join 0 --only resnet20:128,resnet50:16 --json \
+    >"$OUT/runs/train_unfused_join.json"
+  cat "$OUT/runs/train_unfused_join.json"
 fi
 if want torch; then
   step "PyTorch fp32 on the same models"
