@@ -145,14 +145,37 @@ Deno.test("lifetimes: a fused join reads only its BN input in backward, and its 
     j === i ? { savedBytes: 0, backwardScratchBytes: 64 } : undefined
   );
   const lts = stepLifetimes(s, 8, keeps);
+  // Two phases: the join's backward at bwd(i) (reads dy and the mask, writes the skip's gradient
+  // and the scratch), the batch norm's half a step later (reads the scratch and x, writes dx).
+  const late = tl.bwd(i) + 0.5;
   assert.deepEqual(find(lts, `scratch:${i}`), {
     key: `scratch:${i}`,
     bytes: 64,
     start: tl.bwd(i),
-    end: tl.bwd(i),
+    end: late,
   });
-  assert.equal(find(lts, `act:${l.inputs[0]}`)!.end, tl.bwd(i)); // x̂ is recomputed from x
+  assert.equal(find(lts, `act:${l.inputs[0]}`)!.end, late); // x̂ is recomputed from x
+  assert.equal(find(lts, `grad:${l.inputs[0]}`)!.start, late);
   assert.equal(find(lts, `act:${l.output}`)!.end, tl.bwd(i)); // the join's mask
+  assert.equal(find(lts, `grad:${l.output}`)!.end, tl.bwd(i));
+  assert.equal(find(lts, `grad:${l.inputs[1]}`)!.start, tl.bwd(i));
+  // So the output gradient's buffer can take the BN input's gradient: no more memory than the
+  // two layers took (at every batch, the bound on live bytes is the unfused schedule's).
+  const unfused = buildSchedule(s.graph, "train", { fuseBatchNormJoin: false });
+  for (const batch of [8, 128]) {
+    // The batch norm rule's scratch: one gradient of the join's size.
+    const bound = (sc: typeof s) =>
+      planMemory(stepLifetimes(
+        sc,
+        batch,
+        sc.layers.map((p) =>
+          p.fusedAdd
+            ? { savedBytes: 0, backwardScratchBytes: activationBytes(sc, p.output, batch) }
+            : undefined
+        ),
+      )).liveBytesBound;
+    assert.ok(bound(s) <= bound(unfused), `batch ${batch}: ${bound(s)} vs ${bound(unfused)}`);
+  }
   // The skip branch (layer1.0's join output) lives until its own join's backward reads the mask.
   const prev = s.layers.findIndex((p) => p.output === l.inputs[1]);
   assert.equal(s.layers[prev].node.name, "layer1.0.bn2");

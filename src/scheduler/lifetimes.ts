@@ -2,7 +2,8 @@
  * The step's timeline and each virtual tensor's lifetime on it.
  *
  * Train: t = 0 the host writes the input batch; t = 1…L forward layer i at 1 + i; loss at L + 1;
- * backward of layer i at 2L + 1 − i (reverse order); the optimizer reads only parameter
+ * backward of layer i at 2L + 1 − i (reverse order), and the second phase of a two-phase backward
+ * (`BackwardNeeds.late`) half a step after it; the optimizer reads only parameter
  * gradients, which are not planned here (they persist). Eval: the forward part only.
  *
  * Tensors: `act:t` (activation of tensor t), `grad:t` (its gradient), `save:i` (state layer i
@@ -10,7 +11,13 @@
  * i's backward alone uses, e.g. a fused residual join's branch gradient).
  */
 import type { Lifetime } from "./memory.ts";
-import { backwardNeeds, backwardReads, type Schedule } from "./schedule.ts";
+import {
+  backwardNeeds,
+  backwardPhase,
+  backwardReads,
+  hasLatePhase,
+  type Schedule,
+} from "./schedule.ts";
 import type { Keeps } from "../layers/rule.ts";
 
 export interface Timeline {
@@ -60,7 +67,7 @@ export function stepLifetimes(
     for (const c of s.consumers.get(t) ?? []) {
       end = Math.max(end, tl.fwd(c));
       const reads = keeps[c]?.inputs ?? backwardReads(s.layers[c], t);
-      if (train && reads) end = Math.max(end, tl.bwd(c));
+      if (train && reads) end = Math.max(end, tl.bwd(c) + backwardPhase(s.layers[c], t));
     }
     // Logits stay readable after the step (predictions, debugging): they are tiny.
     if (t === s.output) end = Math.max(end, train ? tl.bwd(0) + 1 : start);
@@ -68,9 +75,9 @@ export function stepLifetimes(
     out.push({ key: `act:${t}`, bytes: activationBytes(s, t, batch), start, end });
 
     if (train && p >= 0) {
-      const gStart = t === s.output
-        ? tl.loss
-        : Math.min(...(s.consumers.get(t) ?? []).map((c) => tl.bwd(c)));
+      const gStart = t === s.output ? tl.loss : Math.min(
+        ...(s.consumers.get(t) ?? []).map((c) => tl.bwd(c) + backwardPhase(s.layers[c], t)),
+      );
       if (Number.isFinite(gStart)) {
         out.push({
           key: `grad:${t}`,
@@ -82,12 +89,14 @@ export function stepLifetimes(
     }
   }
   if (train) {
-    s.layers.forEach((_l, i) => {
+    s.layers.forEach((l, i) => {
       const bytes = keeps[i]?.savedBytes ?? 0;
       if (bytes > 0) out.push({ key: `save:${i}`, bytes, start: tl.fwd(i), end: tl.bwd(i) });
       const scratch = keeps[i]?.backwardScratchBytes ?? 0;
       if (scratch > 0) {
-        out.push({ key: `scratch:${i}`, bytes: scratch, start: tl.bwd(i), end: tl.bwd(i) });
+        // Between the phases of a two-phase backward, else during the one.
+        const end = tl.bwd(i) + (hasLatePhase(l) ? 0.5 : 0);
+        out.push({ key: `scratch:${i}`, bytes: scratch, start: tl.bwd(i), end });
       }
     });
   }

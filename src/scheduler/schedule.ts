@@ -36,6 +36,13 @@ export interface BackwardNeeds {
   /** One flag for every input, or one per input. */
   inputs: boolean | readonly boolean[];
   output: boolean;
+  /**
+   * Per input: whether the backward reads it, and writes its gradient, in a second phase that
+   * starts once the output gradient (and the other inputs' gradients) are done — a fused layer
+   * running two ops' backwards. The memory plan places that phase half a step later, so the
+   * output gradient's buffer can hold the late input's gradient.
+   */
+  late?: readonly boolean[];
 }
 
 /** Which forward tensors each op's backward needs; ops not listed need neither. */
@@ -49,7 +56,7 @@ export function backwardNeeds(layer: Layer): BackwardNeeds {
       // x, γ and β: the output is not read. A fused join's mask is its output's sign, and its
       // other branch is not read.
       return layer.fusedAdd
-        ? { inputs: [true, false], output: true }
+        ? { inputs: [true, false], output: true, late: [true, false] }
         : { inputs: true, output: false };
     case "relu":
     case "add_relu":
@@ -75,6 +82,17 @@ export interface Schedule {
 export function backwardReads(layer: Layer, t: number): boolean {
   const r = backwardNeeds(layer).inputs;
   return typeof r === "boolean" ? r : layer.inputs.some((u, k) => u === t && r[k]);
+}
+
+/** When layer's backward touches input t, relative to its place on the timeline: 0 or ½. */
+export function backwardPhase(layer: Layer, t: number): number {
+  const late = backwardNeeds(layer).late;
+  return late && layer.inputs.some((u, k) => u === t && late[k]) ? 0.5 : 0;
+}
+
+/** Whether some input of layer is touched in its backward's second phase. */
+export function hasLatePhase(layer: Layer): boolean {
+  return backwardNeeds(layer).late?.some((l) => l) ?? false;
 }
 
 export interface ScheduleOptions {
