@@ -12,6 +12,8 @@ import { generateSynthetic } from "../src/data/synthetic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 import { type TrainConfig, trainRun } from "../src/train/run.ts";
 import { readMetrics } from "../src/train/metrics_log.ts";
+import { buildStepPlan } from "../src/scheduler/step_plan.ts";
+import { replay } from "../src/ops/plan.ts";
 
 /** A fixed synthetic batch, scaled to roughly unit range. */
 function fixedBatch(n: number, size = 28) {
@@ -290,8 +292,23 @@ Deno.test({
       for (let i = 0; i < 3; i++) t.step(x, y, 0.1);
       const metrics = await t.readMetrics();
       const forward = stepLabels(t.plan.forward);
-      runs.push({ state: await model.stateDict(), metrics, forward, bytes: t.plan.plannedBytes });
       t.release();
+      // Inference with the trained running statistics (normalize_add's EVAL path).
+      const ev = await buildStepPlan(model, { batch: 8, mode: "eval" });
+      rt.write(ev.input, 0, x);
+      replay(rt, ev.forward);
+      rt.submit();
+      const logits = new Float32Array(await rt.read(ev.logits, 8 * graph.classes * 4));
+      const evalJoins = stepLabels(ev.forward).filter((l) => l.endsWith(":normalize_add")).length;
+      ev.release();
+      runs.push({
+        state: await model.stateDict(),
+        metrics,
+        forward,
+        bytes: t.plan.plannedBytes,
+        logits,
+        evalJoins,
+      });
       model.dispose();
     }
     const [a, b] = runs;
@@ -305,5 +322,7 @@ Deno.test({
     assert.deepEqual(a.metrics, b.metrics);
     assert.equal(a.state.size, b.state.size);
     for (const [name, v] of a.state) assert.deepEqual(b.state.get(name), v, name);
+    assert.deepEqual([a.evalJoins, b.evalJoins], [9, 0]);
+    assert.deepEqual(a.logits, b.logits);
   },
 });
