@@ -210,7 +210,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "batch norm under the GPU kernel policy (up to 4× the chunks per channel) vs reference",
+  name: "batch norm under the GPU kernel policy (up to 16× the chunks per channel) vs reference",
   ...GPU_TEST,
   async fn() {
     const rt = await runtime("gpu");
