@@ -248,6 +248,26 @@ fn stats_final(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 @group(0) @binding(5) var<storage, read> nm_beta: array<f32>;
 @group(0) @binding(6) var<storage, read_write> nm_y: array<item>;
 
+// One channel's affine map, shared by normalize and normalize_add so both give the same bits.
+struct Affine {
+  mean: f32,
+  k: f32,
+  b: f32,
+}
+
+fn channel_affine(c: u32) -> Affine {
+  var invstd = nm_scale[c];
+  if (EVAL) {
+    invstd = 1.0 / sqrt(invstd + p.eps);
+  }
+  return Affine(nm_mean[c], invstd * nm_gamma[c], nm_beta[c]);
+}
+
+// (x − mean) first: x·scale + shift would cancel catastrophically when |mean| ≫ std.
+fn apply(q: Affine, x: item) -> item {
+  return (x - q.mean) * q.k + q.b;
+}
+
 @compute @workgroup_size(WG)
 fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) lid: u32) {
@@ -255,18 +275,11 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   if (!ch.valid) {
     return;
   }
-  let mean = nm_mean[ch.c];
-  var invstd = nm_scale[ch.c];
-  if (EVAL) {
-    invstd = 1.0 / sqrt(invstd + p.eps);
-  }
-  // (x − mean) first: x·scale + shift would cancel catastrophically when |mean| ≫ std.
-  let k = invstd * nm_gamma[ch.c];
-  let b = nm_beta[ch.c];
+  let q = channel_affine(ch.c);
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
-    var v = (nm_x[i] - mean) * k + b;
+    var v = apply(q, nm_x[i]);
     if (RELU) {
       v = max(v, item(0.0));
     }
@@ -288,18 +301,11 @@ fn normalize_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (!ch.valid) {
     return;
   }
-  let mean = nm_mean[ch.c];
-  var invstd = nm_scale[ch.c];
-  if (EVAL) {
-    invstd = 1.0 / sqrt(invstd + p.eps);
-  }
-  let k = invstd * nm_gamma[ch.c];
-  let b = nm_beta[ch.c];
+  let q = channel_affine(ch.c);
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
-    let v = (nm_x[i] - mean) * k + b;
-    nm_y[i] = max(v + nm_skip[i], item(0.0));
+    nm_y[i] = max(apply(q, nm_x[i]) + nm_skip[i], item(0.0));
     cur = advance(cur);
   }
 }
@@ -357,8 +363,8 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let c = min(ch.c, p.c - 1u);
   let mean = br_mean[c];
   let invstd = br_invstd[c];
-  // normalize's k and b and its expression for v, so the mask is the forward's (a compiler that
-  // fused the two differently could flip only a v within rounding of 0, a ReLU tie).
+  // normalize's k and b and its expression (apply) for v, so the mask is the forward's (a compiler
+  // that fused the two differently could flip only a v within rounding of 0, a ReLU tie).
   let k = invstd * br_gamma[c];
   let b = br_beta[c];
   var sg = item(0.0);
@@ -367,7 +373,7 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, c);
     let x = br_x[i];
-    let g = select(item(0.0), br_dy[i], (x - mean) * k + b > item(0.0));
+    let g = select(item(0.0), br_dy[i], apply(Affine(mean, k, b), x) > item(0.0));
     sg += g;
     sgx += g * ((x - mean) * invstd);
     cur = advance(cur);
@@ -460,7 +466,7 @@ fn bwd_dx_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
     let x = bx_x[i];
-    let g = select(item(0.0), bx_dy[i], (x - q.mean) * q.k + q.beta > item(0.0));
+    let g = select(item(0.0), bx_dy[i], apply(Affine(q.mean, q.k, q.beta), x) > item(0.0));
     let xhat = (x - q.mean) * q.invstd;
     dx_store(i, q.k * (g - q.mean_g - xhat * q.mean_gx));
     cur = advance(cur);
