@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, runtime, stepLabels } from "./helpers/gpu.ts";
 import { buildModel } from "../src/models/zoo.ts";
+import type { Graph } from "../src/graph/ir.ts";
+import type { Runtime } from "../src/gpu/runtime.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { generateSynthetic } from "../src/data/synthetic.ts";
@@ -19,6 +21,18 @@ import { replay } from "../src/ops/plan.ts";
 function fixedBatch(n: number, size = 28) {
   const d = generateSynthetic({ count: n, seed: 7, channels: 1, size });
   return { x: Float32Array.from(d.images, (v) => v / 127.5 - 1), y: Int32Array.from(d.labels) };
+}
+
+/** A model trained three SGD steps on the fixed 12×12 batch of 8; the caller releases both. */
+async function trainThreeSteps(rt: Runtime, graph: Graph, seed: number) {
+  const { x, y } = fixedBatch(8, 12);
+  const model = Model.create(rt, graph, { seed });
+  const trainer = await Trainer.create(model, {
+    batch: 8,
+    optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+  });
+  for (let i = 0; i < 3; i++) trainer.step(x, y, 0.1);
+  return { model, trainer, metrics: await trainer.readMetrics(), x };
 }
 
 Deno.test({
@@ -245,16 +259,9 @@ Deno.test({
     assert.ok(kept.policy.winogradKeepInput && kept.policy.convWinograd === 4);
     const recomputed = await runtime("cpu", { winogradKeepInput: false });
     const graph = buildModel("resnet20", { inputShape: [1, 12, 12] });
-    const { x, y } = fixedBatch(8, 12);
     const runs = [];
     for (const rt of [kept, recomputed]) {
-      const model = Model.create(rt, graph, { seed: 5 });
-      const t = await Trainer.create(model, {
-        batch: 8,
-        optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
-      });
-      for (let i = 0; i < 3; i++) t.step(x, y, 0.1);
-      const metrics = await t.readMetrics();
+      const { model, trainer: t, metrics } = await trainThreeSteps(rt, graph, 5);
       const packs = stepLabels(t.plan.backward)
         .filter((l) => l.startsWith("conv2d_winograd:input_f")).length;
       runs.push({ state: await model.stateDict(), metrics, packs, bytes: t.plan.plannedBytes });
@@ -281,16 +288,9 @@ Deno.test({
     const unfused = await runtime("cpu", { fuseBatchNormJoin: false });
     // Option B: two of the joins add two batch norms (the later one absorbs the join).
     const graph = buildModel("resnet20", { inputShape: [1, 12, 12], shortcut: "B" });
-    const { x, y } = fixedBatch(8, 12);
     const runs = [];
     for (const rt of [fused, unfused]) {
-      const model = Model.create(rt, graph, { seed: 6 });
-      const t = await Trainer.create(model, {
-        batch: 8,
-        optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
-      });
-      for (let i = 0; i < 3; i++) t.step(x, y, 0.1);
-      const metrics = await t.readMetrics();
+      const { model, trainer: t, metrics, x } = await trainThreeSteps(rt, graph, 6);
       const forward = stepLabels(t.plan.forward);
       t.release();
       // Inference with the trained running statistics (normalize_add's EVAL path).
