@@ -13,7 +13,9 @@
 //   input_f{2,4}   x (NCHW; `_c4`: packed NC4HW4 by conv2d_pack.wgsl, one vec4 load per pixel)
 //                  → V[ξ][c/4][tile] (vec4 of 4 channels), T = N·⌈OH/m⌉·⌈OW/m⌉ tiles.
 //   gemm           M[ξ][k/4][tile] = Σ_c V[ξ][c][tile] · U[ξ][c][k]; 16 tiles × 16 channels per
-//                  invocation (the direct kernel's tile and loads), one dispatch per window.
+//                  invocation (the direct kernel's tile and loads), one dispatch per window;
+//                  `gemm_px4` 4 tiles for layers with under 16·WG tiles, `gemm_lanes_k` (under
+//                  4·WG) invocations over output channels, one dispatch.
 //   output_f{2,4}  M → y (NCHW) + bias, or y += (backward-data into an accumulated gradient);
 //                  `output_f4_v4` stores each tile row as a vec4 (OW % 4 = 0).
 // Filter gradient (dw = ∂L/∂g through the same transforms, adjoint order):
@@ -23,8 +25,8 @@
 //   filter_grad_f{2,4}  dw = Gᵀ (Σ_split dU) G, OIHW.
 // Layout: f32; C % 4 = 0 and K % 16 = 0 (filter gradient: C % 16 too; the planner checks).
 //   Bindings per entry: 0 params; filter 1 w, 2 u (the window buffer as storage); input and
-//   grad 1 x or dy, 2 V or dM; gemm 1 V, 2 window, 3 M; output 1 M, 2 bias, 3 y; gemm_dw 1 V,
-//   2 dM, 3 partials; filter_grad 1 partials, 2 dw.
+//   grad 1 x or dy, 2 V or dM; gemm 1 V, 2 window (gemm_lanes_k: all of U), 3 M; output 1 M,
+//   2 bias, 3 y; gemm_dw 1 V, 2 dM, 3 partials; filter_grad 1 partials, 2 dw.
 
 //!include common/grid.wgsl
 
@@ -44,19 +46,20 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> wsrc: array<f32>;
-@group(0) @binding(2) var<storage, read_write> u: array<f32>;
+@group(0) @binding(2) var<storage, read_write> u4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> xv: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> vt: array<vec4f>;
 @group(0) @binding(1) var<storage, read> vin: array<vec4f>;
 @group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
+@group(0) @binding(2) var<storage, read> us: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> mt: array<vec4f>;
 @group(0) @binding(1) var<storage, read> mres: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> yv: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dmin: array<vec4f>;
-@group(0) @binding(1) var<storage, read> parts: array<f32>;
+@group(0) @binding(1) var<storage, read> parts4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> dwout: array<f32>;
 
 // Tap (i, j) of the filter from output channel ko to input channel ci of the Winograd
@@ -67,9 +70,25 @@ fn filter_tap(ko: u32, ci: u32, i: u32, j: u32) -> f32 {
   return wsrc[((ci * p.k + ko) * 3u + 2u - i) * 3u + 2u - j];
 }
 
-fn put_u(xi: u32, ko: u32, ci: u32, val: f32) {
-  let b = xi * p.ktiles + ko / 16u;
-  u[(b / p.bpw) * 16384u + ((b % p.bpw) * p.c + ci) * 16u + ko % 16u] = val;
+// Tap (i, j) of the filters of output channels ko … ko + 3 from input channel ci.
+fn taps4(ko: u32, ci: u32, i: u32, j: u32) -> vec4f {
+  return vec4f(filter_tap(ko, ci, i, j), filter_tap(ko + 1u, ci, i, j),
+    filter_tap(ko + 2u, ci, i, j), filter_tap(ko + 3u, ci, i, j));
+}
+
+// Stores U[ξ][ci][16·block + kl …+ 3] at (window uw, slot ur) and steps to ξ + 1, K/16 blocks on
+// (step: K/16 as whole windows and slots):
+// the window and slot are carried instead of divided out per store, because llvmpipe
+// scalarizes integer division (two per store took a 512→512 filter transform 125 ms).
+fn put_u(uw: ptr<function, u32>, ur: ptr<function, u32>, step: vec2u, ci: u32, kl: u32,
+    val: vec4f) {
+  u4[*uw * 4096u + (*ur * p.c + ci) * 4u + kl / 4u] = val;
+  *uw += step.x;
+  *ur += step.y;
+  if (*ur >= p.bpw) {
+    *ur -= p.bpw;
+    *uw += 1u;
+  }
 }
 
 // 4 channels (base, base + H·W, …) of pixel (yy, xx), zero in the padding.
@@ -108,10 +127,23 @@ fn dy_c4(base: u32, yy: u32, xx: u32) -> vec4f {
 }
 
 // dU[ξ][ci][ko] summed over the tile splits.
-fn du(xi: u32, ko: u32, ci: u32) -> f32 {
-  var acc = 0.0;
-  for (var sp = 0u; sp < p.splits; sp++) { acc += parts[((sp * p.xis + xi) * p.c + ci) * p.k + ko]; }
+// dU[ξ][ci][ko … ko + 3] summed over the splits.
+fn du4(xi: u32, ko: u32, ci: u32) -> vec4f {
+  var acc = vec4f(0.0);
+  for (var sp = 0u; sp < p.splits; sp++) {
+    acc += parts4[(((sp * p.xis + xi) * p.c + ci) * p.k + ko) / 4u];
+  }
   return acc;
+}
+
+// dw[ko + d][ci] at tap index tap (= 3i + j) is g[d], for the 4 output channels.
+fn put_dw(ko: u32, ci: u32, tap: u32, g: vec4f) {
+  let stride = p.c * 9u;
+  let i = (ko * p.c + ci) * 9u + tap;
+  dwout[i] = g.x;
+  dwout[i + stride] = g.y;
+  dwout[i + 2u * stride] = g.z;
+  dwout[i + 3u * stride] = g.w;
 }
 
 fn put_y(base: u32, yy: u32, xx: u32, val: vec4f) {
@@ -127,69 +159,78 @@ fn put_y(base: u32, yy: u32, xx: u32, val: vec4f) {
 }
 
 
-// Filter transform U = G g Gᵀ, one invocation per (output channel, input channel) of the
-// Winograd convolution, written into the GEMM's uniform windows (scalar math in vec4s: the
-// transform code is shared with the activation transforms).
+// Filter transform U = G g Gᵀ, one invocation per (input channel, 16 output channels) of the
+// Winograd convolution, 4 channels at a time, written into the GEMM's uniform windows as vec4
+// stores: neighbouring lanes (input channels) fill neighbouring 64-byte rows of U, where one
+// invocation per (output, input) channel scattered 4-byte stores over all of U (lavapipe, a
+// 512→512 transform: 125 → 44 ms).
 @compute @workgroup_size(64)
 fn filter_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * 64u + lid;
-  if (o >= p.c * p.k) { return; }
-  let ko = o % p.k;
-  let ci = o / p.k;
-  let g0_0 = vec4f(filter_tap(ko, ci, 0u, 0u));
-  let g1_0 = vec4f(filter_tap(ko, ci, 1u, 0u));
-  let g2_0 = vec4f(filter_tap(ko, ci, 2u, 0u));
-  let gt0_0 = g0_0;
-  let gt1_0 = g0_0 * 0.5 + g1_0 * 0.5 + g2_0 * 0.5;
-  let gt2_0 = g0_0 * 0.5 - g1_0 * 0.5 + g2_0 * 0.5;
-  let gt3_0 = g2_0;
-  let g0_1 = vec4f(filter_tap(ko, ci, 0u, 1u));
-  let g1_1 = vec4f(filter_tap(ko, ci, 1u, 1u));
-  let g2_1 = vec4f(filter_tap(ko, ci, 2u, 1u));
-  let gt0_1 = g0_1;
-  let gt1_1 = g0_1 * 0.5 + g1_1 * 0.5 + g2_1 * 0.5;
-  let gt2_1 = g0_1 * 0.5 - g1_1 * 0.5 + g2_1 * 0.5;
-  let gt3_1 = g2_1;
-  let g0_2 = vec4f(filter_tap(ko, ci, 0u, 2u));
-  let g1_2 = vec4f(filter_tap(ko, ci, 1u, 2u));
-  let g2_2 = vec4f(filter_tap(ko, ci, 2u, 2u));
-  let gt0_2 = g0_2;
-  let gt1_2 = g0_2 * 0.5 + g1_2 * 0.5 + g2_2 * 0.5;
-  let gt2_2 = g0_2 * 0.5 - g1_2 * 0.5 + g2_2 * 0.5;
-  let gt3_2 = g2_2;
-  let u0_0 = gt0_0;
-  let u0_1 = gt0_0 * 0.5 + gt0_1 * 0.5 + gt0_2 * 0.5;
-  let u0_2 = gt0_0 * 0.5 - gt0_1 * 0.5 + gt0_2 * 0.5;
-  let u0_3 = gt0_2;
-  put_u(0u, ko, ci, u0_0.x);
-  put_u(1u, ko, ci, u0_1.x);
-  put_u(2u, ko, ci, u0_2.x);
-  put_u(3u, ko, ci, u0_3.x);
-  let u1_0 = gt1_0;
-  let u1_1 = gt1_0 * 0.5 + gt1_1 * 0.5 + gt1_2 * 0.5;
-  let u1_2 = gt1_0 * 0.5 - gt1_1 * 0.5 + gt1_2 * 0.5;
-  let u1_3 = gt1_2;
-  put_u(4u, ko, ci, u1_0.x);
-  put_u(5u, ko, ci, u1_1.x);
-  put_u(6u, ko, ci, u1_2.x);
-  put_u(7u, ko, ci, u1_3.x);
-  let u2_0 = gt2_0;
-  let u2_1 = gt2_0 * 0.5 + gt2_1 * 0.5 + gt2_2 * 0.5;
-  let u2_2 = gt2_0 * 0.5 - gt2_1 * 0.5 + gt2_2 * 0.5;
-  let u2_3 = gt2_2;
-  put_u(8u, ko, ci, u2_0.x);
-  put_u(9u, ko, ci, u2_1.x);
-  put_u(10u, ko, ci, u2_2.x);
-  put_u(11u, ko, ci, u2_3.x);
-  let u3_0 = gt3_0;
-  let u3_1 = gt3_0 * 0.5 + gt3_1 * 0.5 + gt3_2 * 0.5;
-  let u3_2 = gt3_0 * 0.5 - gt3_1 * 0.5 + gt3_2 * 0.5;
-  let u3_3 = gt3_2;
-  put_u(12u, ko, ci, u3_0.x);
-  put_u(13u, ko, ci, u3_1.x);
-  put_u(14u, ko, ci, u3_2.x);
-  put_u(15u, ko, ci, u3_3.x);
+  if (o >= p.c * p.ktiles) { return; }
+  let ci = o % p.c;
+  let kb = o / p.c;
+  let step = vec2u(p.ktiles / p.bpw, p.ktiles % p.bpw);
+  for (var kl = 0u; kl < 16u; kl += 4u) {
+    let ko = kb * 16u + kl;
+    // Block ξ·K/16 + kb of U as (window, slot), stepped by put_u (see there).
+    var uw = kb / p.bpw;
+    var ur = kb % p.bpw;
+    let g0_0 = taps4(ko, ci, 0u, 0u);
+    let g1_0 = taps4(ko, ci, 1u, 0u);
+    let g2_0 = taps4(ko, ci, 2u, 0u);
+    let gt0_0 = g0_0;
+    let gt1_0 = g0_0 * 0.5 + g1_0 * 0.5 + g2_0 * 0.5;
+    let gt2_0 = g0_0 * 0.5 - g1_0 * 0.5 + g2_0 * 0.5;
+    let gt3_0 = g2_0;
+    let g0_1 = taps4(ko, ci, 0u, 1u);
+    let g1_1 = taps4(ko, ci, 1u, 1u);
+    let g2_1 = taps4(ko, ci, 2u, 1u);
+    let gt0_1 = g0_1;
+    let gt1_1 = g0_1 * 0.5 + g1_1 * 0.5 + g2_1 * 0.5;
+    let gt2_1 = g0_1 * 0.5 - g1_1 * 0.5 + g2_1 * 0.5;
+    let gt3_1 = g2_1;
+    let g0_2 = taps4(ko, ci, 0u, 2u);
+    let g1_2 = taps4(ko, ci, 1u, 2u);
+    let g2_2 = taps4(ko, ci, 2u, 2u);
+    let gt0_2 = g0_2;
+    let gt1_2 = g0_2 * 0.5 + g1_2 * 0.5 + g2_2 * 0.5;
+    let gt2_2 = g0_2 * 0.5 - g1_2 * 0.5 + g2_2 * 0.5;
+    let gt3_2 = g2_2;
+    let u0_0 = gt0_0;
+    let u0_1 = gt0_0 * 0.5 + gt0_1 * 0.5 + gt0_2 * 0.5;
+    let u0_2 = gt0_0 * 0.5 - gt0_1 * 0.5 + gt0_2 * 0.5;
+    let u0_3 = gt0_2;
+    put_u(&uw, &ur, step, ci, kl, u0_0);
+    put_u(&uw, &ur, step, ci, kl, u0_1);
+    put_u(&uw, &ur, step, ci, kl, u0_2);
+    put_u(&uw, &ur, step, ci, kl, u0_3);
+    let u1_0 = gt1_0;
+    let u1_1 = gt1_0 * 0.5 + gt1_1 * 0.5 + gt1_2 * 0.5;
+    let u1_2 = gt1_0 * 0.5 - gt1_1 * 0.5 + gt1_2 * 0.5;
+    let u1_3 = gt1_2;
+    put_u(&uw, &ur, step, ci, kl, u1_0);
+    put_u(&uw, &ur, step, ci, kl, u1_1);
+    put_u(&uw, &ur, step, ci, kl, u1_2);
+    put_u(&uw, &ur, step, ci, kl, u1_3);
+    let u2_0 = gt2_0;
+    let u2_1 = gt2_0 * 0.5 + gt2_1 * 0.5 + gt2_2 * 0.5;
+    let u2_2 = gt2_0 * 0.5 - gt2_1 * 0.5 + gt2_2 * 0.5;
+    let u2_3 = gt2_2;
+    put_u(&uw, &ur, step, ci, kl, u2_0);
+    put_u(&uw, &ur, step, ci, kl, u2_1);
+    put_u(&uw, &ur, step, ci, kl, u2_2);
+    put_u(&uw, &ur, step, ci, kl, u2_3);
+    let u3_0 = gt3_0;
+    let u3_1 = gt3_0 * 0.5 + gt3_1 * 0.5 + gt3_2 * 0.5;
+    let u3_2 = gt3_0 * 0.5 - gt3_1 * 0.5 + gt3_2 * 0.5;
+    let u3_3 = gt3_2;
+    put_u(&uw, &ur, step, ci, kl, u3_0);
+    put_u(&uw, &ur, step, ci, kl, u3_1);
+    put_u(&uw, &ur, step, ci, kl, u3_2);
+    put_u(&uw, &ur, step, ci, kl, u3_3);
+  }
 }
 
 // Input transform V = Bᵀ d B for 4 channels of one tile's 4×4 patch (zero outside the
@@ -404,115 +445,124 @@ fn output_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   put_y(base, y0 + 1u, x0 + 1u, y1_1 + b);
 }
 
-// Filter transform U = G g Gᵀ, one invocation per (output channel, input channel) of the
-// Winograd convolution, written into the GEMM's uniform windows (scalar math in vec4s: the
-// transform code is shared with the activation transforms).
+// Filter transform U = G g Gᵀ, one invocation per (input channel, 16 output channels) of the
+// Winograd convolution, 4 channels at a time, written into the GEMM's uniform windows as vec4
+// stores: neighbouring lanes (input channels) fill neighbouring 64-byte rows of U, where one
+// invocation per (output, input) channel scattered 4-byte stores over all of U (lavapipe, a
+// 512→512 transform: 125 → 44 ms).
 @compute @workgroup_size(64)
 fn filter_f4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * 64u + lid;
-  if (o >= p.c * p.k) { return; }
-  let ko = o % p.k;
-  let ci = o / p.k;
-  let g0_0 = vec4f(filter_tap(ko, ci, 0u, 0u));
-  let g1_0 = vec4f(filter_tap(ko, ci, 1u, 0u));
-  let g2_0 = vec4f(filter_tap(ko, ci, 2u, 0u));
-  let gt0_0 = g0_0 * 0.25;
-  let gt1_0 = -g0_0 * 0.166666667 - g1_0 * 0.166666667 - g2_0 * 0.166666667;
-  let gt2_0 = -g0_0 * 0.166666667 + g1_0 * 0.166666667 - g2_0 * 0.166666667;
-  let gt3_0 = g0_0 * 0.0416666667 + g1_0 * 0.0833333333 + g2_0 * 0.166666667;
-  let gt4_0 = g0_0 * 0.0416666667 - g1_0 * 0.0833333333 + g2_0 * 0.166666667;
-  let gt5_0 = g2_0;
-  let g0_1 = vec4f(filter_tap(ko, ci, 0u, 1u));
-  let g1_1 = vec4f(filter_tap(ko, ci, 1u, 1u));
-  let g2_1 = vec4f(filter_tap(ko, ci, 2u, 1u));
-  let gt0_1 = g0_1 * 0.25;
-  let gt1_1 = -g0_1 * 0.166666667 - g1_1 * 0.166666667 - g2_1 * 0.166666667;
-  let gt2_1 = -g0_1 * 0.166666667 + g1_1 * 0.166666667 - g2_1 * 0.166666667;
-  let gt3_1 = g0_1 * 0.0416666667 + g1_1 * 0.0833333333 + g2_1 * 0.166666667;
-  let gt4_1 = g0_1 * 0.0416666667 - g1_1 * 0.0833333333 + g2_1 * 0.166666667;
-  let gt5_1 = g2_1;
-  let g0_2 = vec4f(filter_tap(ko, ci, 0u, 2u));
-  let g1_2 = vec4f(filter_tap(ko, ci, 1u, 2u));
-  let g2_2 = vec4f(filter_tap(ko, ci, 2u, 2u));
-  let gt0_2 = g0_2 * 0.25;
-  let gt1_2 = -g0_2 * 0.166666667 - g1_2 * 0.166666667 - g2_2 * 0.166666667;
-  let gt2_2 = -g0_2 * 0.166666667 + g1_2 * 0.166666667 - g2_2 * 0.166666667;
-  let gt3_2 = g0_2 * 0.0416666667 + g1_2 * 0.0833333333 + g2_2 * 0.166666667;
-  let gt4_2 = g0_2 * 0.0416666667 - g1_2 * 0.0833333333 + g2_2 * 0.166666667;
-  let gt5_2 = g2_2;
-  let u0_0 = gt0_0 * 0.25;
-  let u0_1 = -gt0_0 * 0.166666667 - gt0_1 * 0.166666667 - gt0_2 * 0.166666667;
-  let u0_2 = -gt0_0 * 0.166666667 + gt0_1 * 0.166666667 - gt0_2 * 0.166666667;
-  let u0_3 = gt0_0 * 0.0416666667 + gt0_1 * 0.0833333333 + gt0_2 * 0.166666667;
-  let u0_4 = gt0_0 * 0.0416666667 - gt0_1 * 0.0833333333 + gt0_2 * 0.166666667;
-  let u0_5 = gt0_2;
-  put_u(0u, ko, ci, u0_0.x);
-  put_u(1u, ko, ci, u0_1.x);
-  put_u(2u, ko, ci, u0_2.x);
-  put_u(3u, ko, ci, u0_3.x);
-  put_u(4u, ko, ci, u0_4.x);
-  put_u(5u, ko, ci, u0_5.x);
-  let u1_0 = gt1_0 * 0.25;
-  let u1_1 = -gt1_0 * 0.166666667 - gt1_1 * 0.166666667 - gt1_2 * 0.166666667;
-  let u1_2 = -gt1_0 * 0.166666667 + gt1_1 * 0.166666667 - gt1_2 * 0.166666667;
-  let u1_3 = gt1_0 * 0.0416666667 + gt1_1 * 0.0833333333 + gt1_2 * 0.166666667;
-  let u1_4 = gt1_0 * 0.0416666667 - gt1_1 * 0.0833333333 + gt1_2 * 0.166666667;
-  let u1_5 = gt1_2;
-  put_u(6u, ko, ci, u1_0.x);
-  put_u(7u, ko, ci, u1_1.x);
-  put_u(8u, ko, ci, u1_2.x);
-  put_u(9u, ko, ci, u1_3.x);
-  put_u(10u, ko, ci, u1_4.x);
-  put_u(11u, ko, ci, u1_5.x);
-  let u2_0 = gt2_0 * 0.25;
-  let u2_1 = -gt2_0 * 0.166666667 - gt2_1 * 0.166666667 - gt2_2 * 0.166666667;
-  let u2_2 = -gt2_0 * 0.166666667 + gt2_1 * 0.166666667 - gt2_2 * 0.166666667;
-  let u2_3 = gt2_0 * 0.0416666667 + gt2_1 * 0.0833333333 + gt2_2 * 0.166666667;
-  let u2_4 = gt2_0 * 0.0416666667 - gt2_1 * 0.0833333333 + gt2_2 * 0.166666667;
-  let u2_5 = gt2_2;
-  put_u(12u, ko, ci, u2_0.x);
-  put_u(13u, ko, ci, u2_1.x);
-  put_u(14u, ko, ci, u2_2.x);
-  put_u(15u, ko, ci, u2_3.x);
-  put_u(16u, ko, ci, u2_4.x);
-  put_u(17u, ko, ci, u2_5.x);
-  let u3_0 = gt3_0 * 0.25;
-  let u3_1 = -gt3_0 * 0.166666667 - gt3_1 * 0.166666667 - gt3_2 * 0.166666667;
-  let u3_2 = -gt3_0 * 0.166666667 + gt3_1 * 0.166666667 - gt3_2 * 0.166666667;
-  let u3_3 = gt3_0 * 0.0416666667 + gt3_1 * 0.0833333333 + gt3_2 * 0.166666667;
-  let u3_4 = gt3_0 * 0.0416666667 - gt3_1 * 0.0833333333 + gt3_2 * 0.166666667;
-  let u3_5 = gt3_2;
-  put_u(18u, ko, ci, u3_0.x);
-  put_u(19u, ko, ci, u3_1.x);
-  put_u(20u, ko, ci, u3_2.x);
-  put_u(21u, ko, ci, u3_3.x);
-  put_u(22u, ko, ci, u3_4.x);
-  put_u(23u, ko, ci, u3_5.x);
-  let u4_0 = gt4_0 * 0.25;
-  let u4_1 = -gt4_0 * 0.166666667 - gt4_1 * 0.166666667 - gt4_2 * 0.166666667;
-  let u4_2 = -gt4_0 * 0.166666667 + gt4_1 * 0.166666667 - gt4_2 * 0.166666667;
-  let u4_3 = gt4_0 * 0.0416666667 + gt4_1 * 0.0833333333 + gt4_2 * 0.166666667;
-  let u4_4 = gt4_0 * 0.0416666667 - gt4_1 * 0.0833333333 + gt4_2 * 0.166666667;
-  let u4_5 = gt4_2;
-  put_u(24u, ko, ci, u4_0.x);
-  put_u(25u, ko, ci, u4_1.x);
-  put_u(26u, ko, ci, u4_2.x);
-  put_u(27u, ko, ci, u4_3.x);
-  put_u(28u, ko, ci, u4_4.x);
-  put_u(29u, ko, ci, u4_5.x);
-  let u5_0 = gt5_0 * 0.25;
-  let u5_1 = -gt5_0 * 0.166666667 - gt5_1 * 0.166666667 - gt5_2 * 0.166666667;
-  let u5_2 = -gt5_0 * 0.166666667 + gt5_1 * 0.166666667 - gt5_2 * 0.166666667;
-  let u5_3 = gt5_0 * 0.0416666667 + gt5_1 * 0.0833333333 + gt5_2 * 0.166666667;
-  let u5_4 = gt5_0 * 0.0416666667 - gt5_1 * 0.0833333333 + gt5_2 * 0.166666667;
-  let u5_5 = gt5_2;
-  put_u(30u, ko, ci, u5_0.x);
-  put_u(31u, ko, ci, u5_1.x);
-  put_u(32u, ko, ci, u5_2.x);
-  put_u(33u, ko, ci, u5_3.x);
-  put_u(34u, ko, ci, u5_4.x);
-  put_u(35u, ko, ci, u5_5.x);
+  if (o >= p.c * p.ktiles) { return; }
+  let ci = o % p.c;
+  let kb = o / p.c;
+  let step = vec2u(p.ktiles / p.bpw, p.ktiles % p.bpw);
+  for (var kl = 0u; kl < 16u; kl += 4u) {
+    let ko = kb * 16u + kl;
+    // Block ξ·K/16 + kb of U as (window, slot), stepped by put_u (see there).
+    var uw = kb / p.bpw;
+    var ur = kb % p.bpw;
+    let g0_0 = taps4(ko, ci, 0u, 0u);
+    let g1_0 = taps4(ko, ci, 1u, 0u);
+    let g2_0 = taps4(ko, ci, 2u, 0u);
+    let gt0_0 = g0_0 * 0.25;
+    let gt1_0 = -g0_0 * 0.166666667 - g1_0 * 0.166666667 - g2_0 * 0.166666667;
+    let gt2_0 = -g0_0 * 0.166666667 + g1_0 * 0.166666667 - g2_0 * 0.166666667;
+    let gt3_0 = g0_0 * 0.0416666667 + g1_0 * 0.0833333333 + g2_0 * 0.166666667;
+    let gt4_0 = g0_0 * 0.0416666667 - g1_0 * 0.0833333333 + g2_0 * 0.166666667;
+    let gt5_0 = g2_0;
+    let g0_1 = taps4(ko, ci, 0u, 1u);
+    let g1_1 = taps4(ko, ci, 1u, 1u);
+    let g2_1 = taps4(ko, ci, 2u, 1u);
+    let gt0_1 = g0_1 * 0.25;
+    let gt1_1 = -g0_1 * 0.166666667 - g1_1 * 0.166666667 - g2_1 * 0.166666667;
+    let gt2_1 = -g0_1 * 0.166666667 + g1_1 * 0.166666667 - g2_1 * 0.166666667;
+    let gt3_1 = g0_1 * 0.0416666667 + g1_1 * 0.0833333333 + g2_1 * 0.166666667;
+    let gt4_1 = g0_1 * 0.0416666667 - g1_1 * 0.0833333333 + g2_1 * 0.166666667;
+    let gt5_1 = g2_1;
+    let g0_2 = taps4(ko, ci, 0u, 2u);
+    let g1_2 = taps4(ko, ci, 1u, 2u);
+    let g2_2 = taps4(ko, ci, 2u, 2u);
+    let gt0_2 = g0_2 * 0.25;
+    let gt1_2 = -g0_2 * 0.166666667 - g1_2 * 0.166666667 - g2_2 * 0.166666667;
+    let gt2_2 = -g0_2 * 0.166666667 + g1_2 * 0.166666667 - g2_2 * 0.166666667;
+    let gt3_2 = g0_2 * 0.0416666667 + g1_2 * 0.0833333333 + g2_2 * 0.166666667;
+    let gt4_2 = g0_2 * 0.0416666667 - g1_2 * 0.0833333333 + g2_2 * 0.166666667;
+    let gt5_2 = g2_2;
+    let u0_0 = gt0_0 * 0.25;
+    let u0_1 = -gt0_0 * 0.166666667 - gt0_1 * 0.166666667 - gt0_2 * 0.166666667;
+    let u0_2 = -gt0_0 * 0.166666667 + gt0_1 * 0.166666667 - gt0_2 * 0.166666667;
+    let u0_3 = gt0_0 * 0.0416666667 + gt0_1 * 0.0833333333 + gt0_2 * 0.166666667;
+    let u0_4 = gt0_0 * 0.0416666667 - gt0_1 * 0.0833333333 + gt0_2 * 0.166666667;
+    let u0_5 = gt0_2;
+    put_u(&uw, &ur, step, ci, kl, u0_0);
+    put_u(&uw, &ur, step, ci, kl, u0_1);
+    put_u(&uw, &ur, step, ci, kl, u0_2);
+    put_u(&uw, &ur, step, ci, kl, u0_3);
+    put_u(&uw, &ur, step, ci, kl, u0_4);
+    put_u(&uw, &ur, step, ci, kl, u0_5);
+    let u1_0 = gt1_0 * 0.25;
+    let u1_1 = -gt1_0 * 0.166666667 - gt1_1 * 0.166666667 - gt1_2 * 0.166666667;
+    let u1_2 = -gt1_0 * 0.166666667 + gt1_1 * 0.166666667 - gt1_2 * 0.166666667;
+    let u1_3 = gt1_0 * 0.0416666667 + gt1_1 * 0.0833333333 + gt1_2 * 0.166666667;
+    let u1_4 = gt1_0 * 0.0416666667 - gt1_1 * 0.0833333333 + gt1_2 * 0.166666667;
+    let u1_5 = gt1_2;
+    put_u(&uw, &ur, step, ci, kl, u1_0);
+    put_u(&uw, &ur, step, ci, kl, u1_1);
+    put_u(&uw, &ur, step, ci, kl, u1_2);
+    put_u(&uw, &ur, step, ci, kl, u1_3);
+    put_u(&uw, &ur, step, ci, kl, u1_4);
+    put_u(&uw, &ur, step, ci, kl, u1_5);
+    let u2_0 = gt2_0 * 0.25;
+    let u2_1 = -gt2_0 * 0.166666667 - gt2_1 * 0.166666667 - gt2_2 * 0.166666667;
+    let u2_2 = -gt2_0 * 0.166666667 + gt2_1 * 0.166666667 - gt2_2 * 0.166666667;
+    let u2_3 = gt2_0 * 0.0416666667 + gt2_1 * 0.0833333333 + gt2_2 * 0.166666667;
+    let u2_4 = gt2_0 * 0.0416666667 - gt2_1 * 0.0833333333 + gt2_2 * 0.166666667;
+    let u2_5 = gt2_2;
+    put_u(&uw, &ur, step, ci, kl, u2_0);
+    put_u(&uw, &ur, step, ci, kl, u2_1);
+    put_u(&uw, &ur, step, ci, kl, u2_2);
+    put_u(&uw, &ur, step, ci, kl, u2_3);
+    put_u(&uw, &ur, step, ci, kl, u2_4);
+    put_u(&uw, &ur, step, ci, kl, u2_5);
+    let u3_0 = gt3_0 * 0.25;
+    let u3_1 = -gt3_0 * 0.166666667 - gt3_1 * 0.166666667 - gt3_2 * 0.166666667;
+    let u3_2 = -gt3_0 * 0.166666667 + gt3_1 * 0.166666667 - gt3_2 * 0.166666667;
+    let u3_3 = gt3_0 * 0.0416666667 + gt3_1 * 0.0833333333 + gt3_2 * 0.166666667;
+    let u3_4 = gt3_0 * 0.0416666667 - gt3_1 * 0.0833333333 + gt3_2 * 0.166666667;
+    let u3_5 = gt3_2;
+    put_u(&uw, &ur, step, ci, kl, u3_0);
+    put_u(&uw, &ur, step, ci, kl, u3_1);
+    put_u(&uw, &ur, step, ci, kl, u3_2);
+    put_u(&uw, &ur, step, ci, kl, u3_3);
+    put_u(&uw, &ur, step, ci, kl, u3_4);
+    put_u(&uw, &ur, step, ci, kl, u3_5);
+    let u4_0 = gt4_0 * 0.25;
+    let u4_1 = -gt4_0 * 0.166666667 - gt4_1 * 0.166666667 - gt4_2 * 0.166666667;
+    let u4_2 = -gt4_0 * 0.166666667 + gt4_1 * 0.166666667 - gt4_2 * 0.166666667;
+    let u4_3 = gt4_0 * 0.0416666667 + gt4_1 * 0.0833333333 + gt4_2 * 0.166666667;
+    let u4_4 = gt4_0 * 0.0416666667 - gt4_1 * 0.0833333333 + gt4_2 * 0.166666667;
+    let u4_5 = gt4_2;
+    put_u(&uw, &ur, step, ci, kl, u4_0);
+    put_u(&uw, &ur, step, ci, kl, u4_1);
+    put_u(&uw, &ur, step, ci, kl, u4_2);
+    put_u(&uw, &ur, step, ci, kl, u4_3);
+    put_u(&uw, &ur, step, ci, kl, u4_4);
+    put_u(&uw, &ur, step, ci, kl, u4_5);
+    let u5_0 = gt5_0 * 0.25;
+    let u5_1 = -gt5_0 * 0.166666667 - gt5_1 * 0.166666667 - gt5_2 * 0.166666667;
+    let u5_2 = -gt5_0 * 0.166666667 + gt5_1 * 0.166666667 - gt5_2 * 0.166666667;
+    let u5_3 = gt5_0 * 0.0416666667 + gt5_1 * 0.0833333333 + gt5_2 * 0.166666667;
+    let u5_4 = gt5_0 * 0.0416666667 - gt5_1 * 0.0833333333 + gt5_2 * 0.166666667;
+    let u5_5 = gt5_2;
+    put_u(&uw, &ur, step, ci, kl, u5_0);
+    put_u(&uw, &ur, step, ci, kl, u5_1);
+    put_u(&uw, &ur, step, ci, kl, u5_2);
+    put_u(&uw, &ur, step, ci, kl, u5_3);
+    put_u(&uw, &ur, step, ci, kl, u5_4);
+    put_u(&uw, &ur, step, ci, kl, u5_5);
+  }
 }
 
 // Input transform V = Bᵀ d B for 4 channels of one tile's 6×6 patch (zero outside the
@@ -1185,60 +1235,61 @@ fn grad_f2_c4(@builtin(workgroup_id) wid: vec3u,
   vt[15u * plane + o] = d3_3;
 }
 
-// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first.
+// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first; one invocation per
+// (4 output channels, input channel), so the partials are vec4 loads.
 @compute @workgroup_size(64)
 fn filter_grad_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * 64u + lid;
-  if (o >= p.c * p.k) { return; }
-  let ko = o % p.k;
-  let ci = o / p.k;
-  let e0_0 = vec4f(du(0u, ko, ci));
-  let e1_0 = vec4f(du(4u, ko, ci));
-  let e2_0 = vec4f(du(8u, ko, ci));
-  let e3_0 = vec4f(du(12u, ko, ci));
+  if (o >= p.c * p.k4) { return; }
+  let ko = (o % p.k4) * 4u;
+  let ci = o / p.k4;
+  let e0_0 = du4(0u, ko, ci);
+  let e1_0 = du4(4u, ko, ci);
+  let e2_0 = du4(8u, ko, ci);
+  let e3_0 = du4(12u, ko, ci);
   let t0_0 = e0_0 + e1_0 * 0.5 + e2_0 * 0.5;
   let t1_0 = e1_0 * 0.5 - e2_0 * 0.5;
   let t2_0 = e1_0 * 0.5 + e2_0 * 0.5 + e3_0;
-  let e0_1 = vec4f(du(1u, ko, ci));
-  let e1_1 = vec4f(du(5u, ko, ci));
-  let e2_1 = vec4f(du(9u, ko, ci));
-  let e3_1 = vec4f(du(13u, ko, ci));
+  let e0_1 = du4(1u, ko, ci);
+  let e1_1 = du4(5u, ko, ci);
+  let e2_1 = du4(9u, ko, ci);
+  let e3_1 = du4(13u, ko, ci);
   let t0_1 = e0_1 + e1_1 * 0.5 + e2_1 * 0.5;
   let t1_1 = e1_1 * 0.5 - e2_1 * 0.5;
   let t2_1 = e1_1 * 0.5 + e2_1 * 0.5 + e3_1;
-  let e0_2 = vec4f(du(2u, ko, ci));
-  let e1_2 = vec4f(du(6u, ko, ci));
-  let e2_2 = vec4f(du(10u, ko, ci));
-  let e3_2 = vec4f(du(14u, ko, ci));
+  let e0_2 = du4(2u, ko, ci);
+  let e1_2 = du4(6u, ko, ci);
+  let e2_2 = du4(10u, ko, ci);
+  let e3_2 = du4(14u, ko, ci);
   let t0_2 = e0_2 + e1_2 * 0.5 + e2_2 * 0.5;
   let t1_2 = e1_2 * 0.5 - e2_2 * 0.5;
   let t2_2 = e1_2 * 0.5 + e2_2 * 0.5 + e3_2;
-  let e0_3 = vec4f(du(3u, ko, ci));
-  let e1_3 = vec4f(du(7u, ko, ci));
-  let e2_3 = vec4f(du(11u, ko, ci));
-  let e3_3 = vec4f(du(15u, ko, ci));
+  let e0_3 = du4(3u, ko, ci);
+  let e1_3 = du4(7u, ko, ci);
+  let e2_3 = du4(11u, ko, ci);
+  let e3_3 = du4(15u, ko, ci);
   let t0_3 = e0_3 + e1_3 * 0.5 + e2_3 * 0.5;
   let t1_3 = e1_3 * 0.5 - e2_3 * 0.5;
   let t2_3 = e1_3 * 0.5 + e2_3 * 0.5 + e3_3;
   let g0_0 = t0_0 + t0_1 * 0.5 + t0_2 * 0.5;
   let g0_1 = t0_1 * 0.5 - t0_2 * 0.5;
   let g0_2 = t0_1 * 0.5 + t0_2 * 0.5 + t0_3;
-  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 0u] = g0_0.x;
-  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 1u] = g0_1.x;
-  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 2u] = g0_2.x;
+  put_dw(ko, ci, 0u, g0_0);
+  put_dw(ko, ci, 1u, g0_1);
+  put_dw(ko, ci, 2u, g0_2);
   let g1_0 = t1_0 + t1_1 * 0.5 + t1_2 * 0.5;
   let g1_1 = t1_1 * 0.5 - t1_2 * 0.5;
   let g1_2 = t1_1 * 0.5 + t1_2 * 0.5 + t1_3;
-  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 0u] = g1_0.x;
-  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 1u] = g1_1.x;
-  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 2u] = g1_2.x;
+  put_dw(ko, ci, 3u, g1_0);
+  put_dw(ko, ci, 4u, g1_1);
+  put_dw(ko, ci, 5u, g1_2);
   let g2_0 = t2_0 + t2_1 * 0.5 + t2_2 * 0.5;
   let g2_1 = t2_1 * 0.5 - t2_2 * 0.5;
   let g2_2 = t2_1 * 0.5 + t2_2 * 0.5 + t2_3;
-  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 0u] = g2_0.x;
-  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 1u] = g2_1.x;
-  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 2u] = g2_2.x;
+  put_dw(ko, ci, 6u, g2_0);
+  put_dw(ko, ci, 7u, g2_1);
+  put_dw(ko, ci, 8u, g2_2);
 }
 
 // Filter gradient: dM = A dY Aᵀ for 4 channels of one tile's 4×4 dy,
@@ -1497,86 +1548,87 @@ fn grad_f4_c4(@builtin(workgroup_id) wid: vec3u,
   vt[35u * plane + o] = d5_5;
 }
 
-// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first.
+// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first; one invocation per
+// (4 output channels, input channel), so the partials are vec4 loads.
 @compute @workgroup_size(64)
 fn filter_grad_f4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * 64u + lid;
-  if (o >= p.c * p.k) { return; }
-  let ko = o % p.k;
-  let ci = o / p.k;
-  let e0_0 = vec4f(du(0u, ko, ci));
-  let e1_0 = vec4f(du(6u, ko, ci));
-  let e2_0 = vec4f(du(12u, ko, ci));
-  let e3_0 = vec4f(du(18u, ko, ci));
-  let e4_0 = vec4f(du(24u, ko, ci));
-  let e5_0 = vec4f(du(30u, ko, ci));
+  if (o >= p.c * p.k4) { return; }
+  let ko = (o % p.k4) * 4u;
+  let ci = o / p.k4;
+  let e0_0 = du4(0u, ko, ci);
+  let e1_0 = du4(6u, ko, ci);
+  let e2_0 = du4(12u, ko, ci);
+  let e3_0 = du4(18u, ko, ci);
+  let e4_0 = du4(24u, ko, ci);
+  let e5_0 = du4(30u, ko, ci);
   let t0_0 = e0_0 * 0.25 - e1_0 * 0.166666667 - e2_0 * 0.166666667 + e3_0 * 0.0416666667 + e4_0 * 0.0416666667;
   let t1_0 = -e1_0 * 0.166666667 + e2_0 * 0.166666667 + e3_0 * 0.0833333333 - e4_0 * 0.0833333333;
   let t2_0 = -e1_0 * 0.166666667 - e2_0 * 0.166666667 + e3_0 * 0.166666667 + e4_0 * 0.166666667 + e5_0;
-  let e0_1 = vec4f(du(1u, ko, ci));
-  let e1_1 = vec4f(du(7u, ko, ci));
-  let e2_1 = vec4f(du(13u, ko, ci));
-  let e3_1 = vec4f(du(19u, ko, ci));
-  let e4_1 = vec4f(du(25u, ko, ci));
-  let e5_1 = vec4f(du(31u, ko, ci));
+  let e0_1 = du4(1u, ko, ci);
+  let e1_1 = du4(7u, ko, ci);
+  let e2_1 = du4(13u, ko, ci);
+  let e3_1 = du4(19u, ko, ci);
+  let e4_1 = du4(25u, ko, ci);
+  let e5_1 = du4(31u, ko, ci);
   let t0_1 = e0_1 * 0.25 - e1_1 * 0.166666667 - e2_1 * 0.166666667 + e3_1 * 0.0416666667 + e4_1 * 0.0416666667;
   let t1_1 = -e1_1 * 0.166666667 + e2_1 * 0.166666667 + e3_1 * 0.0833333333 - e4_1 * 0.0833333333;
   let t2_1 = -e1_1 * 0.166666667 - e2_1 * 0.166666667 + e3_1 * 0.166666667 + e4_1 * 0.166666667 + e5_1;
-  let e0_2 = vec4f(du(2u, ko, ci));
-  let e1_2 = vec4f(du(8u, ko, ci));
-  let e2_2 = vec4f(du(14u, ko, ci));
-  let e3_2 = vec4f(du(20u, ko, ci));
-  let e4_2 = vec4f(du(26u, ko, ci));
-  let e5_2 = vec4f(du(32u, ko, ci));
+  let e0_2 = du4(2u, ko, ci);
+  let e1_2 = du4(8u, ko, ci);
+  let e2_2 = du4(14u, ko, ci);
+  let e3_2 = du4(20u, ko, ci);
+  let e4_2 = du4(26u, ko, ci);
+  let e5_2 = du4(32u, ko, ci);
   let t0_2 = e0_2 * 0.25 - e1_2 * 0.166666667 - e2_2 * 0.166666667 + e3_2 * 0.0416666667 + e4_2 * 0.0416666667;
   let t1_2 = -e1_2 * 0.166666667 + e2_2 * 0.166666667 + e3_2 * 0.0833333333 - e4_2 * 0.0833333333;
   let t2_2 = -e1_2 * 0.166666667 - e2_2 * 0.166666667 + e3_2 * 0.166666667 + e4_2 * 0.166666667 + e5_2;
-  let e0_3 = vec4f(du(3u, ko, ci));
-  let e1_3 = vec4f(du(9u, ko, ci));
-  let e2_3 = vec4f(du(15u, ko, ci));
-  let e3_3 = vec4f(du(21u, ko, ci));
-  let e4_3 = vec4f(du(27u, ko, ci));
-  let e5_3 = vec4f(du(33u, ko, ci));
+  let e0_3 = du4(3u, ko, ci);
+  let e1_3 = du4(9u, ko, ci);
+  let e2_3 = du4(15u, ko, ci);
+  let e3_3 = du4(21u, ko, ci);
+  let e4_3 = du4(27u, ko, ci);
+  let e5_3 = du4(33u, ko, ci);
   let t0_3 = e0_3 * 0.25 - e1_3 * 0.166666667 - e2_3 * 0.166666667 + e3_3 * 0.0416666667 + e4_3 * 0.0416666667;
   let t1_3 = -e1_3 * 0.166666667 + e2_3 * 0.166666667 + e3_3 * 0.0833333333 - e4_3 * 0.0833333333;
   let t2_3 = -e1_3 * 0.166666667 - e2_3 * 0.166666667 + e3_3 * 0.166666667 + e4_3 * 0.166666667 + e5_3;
-  let e0_4 = vec4f(du(4u, ko, ci));
-  let e1_4 = vec4f(du(10u, ko, ci));
-  let e2_4 = vec4f(du(16u, ko, ci));
-  let e3_4 = vec4f(du(22u, ko, ci));
-  let e4_4 = vec4f(du(28u, ko, ci));
-  let e5_4 = vec4f(du(34u, ko, ci));
+  let e0_4 = du4(4u, ko, ci);
+  let e1_4 = du4(10u, ko, ci);
+  let e2_4 = du4(16u, ko, ci);
+  let e3_4 = du4(22u, ko, ci);
+  let e4_4 = du4(28u, ko, ci);
+  let e5_4 = du4(34u, ko, ci);
   let t0_4 = e0_4 * 0.25 - e1_4 * 0.166666667 - e2_4 * 0.166666667 + e3_4 * 0.0416666667 + e4_4 * 0.0416666667;
   let t1_4 = -e1_4 * 0.166666667 + e2_4 * 0.166666667 + e3_4 * 0.0833333333 - e4_4 * 0.0833333333;
   let t2_4 = -e1_4 * 0.166666667 - e2_4 * 0.166666667 + e3_4 * 0.166666667 + e4_4 * 0.166666667 + e5_4;
-  let e0_5 = vec4f(du(5u, ko, ci));
-  let e1_5 = vec4f(du(11u, ko, ci));
-  let e2_5 = vec4f(du(17u, ko, ci));
-  let e3_5 = vec4f(du(23u, ko, ci));
-  let e4_5 = vec4f(du(29u, ko, ci));
-  let e5_5 = vec4f(du(35u, ko, ci));
+  let e0_5 = du4(5u, ko, ci);
+  let e1_5 = du4(11u, ko, ci);
+  let e2_5 = du4(17u, ko, ci);
+  let e3_5 = du4(23u, ko, ci);
+  let e4_5 = du4(29u, ko, ci);
+  let e5_5 = du4(35u, ko, ci);
   let t0_5 = e0_5 * 0.25 - e1_5 * 0.166666667 - e2_5 * 0.166666667 + e3_5 * 0.0416666667 + e4_5 * 0.0416666667;
   let t1_5 = -e1_5 * 0.166666667 + e2_5 * 0.166666667 + e3_5 * 0.0833333333 - e4_5 * 0.0833333333;
   let t2_5 = -e1_5 * 0.166666667 - e2_5 * 0.166666667 + e3_5 * 0.166666667 + e4_5 * 0.166666667 + e5_5;
   let g0_0 = t0_0 * 0.25 - t0_1 * 0.166666667 - t0_2 * 0.166666667 + t0_3 * 0.0416666667 + t0_4 * 0.0416666667;
   let g0_1 = -t0_1 * 0.166666667 + t0_2 * 0.166666667 + t0_3 * 0.0833333333 - t0_4 * 0.0833333333;
   let g0_2 = -t0_1 * 0.166666667 - t0_2 * 0.166666667 + t0_3 * 0.166666667 + t0_4 * 0.166666667 + t0_5;
-  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 0u] = g0_0.x;
-  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 1u] = g0_1.x;
-  dwout[((ko * p.c + ci) * 3u + 0u) * 3u + 2u] = g0_2.x;
+  put_dw(ko, ci, 0u, g0_0);
+  put_dw(ko, ci, 1u, g0_1);
+  put_dw(ko, ci, 2u, g0_2);
   let g1_0 = t1_0 * 0.25 - t1_1 * 0.166666667 - t1_2 * 0.166666667 + t1_3 * 0.0416666667 + t1_4 * 0.0416666667;
   let g1_1 = -t1_1 * 0.166666667 + t1_2 * 0.166666667 + t1_3 * 0.0833333333 - t1_4 * 0.0833333333;
   let g1_2 = -t1_1 * 0.166666667 - t1_2 * 0.166666667 + t1_3 * 0.166666667 + t1_4 * 0.166666667 + t1_5;
-  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 0u] = g1_0.x;
-  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 1u] = g1_1.x;
-  dwout[((ko * p.c + ci) * 3u + 1u) * 3u + 2u] = g1_2.x;
+  put_dw(ko, ci, 3u, g1_0);
+  put_dw(ko, ci, 4u, g1_1);
+  put_dw(ko, ci, 5u, g1_2);
   let g2_0 = t2_0 * 0.25 - t2_1 * 0.166666667 - t2_2 * 0.166666667 + t2_3 * 0.0416666667 + t2_4 * 0.0416666667;
   let g2_1 = -t2_1 * 0.166666667 + t2_2 * 0.166666667 + t2_3 * 0.0833333333 - t2_4 * 0.0833333333;
   let g2_2 = -t2_1 * 0.166666667 - t2_2 * 0.166666667 + t2_3 * 0.166666667 + t2_4 * 0.166666667 + t2_5;
-  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 0u] = g2_0.x;
-  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 1u] = g2_1.x;
-  dwout[((ko * p.c + ci) * 3u + 2u) * 3u + 2u] = g2_2.x;
+  put_dw(ko, ci, 6u, g2_0);
+  put_dw(ko, ci, 7u, g2_1);
+  put_dw(ko, ci, 8u, g2_2);
 }
 
 // Filter gradient: dU partials[split][ξ][c][k] (vec4 over k), 16 c × 16 k per invocation.
@@ -1804,8 +1856,8 @@ fn gemm_dw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 // input channels, U rows uniform gathers. One dispatch per window; workgroups walk
 // (tile group, block) with the tile group fastest.
 @compute @workgroup_size(WG)
-fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) lid: u32) {
+fn gemm(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let g = linear_workgroup(wid, nwg);
   let bl = g / p.tgroups;
   let b = p.block0 + bl;
@@ -2267,5 +2319,423 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     mt[mbase + 1u * p.t + tile0 + 15u * WG] = a15_1;
     mt[mbase + 2u * p.t + tile0 + 15u * WG] = a15_2;
     mt[mbase + 3u * p.t + tile0 + 15u * WG] = a15_3;
+  }
+}
+
+// The (m+2)² GEMMs M[ξ] (tiles × K) = V[ξ] (tiles × C) · U[ξ] (C × K). Invocation: 4 tiles
+// (tile0 + i·WG) × 16 output channels, accumulators as named vec4s; V rows are vec4 loads of 4
+// input channels, U rows uniform gathers. One dispatch per window; workgroups walk
+// (tile group, block) with the tile group fastest.
+@compute @workgroup_size(WG)
+fn gemm_px4(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = linear_workgroup(wid, nwg);
+  let bl = g / p.tgroups;
+  let b = p.block0 + bl;
+  if (bl >= p.bpw || b >= p.blocks) { return; }
+  let xi = b / p.ktiles;
+  let kt = b % p.ktiles;
+  let tile0 = (g % p.tgroups) * 4u * WG + lid;
+  let last = p.t - 1u;
+  let vbase = xi * p.c4 * p.t;
+  let wrow = bl * p.c * 4u;
+  let mbase = (xi * p.k4 + kt * 4u) * p.t;
+  var a0_0 = vec4f(0.0);
+  var a0_1 = vec4f(0.0);
+  var a0_2 = vec4f(0.0);
+  var a0_3 = vec4f(0.0);
+  var a1_0 = vec4f(0.0);
+  var a1_1 = vec4f(0.0);
+  var a1_2 = vec4f(0.0);
+  var a1_3 = vec4f(0.0);
+  var a2_0 = vec4f(0.0);
+  var a2_1 = vec4f(0.0);
+  var a2_2 = vec4f(0.0);
+  var a2_3 = vec4f(0.0);
+  var a3_0 = vec4f(0.0);
+  var a3_1 = vec4f(0.0);
+  var a3_2 = vec4f(0.0);
+  var a3_3 = vec4f(0.0);
+  for (var q = 0u; q < p.c4; q++) {
+    let row = vbase + q * p.t;
+    let x0 = vin[row + min(tile0 + 0u * WG, last)];
+    let x1 = vin[row + min(tile0 + 1u * WG, last)];
+    let x2 = vin[row + min(tile0 + 2u * WG, last)];
+    let x3 = vin[row + min(tile0 + 3u * WG, last)];
+    let w0_0 = wu[wrow + (q * 4u + 0u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.x), w0_0, a0_0);
+    a1_0 = fma(vec4f(x1.x), w0_0, a1_0);
+    a2_0 = fma(vec4f(x2.x), w0_0, a2_0);
+    a3_0 = fma(vec4f(x3.x), w0_0, a3_0);
+    let w0_1 = wu[wrow + (q * 4u + 0u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.x), w0_1, a0_1);
+    a1_1 = fma(vec4f(x1.x), w0_1, a1_1);
+    a2_1 = fma(vec4f(x2.x), w0_1, a2_1);
+    a3_1 = fma(vec4f(x3.x), w0_1, a3_1);
+    let w0_2 = wu[wrow + (q * 4u + 0u) * 4u + 2u];
+    a0_2 = fma(vec4f(x0.x), w0_2, a0_2);
+    a1_2 = fma(vec4f(x1.x), w0_2, a1_2);
+    a2_2 = fma(vec4f(x2.x), w0_2, a2_2);
+    a3_2 = fma(vec4f(x3.x), w0_2, a3_2);
+    let w0_3 = wu[wrow + (q * 4u + 0u) * 4u + 3u];
+    a0_3 = fma(vec4f(x0.x), w0_3, a0_3);
+    a1_3 = fma(vec4f(x1.x), w0_3, a1_3);
+    a2_3 = fma(vec4f(x2.x), w0_3, a2_3);
+    a3_3 = fma(vec4f(x3.x), w0_3, a3_3);
+    let w1_0 = wu[wrow + (q * 4u + 1u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.y), w1_0, a0_0);
+    a1_0 = fma(vec4f(x1.y), w1_0, a1_0);
+    a2_0 = fma(vec4f(x2.y), w1_0, a2_0);
+    a3_0 = fma(vec4f(x3.y), w1_0, a3_0);
+    let w1_1 = wu[wrow + (q * 4u + 1u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.y), w1_1, a0_1);
+    a1_1 = fma(vec4f(x1.y), w1_1, a1_1);
+    a2_1 = fma(vec4f(x2.y), w1_1, a2_1);
+    a3_1 = fma(vec4f(x3.y), w1_1, a3_1);
+    let w1_2 = wu[wrow + (q * 4u + 1u) * 4u + 2u];
+    a0_2 = fma(vec4f(x0.y), w1_2, a0_2);
+    a1_2 = fma(vec4f(x1.y), w1_2, a1_2);
+    a2_2 = fma(vec4f(x2.y), w1_2, a2_2);
+    a3_2 = fma(vec4f(x3.y), w1_2, a3_2);
+    let w1_3 = wu[wrow + (q * 4u + 1u) * 4u + 3u];
+    a0_3 = fma(vec4f(x0.y), w1_3, a0_3);
+    a1_3 = fma(vec4f(x1.y), w1_3, a1_3);
+    a2_3 = fma(vec4f(x2.y), w1_3, a2_3);
+    a3_3 = fma(vec4f(x3.y), w1_3, a3_3);
+    let w2_0 = wu[wrow + (q * 4u + 2u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.z), w2_0, a0_0);
+    a1_0 = fma(vec4f(x1.z), w2_0, a1_0);
+    a2_0 = fma(vec4f(x2.z), w2_0, a2_0);
+    a3_0 = fma(vec4f(x3.z), w2_0, a3_0);
+    let w2_1 = wu[wrow + (q * 4u + 2u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.z), w2_1, a0_1);
+    a1_1 = fma(vec4f(x1.z), w2_1, a1_1);
+    a2_1 = fma(vec4f(x2.z), w2_1, a2_1);
+    a3_1 = fma(vec4f(x3.z), w2_1, a3_1);
+    let w2_2 = wu[wrow + (q * 4u + 2u) * 4u + 2u];
+    a0_2 = fma(vec4f(x0.z), w2_2, a0_2);
+    a1_2 = fma(vec4f(x1.z), w2_2, a1_2);
+    a2_2 = fma(vec4f(x2.z), w2_2, a2_2);
+    a3_2 = fma(vec4f(x3.z), w2_2, a3_2);
+    let w2_3 = wu[wrow + (q * 4u + 2u) * 4u + 3u];
+    a0_3 = fma(vec4f(x0.z), w2_3, a0_3);
+    a1_3 = fma(vec4f(x1.z), w2_3, a1_3);
+    a2_3 = fma(vec4f(x2.z), w2_3, a2_3);
+    a3_3 = fma(vec4f(x3.z), w2_3, a3_3);
+    let w3_0 = wu[wrow + (q * 4u + 3u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.w), w3_0, a0_0);
+    a1_0 = fma(vec4f(x1.w), w3_0, a1_0);
+    a2_0 = fma(vec4f(x2.w), w3_0, a2_0);
+    a3_0 = fma(vec4f(x3.w), w3_0, a3_0);
+    let w3_1 = wu[wrow + (q * 4u + 3u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.w), w3_1, a0_1);
+    a1_1 = fma(vec4f(x1.w), w3_1, a1_1);
+    a2_1 = fma(vec4f(x2.w), w3_1, a2_1);
+    a3_1 = fma(vec4f(x3.w), w3_1, a3_1);
+    let w3_2 = wu[wrow + (q * 4u + 3u) * 4u + 2u];
+    a0_2 = fma(vec4f(x0.w), w3_2, a0_2);
+    a1_2 = fma(vec4f(x1.w), w3_2, a1_2);
+    a2_2 = fma(vec4f(x2.w), w3_2, a2_2);
+    a3_2 = fma(vec4f(x3.w), w3_2, a3_2);
+    let w3_3 = wu[wrow + (q * 4u + 3u) * 4u + 3u];
+    a0_3 = fma(vec4f(x0.w), w3_3, a0_3);
+    a1_3 = fma(vec4f(x1.w), w3_3, a1_3);
+    a2_3 = fma(vec4f(x2.w), w3_3, a2_3);
+    a3_3 = fma(vec4f(x3.w), w3_3, a3_3);
+  }
+  if (tile0 + 0u * WG < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 0u * WG] = a0_0;
+    mt[mbase + 1u * p.t + tile0 + 0u * WG] = a0_1;
+    mt[mbase + 2u * p.t + tile0 + 0u * WG] = a0_2;
+    mt[mbase + 3u * p.t + tile0 + 0u * WG] = a0_3;
+  }
+  if (tile0 + 1u * WG < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 1u * WG] = a1_0;
+    mt[mbase + 1u * p.t + tile0 + 1u * WG] = a1_1;
+    mt[mbase + 2u * p.t + tile0 + 1u * WG] = a1_2;
+    mt[mbase + 3u * p.t + tile0 + 1u * WG] = a1_3;
+  }
+  if (tile0 + 2u * WG < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 2u * WG] = a2_0;
+    mt[mbase + 1u * p.t + tile0 + 2u * WG] = a2_1;
+    mt[mbase + 2u * p.t + tile0 + 2u * WG] = a2_2;
+    mt[mbase + 3u * p.t + tile0 + 2u * WG] = a2_3;
+  }
+  if (tile0 + 3u * WG < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 3u * WG] = a3_0;
+    mt[mbase + 1u * p.t + tile0 + 3u * WG] = a3_1;
+    mt[mbase + 2u * p.t + tile0 + 3u * WG] = a3_2;
+    mt[mbase + 3u * p.t + tile0 + 3u * WG] = a3_3;
+  }
+}
+
+// The (m+2)² GEMMs for few tiles: invocation = (ξ, 16-tile group, 8 output channels), the
+// channels fastest, so a workgroup's lanes share their V rows and read 8 channels of U each
+// (the windows as one storage array). One dispatch.
+@compute @workgroup_size(WG)
+fn gemm_lanes_k(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * WG + lid;
+  let kgroups = p.k / 8u;
+  let kg = o % kgroups;
+  let rest = o / kgroups;
+  let xi = rest / p.tgroups;
+  if (xi >= p.xis) { return; }
+  let tile0 = (rest % p.tgroups) * 16u;
+  let last = p.t - 1u;
+  let vbase = xi * p.c4 * p.t;
+  let b = xi * p.ktiles + kg / 2u;
+  let ubase = (b / p.bpw) * 4096u + (b % p.bpw) * p.c * 4u + (kg % 2u) * 2u;
+  let mbase = (xi * p.k4 + kg * 2u) * p.t;
+  var a0_0 = vec4f(0.0);
+  var a0_1 = vec4f(0.0);
+  var a1_0 = vec4f(0.0);
+  var a1_1 = vec4f(0.0);
+  var a2_0 = vec4f(0.0);
+  var a2_1 = vec4f(0.0);
+  var a3_0 = vec4f(0.0);
+  var a3_1 = vec4f(0.0);
+  var a4_0 = vec4f(0.0);
+  var a4_1 = vec4f(0.0);
+  var a5_0 = vec4f(0.0);
+  var a5_1 = vec4f(0.0);
+  var a6_0 = vec4f(0.0);
+  var a6_1 = vec4f(0.0);
+  var a7_0 = vec4f(0.0);
+  var a7_1 = vec4f(0.0);
+  var a8_0 = vec4f(0.0);
+  var a8_1 = vec4f(0.0);
+  var a9_0 = vec4f(0.0);
+  var a9_1 = vec4f(0.0);
+  var a10_0 = vec4f(0.0);
+  var a10_1 = vec4f(0.0);
+  var a11_0 = vec4f(0.0);
+  var a11_1 = vec4f(0.0);
+  var a12_0 = vec4f(0.0);
+  var a12_1 = vec4f(0.0);
+  var a13_0 = vec4f(0.0);
+  var a13_1 = vec4f(0.0);
+  var a14_0 = vec4f(0.0);
+  var a14_1 = vec4f(0.0);
+  var a15_0 = vec4f(0.0);
+  var a15_1 = vec4f(0.0);
+  for (var q = 0u; q < p.c4; q++) {
+    let row = vbase + q * p.t;
+    let x0 = vin[row + min(tile0 + 0u, last)];
+    let x1 = vin[row + min(tile0 + 1u, last)];
+    let x2 = vin[row + min(tile0 + 2u, last)];
+    let x3 = vin[row + min(tile0 + 3u, last)];
+    let x4 = vin[row + min(tile0 + 4u, last)];
+    let x5 = vin[row + min(tile0 + 5u, last)];
+    let x6 = vin[row + min(tile0 + 6u, last)];
+    let x7 = vin[row + min(tile0 + 7u, last)];
+    let x8 = vin[row + min(tile0 + 8u, last)];
+    let x9 = vin[row + min(tile0 + 9u, last)];
+    let x10 = vin[row + min(tile0 + 10u, last)];
+    let x11 = vin[row + min(tile0 + 11u, last)];
+    let x12 = vin[row + min(tile0 + 12u, last)];
+    let x13 = vin[row + min(tile0 + 13u, last)];
+    let x14 = vin[row + min(tile0 + 14u, last)];
+    let x15 = vin[row + min(tile0 + 15u, last)];
+    let w0_0 = us[ubase + (q * 4u + 0u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.x), w0_0, a0_0);
+    a1_0 = fma(vec4f(x1.x), w0_0, a1_0);
+    a2_0 = fma(vec4f(x2.x), w0_0, a2_0);
+    a3_0 = fma(vec4f(x3.x), w0_0, a3_0);
+    a4_0 = fma(vec4f(x4.x), w0_0, a4_0);
+    a5_0 = fma(vec4f(x5.x), w0_0, a5_0);
+    a6_0 = fma(vec4f(x6.x), w0_0, a6_0);
+    a7_0 = fma(vec4f(x7.x), w0_0, a7_0);
+    a8_0 = fma(vec4f(x8.x), w0_0, a8_0);
+    a9_0 = fma(vec4f(x9.x), w0_0, a9_0);
+    a10_0 = fma(vec4f(x10.x), w0_0, a10_0);
+    a11_0 = fma(vec4f(x11.x), w0_0, a11_0);
+    a12_0 = fma(vec4f(x12.x), w0_0, a12_0);
+    a13_0 = fma(vec4f(x13.x), w0_0, a13_0);
+    a14_0 = fma(vec4f(x14.x), w0_0, a14_0);
+    a15_0 = fma(vec4f(x15.x), w0_0, a15_0);
+    let w0_1 = us[ubase + (q * 4u + 0u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.x), w0_1, a0_1);
+    a1_1 = fma(vec4f(x1.x), w0_1, a1_1);
+    a2_1 = fma(vec4f(x2.x), w0_1, a2_1);
+    a3_1 = fma(vec4f(x3.x), w0_1, a3_1);
+    a4_1 = fma(vec4f(x4.x), w0_1, a4_1);
+    a5_1 = fma(vec4f(x5.x), w0_1, a5_1);
+    a6_1 = fma(vec4f(x6.x), w0_1, a6_1);
+    a7_1 = fma(vec4f(x7.x), w0_1, a7_1);
+    a8_1 = fma(vec4f(x8.x), w0_1, a8_1);
+    a9_1 = fma(vec4f(x9.x), w0_1, a9_1);
+    a10_1 = fma(vec4f(x10.x), w0_1, a10_1);
+    a11_1 = fma(vec4f(x11.x), w0_1, a11_1);
+    a12_1 = fma(vec4f(x12.x), w0_1, a12_1);
+    a13_1 = fma(vec4f(x13.x), w0_1, a13_1);
+    a14_1 = fma(vec4f(x14.x), w0_1, a14_1);
+    a15_1 = fma(vec4f(x15.x), w0_1, a15_1);
+    let w1_0 = us[ubase + (q * 4u + 1u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.y), w1_0, a0_0);
+    a1_0 = fma(vec4f(x1.y), w1_0, a1_0);
+    a2_0 = fma(vec4f(x2.y), w1_0, a2_0);
+    a3_0 = fma(vec4f(x3.y), w1_0, a3_0);
+    a4_0 = fma(vec4f(x4.y), w1_0, a4_0);
+    a5_0 = fma(vec4f(x5.y), w1_0, a5_0);
+    a6_0 = fma(vec4f(x6.y), w1_0, a6_0);
+    a7_0 = fma(vec4f(x7.y), w1_0, a7_0);
+    a8_0 = fma(vec4f(x8.y), w1_0, a8_0);
+    a9_0 = fma(vec4f(x9.y), w1_0, a9_0);
+    a10_0 = fma(vec4f(x10.y), w1_0, a10_0);
+    a11_0 = fma(vec4f(x11.y), w1_0, a11_0);
+    a12_0 = fma(vec4f(x12.y), w1_0, a12_0);
+    a13_0 = fma(vec4f(x13.y), w1_0, a13_0);
+    a14_0 = fma(vec4f(x14.y), w1_0, a14_0);
+    a15_0 = fma(vec4f(x15.y), w1_0, a15_0);
+    let w1_1 = us[ubase + (q * 4u + 1u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.y), w1_1, a0_1);
+    a1_1 = fma(vec4f(x1.y), w1_1, a1_1);
+    a2_1 = fma(vec4f(x2.y), w1_1, a2_1);
+    a3_1 = fma(vec4f(x3.y), w1_1, a3_1);
+    a4_1 = fma(vec4f(x4.y), w1_1, a4_1);
+    a5_1 = fma(vec4f(x5.y), w1_1, a5_1);
+    a6_1 = fma(vec4f(x6.y), w1_1, a6_1);
+    a7_1 = fma(vec4f(x7.y), w1_1, a7_1);
+    a8_1 = fma(vec4f(x8.y), w1_1, a8_1);
+    a9_1 = fma(vec4f(x9.y), w1_1, a9_1);
+    a10_1 = fma(vec4f(x10.y), w1_1, a10_1);
+    a11_1 = fma(vec4f(x11.y), w1_1, a11_1);
+    a12_1 = fma(vec4f(x12.y), w1_1, a12_1);
+    a13_1 = fma(vec4f(x13.y), w1_1, a13_1);
+    a14_1 = fma(vec4f(x14.y), w1_1, a14_1);
+    a15_1 = fma(vec4f(x15.y), w1_1, a15_1);
+    let w2_0 = us[ubase + (q * 4u + 2u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.z), w2_0, a0_0);
+    a1_0 = fma(vec4f(x1.z), w2_0, a1_0);
+    a2_0 = fma(vec4f(x2.z), w2_0, a2_0);
+    a3_0 = fma(vec4f(x3.z), w2_0, a3_0);
+    a4_0 = fma(vec4f(x4.z), w2_0, a4_0);
+    a5_0 = fma(vec4f(x5.z), w2_0, a5_0);
+    a6_0 = fma(vec4f(x6.z), w2_0, a6_0);
+    a7_0 = fma(vec4f(x7.z), w2_0, a7_0);
+    a8_0 = fma(vec4f(x8.z), w2_0, a8_0);
+    a9_0 = fma(vec4f(x9.z), w2_0, a9_0);
+    a10_0 = fma(vec4f(x10.z), w2_0, a10_0);
+    a11_0 = fma(vec4f(x11.z), w2_0, a11_0);
+    a12_0 = fma(vec4f(x12.z), w2_0, a12_0);
+    a13_0 = fma(vec4f(x13.z), w2_0, a13_0);
+    a14_0 = fma(vec4f(x14.z), w2_0, a14_0);
+    a15_0 = fma(vec4f(x15.z), w2_0, a15_0);
+    let w2_1 = us[ubase + (q * 4u + 2u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.z), w2_1, a0_1);
+    a1_1 = fma(vec4f(x1.z), w2_1, a1_1);
+    a2_1 = fma(vec4f(x2.z), w2_1, a2_1);
+    a3_1 = fma(vec4f(x3.z), w2_1, a3_1);
+    a4_1 = fma(vec4f(x4.z), w2_1, a4_1);
+    a5_1 = fma(vec4f(x5.z), w2_1, a5_1);
+    a6_1 = fma(vec4f(x6.z), w2_1, a6_1);
+    a7_1 = fma(vec4f(x7.z), w2_1, a7_1);
+    a8_1 = fma(vec4f(x8.z), w2_1, a8_1);
+    a9_1 = fma(vec4f(x9.z), w2_1, a9_1);
+    a10_1 = fma(vec4f(x10.z), w2_1, a10_1);
+    a11_1 = fma(vec4f(x11.z), w2_1, a11_1);
+    a12_1 = fma(vec4f(x12.z), w2_1, a12_1);
+    a13_1 = fma(vec4f(x13.z), w2_1, a13_1);
+    a14_1 = fma(vec4f(x14.z), w2_1, a14_1);
+    a15_1 = fma(vec4f(x15.z), w2_1, a15_1);
+    let w3_0 = us[ubase + (q * 4u + 3u) * 4u + 0u];
+    a0_0 = fma(vec4f(x0.w), w3_0, a0_0);
+    a1_0 = fma(vec4f(x1.w), w3_0, a1_0);
+    a2_0 = fma(vec4f(x2.w), w3_0, a2_0);
+    a3_0 = fma(vec4f(x3.w), w3_0, a3_0);
+    a4_0 = fma(vec4f(x4.w), w3_0, a4_0);
+    a5_0 = fma(vec4f(x5.w), w3_0, a5_0);
+    a6_0 = fma(vec4f(x6.w), w3_0, a6_0);
+    a7_0 = fma(vec4f(x7.w), w3_0, a7_0);
+    a8_0 = fma(vec4f(x8.w), w3_0, a8_0);
+    a9_0 = fma(vec4f(x9.w), w3_0, a9_0);
+    a10_0 = fma(vec4f(x10.w), w3_0, a10_0);
+    a11_0 = fma(vec4f(x11.w), w3_0, a11_0);
+    a12_0 = fma(vec4f(x12.w), w3_0, a12_0);
+    a13_0 = fma(vec4f(x13.w), w3_0, a13_0);
+    a14_0 = fma(vec4f(x14.w), w3_0, a14_0);
+    a15_0 = fma(vec4f(x15.w), w3_0, a15_0);
+    let w3_1 = us[ubase + (q * 4u + 3u) * 4u + 1u];
+    a0_1 = fma(vec4f(x0.w), w3_1, a0_1);
+    a1_1 = fma(vec4f(x1.w), w3_1, a1_1);
+    a2_1 = fma(vec4f(x2.w), w3_1, a2_1);
+    a3_1 = fma(vec4f(x3.w), w3_1, a3_1);
+    a4_1 = fma(vec4f(x4.w), w3_1, a4_1);
+    a5_1 = fma(vec4f(x5.w), w3_1, a5_1);
+    a6_1 = fma(vec4f(x6.w), w3_1, a6_1);
+    a7_1 = fma(vec4f(x7.w), w3_1, a7_1);
+    a8_1 = fma(vec4f(x8.w), w3_1, a8_1);
+    a9_1 = fma(vec4f(x9.w), w3_1, a9_1);
+    a10_1 = fma(vec4f(x10.w), w3_1, a10_1);
+    a11_1 = fma(vec4f(x11.w), w3_1, a11_1);
+    a12_1 = fma(vec4f(x12.w), w3_1, a12_1);
+    a13_1 = fma(vec4f(x13.w), w3_1, a13_1);
+    a14_1 = fma(vec4f(x14.w), w3_1, a14_1);
+    a15_1 = fma(vec4f(x15.w), w3_1, a15_1);
+  }
+  if (tile0 + 0u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 0u] = a0_0;
+    mt[mbase + 1u * p.t + tile0 + 0u] = a0_1;
+  }
+  if (tile0 + 1u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 1u] = a1_0;
+    mt[mbase + 1u * p.t + tile0 + 1u] = a1_1;
+  }
+  if (tile0 + 2u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 2u] = a2_0;
+    mt[mbase + 1u * p.t + tile0 + 2u] = a2_1;
+  }
+  if (tile0 + 3u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 3u] = a3_0;
+    mt[mbase + 1u * p.t + tile0 + 3u] = a3_1;
+  }
+  if (tile0 + 4u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 4u] = a4_0;
+    mt[mbase + 1u * p.t + tile0 + 4u] = a4_1;
+  }
+  if (tile0 + 5u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 5u] = a5_0;
+    mt[mbase + 1u * p.t + tile0 + 5u] = a5_1;
+  }
+  if (tile0 + 6u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 6u] = a6_0;
+    mt[mbase + 1u * p.t + tile0 + 6u] = a6_1;
+  }
+  if (tile0 + 7u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 7u] = a7_0;
+    mt[mbase + 1u * p.t + tile0 + 7u] = a7_1;
+  }
+  if (tile0 + 8u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 8u] = a8_0;
+    mt[mbase + 1u * p.t + tile0 + 8u] = a8_1;
+  }
+  if (tile0 + 9u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 9u] = a9_0;
+    mt[mbase + 1u * p.t + tile0 + 9u] = a9_1;
+  }
+  if (tile0 + 10u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 10u] = a10_0;
+    mt[mbase + 1u * p.t + tile0 + 10u] = a10_1;
+  }
+  if (tile0 + 11u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 11u] = a11_0;
+    mt[mbase + 1u * p.t + tile0 + 11u] = a11_1;
+  }
+  if (tile0 + 12u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 12u] = a12_0;
+    mt[mbase + 1u * p.t + tile0 + 12u] = a12_1;
+  }
+  if (tile0 + 13u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 13u] = a13_0;
+    mt[mbase + 1u * p.t + tile0 + 13u] = a13_1;
+  }
+  if (tile0 + 14u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 14u] = a14_0;
+    mt[mbase + 1u * p.t + tile0 + 14u] = a14_1;
+  }
+  if (tile0 + 15u < p.t) {
+    mt[mbase + 0u * p.t + tile0 + 15u] = a15_0;
+    mt[mbase + 1u * p.t + tile0 + 15u] = a15_1;
   }
 }

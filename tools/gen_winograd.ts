@@ -10,8 +10,11 @@
 import { WINOGRAD, type WinogradTile } from "../src/reference/winograd.ts";
 
 const OUT = new URL("../shaders/conv2d_winograd.wgsl", import.meta.url);
-/** Tiles per GEMM invocation (the accumulator tile is PX tiles × 16 channels). */
-const PX = 16;
+/**
+ * Tiles per GEMM invocation (the accumulator tile is PX tiles × 16 channels): `gemm` holds 16,
+ * `gemm_px4` 4, for layers with too few tiles to fill 16 per lane (fewer still: gemm_lanes_k).
+ */
+const GEMM_TILES = [16, 4] as const;
 
 /** `Σ coef·term` as WGSL, skipping zeros and writing ±1 without a multiply. */
 function lincomb(coefs: readonly number[], terms: string[]): string {
@@ -68,25 +71,39 @@ const indent = (lines: string[]) => lines.map((l) => `  ${l}`).join("\n");
 function filterEntry(m: WinogradTile): string {
   const { G } = WINOGRAD[m];
   const a = m + 2;
+  let stored = 0; // put_u walks ξ = 0, 1, …: the stores must come in that order
   const body = streamed(
     G,
     G,
-    (i, j) => `vec4f(filter_tap(ko, ci, ${i}u, ${j}u))`,
+    (i, j) => `taps4(ko, ci, ${i}u, ${j}u)`,
     { inp: "g", tmp: "gt", out: "u" },
-    (r) => Array.from({ length: a }, (_, c) => `put_u(${r * a + c}u, ko, ci, u${r}_${c}.x);`),
+    (r) =>
+      Array.from({ length: a }, (_, c) => {
+        if (r * a + c !== stored++) throw new Error("filter transform rows out of order");
+        return `put_u(&uw, &ur, step, ci, kl, u${r}_${c});`;
+      }),
   );
   return `
-// Filter transform U = G g Gᵀ, one invocation per (output channel, input channel) of the
-// Winograd convolution, written into the GEMM's uniform windows (scalar math in vec4s: the
-// transform code is shared with the activation transforms).
+// Filter transform U = G g Gᵀ, one invocation per (input channel, 16 output channels) of the
+// Winograd convolution, 4 channels at a time, written into the GEMM's uniform windows as vec4
+// stores: neighbouring lanes (input channels) fill neighbouring 64-byte rows of U, where one
+// invocation per (output, input) channel scattered 4-byte stores over all of U (lavapipe, a
+// 512→512 transform: 125 → 44 ms).
 @compute @workgroup_size(64)
 fn filter_f${m}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * 64u + lid;
-  if (o >= p.c * p.k) { return; }
-  let ko = o % p.k;
-  let ci = o / p.k;
-${indent(body)}
+  if (o >= p.c * p.ktiles) { return; }
+  let ci = o % p.c;
+  let kb = o / p.c;
+  let step = vec2u(p.ktiles / p.bpw, p.ktiles % p.bpw);
+  for (var kl = 0u; kl < 16u; kl += 4u) {
+    let ko = kb * 16u + kl;
+    // Block ξ·K/16 + kb of U as (window, slot), stepped by put_u (see there).
+    var uw = kb / p.bpw;
+    var ur = kb % p.bpw;
+${indent(indent(body).split("\n"))}
+  }
 }`;
 }
 
@@ -178,7 +195,7 @@ ${indent(body)}
 }`;
 }
 
-function gemmEntry(): string {
+function gemmEntry(PX: number): string {
   const body: string[] = [];
   for (let q = 0; q < PX; q++) {
     for (let j = 0; j < 4; j++) body.push(`var a${q}_${j} = vec4f(0.0);`);
@@ -208,8 +225,8 @@ function gemmEntry(): string {
 // input channels, U rows uniform gathers. One dispatch per window; workgroups walk
 // (tile group, block) with the tile group fastest.
 @compute @workgroup_size(WG)
-fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) lid: u32) {
+fn gemm${PX === 16 ? "" : `_px${PX}`}(@builtin(workgroup_id) wid: vec3u,
+    @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let g = linear_workgroup(wid, nwg);
   let bl = g / p.tgroups;
   let b = p.block0 + bl;
@@ -221,6 +238,65 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let vbase = xi * p.c4 * p.t;
   let wrow = bl * p.c * 4u;
   let mbase = (xi * p.k4 + kt * 4u) * p.t;
+${indent(body)}
+}`;
+}
+
+/** Tiles and output channels per invocation of `gemm_lanes_k`. */
+const LANES_K_TILES = 16, LANES_K_CHANNELS = 8;
+
+/**
+ * The same GEMMs for layers with few tiles (4×4 and smaller images): invocations over output
+ * channels instead of tiles, each holding 16 consecutive tiles × 8 channels, so no lane computes
+ * clamped copies and every workgroup's V loads are one address. U is read from the window
+ * buffer as storage (lanes want different channels), so one dispatch covers every window.
+ */
+function gemmLanesKEntry(): string {
+  const PT = LANES_K_TILES, KV = LANES_K_CHANNELS / 4;
+  const body: string[] = [];
+  for (let i = 0; i < PT; i++) {
+    for (let j = 0; j < KV; j++) body.push(`var a${i}_${j} = vec4f(0.0);`);
+  }
+  body.push("for (var q = 0u; q < p.c4; q++) {");
+  body.push("  let row = vbase + q * p.t;");
+  for (let i = 0; i < PT; i++) body.push(`  let x${i} = vin[row + min(tile0 + ${i}u, last)];`);
+  for (let r = 0; r < 4; r++) {
+    for (let j = 0; j < KV; j++) {
+      body.push(`  let w${r}_${j} = us[ubase + (q * 4u + ${r}u) * 4u + ${j}u];`);
+      for (let i = 0; i < PT; i++) {
+        body.push(`  a${i}_${j} = fma(vec4f(x${i}.${"xyzw"[r]}), w${r}_${j}, a${i}_${j});`);
+      }
+    }
+  }
+  body.push("}");
+  for (let i = 0; i < PT; i++) {
+    body.push(`if (tile0 + ${i}u < p.t) {`);
+    for (let j = 0; j < KV; j++) {
+      body.push(`  mt[mbase + ${j}u * p.t + tile0 + ${i}u] = a${i}_${j};`);
+    }
+    body.push("}");
+  }
+  return `
+// The (m+2)² GEMMs for few tiles: invocation = (ξ, ${PT}-tile group, ${LANES_K_CHANNELS} output channels), the
+// channels fastest, so a workgroup's lanes share their V rows and read ${LANES_K_CHANNELS} channels of U each
+// (the windows as one storage array). One dispatch.
+@compute @workgroup_size(WG)
+fn gemm_lanes_k(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * WG + lid;
+  let kgroups = p.k / ${LANES_K_CHANNELS}u;
+  let kg = o % kgroups;
+  let rest = o / kgroups;
+  let xi = rest / p.tgroups;
+  if (xi >= p.xis) { return; }
+  let tile0 = (rest % p.tgroups) * ${PT}u;
+  let last = p.t - 1u;
+  let vbase = xi * p.c4 * p.t;
+  let b = xi * p.ktiles + kg / ${16 / LANES_K_CHANNELS}u;
+  let ubase = (b / p.bpw) * 4096u + (b % p.bpw) * p.c * 4u + (kg % ${
+    16 / LANES_K_CHANNELS
+  }u) * ${KV}u;
+  let mbase = (xi * p.k4 + kg * ${KV}u) * p.t;
 ${indent(body)}
 }`;
 }
@@ -322,23 +398,20 @@ function filterGradEntry(m: WinogradTile): string {
   const body = streamed(
     GT,
     GT,
-    (i, j) => `vec4f(du(${i * a + j}u, ko, ci))`,
+    (i, j) => `du4(${i * a + j}u, ko, ci)`,
     { inp: "e", tmp: "t", out: "g" },
-    (i) =>
-      Array.from(
-        { length: 3 },
-        (_, j) => `dwout[((ko * p.c + ci) * 3u + ${i}u) * 3u + ${j}u] = g${i}_${j}.x;`,
-      ),
+    (i) => Array.from({ length: 3 }, (_, j) => `put_dw(ko, ci, ${i * 3 + j}u, g${i}_${j});`),
   );
   return `
-// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first.
+// Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first; one invocation per
+// (4 output channels, input channel), so the partials are vec4 loads.
 @compute @workgroup_size(64)
 fn filter_grad_f${m}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * 64u + lid;
-  if (o >= p.c * p.k) { return; }
-  let ko = o % p.k;
-  let ci = o / p.k;
+  if (o >= p.c * p.k4) { return; }
+  let ko = (o % p.k4) * 4u;
+  let ci = o / p.k4;
 ${indent(body)}
 }`;
 }
@@ -359,7 +432,9 @@ const header =
 //   input_f{2,4}   x (NCHW; \`_c4\`: packed NC4HW4 by conv2d_pack.wgsl, one vec4 load per pixel)
 //                  → V[ξ][c/4][tile] (vec4 of 4 channels), T = N·⌈OH/m⌉·⌈OW/m⌉ tiles.
 //   gemm           M[ξ][k/4][tile] = Σ_c V[ξ][c][tile] · U[ξ][c][k]; 16 tiles × 16 channels per
-//                  invocation (the direct kernel's tile and loads), one dispatch per window.
+//                  invocation (the direct kernel's tile and loads), one dispatch per window;
+//                  \`gemm_px4\` 4 tiles for layers with under 16·WG tiles, \`gemm_lanes_k\` (under
+//                  4·WG) invocations over output channels, one dispatch.
 //   output_f{2,4}  M → y (NCHW) + bias, or y += (backward-data into an accumulated gradient);
 //                  \`output_f4_v4\` stores each tile row as a vec4 (OW % 4 = 0).
 // Filter gradient (dw = ∂L/∂g through the same transforms, adjoint order):
@@ -369,8 +444,8 @@ const header =
 //   filter_grad_f{2,4}  dw = Gᵀ (Σ_split dU) G, OIHW.
 // Layout: f32; C % 4 = 0 and K % 16 = 0 (filter gradient: C % 16 too; the planner checks).
 //   Bindings per entry: 0 params; filter 1 w, 2 u (the window buffer as storage); input and
-//   grad 1 x or dy, 2 V or dM; gemm 1 V, 2 window, 3 M; output 1 M, 2 bias, 3 y; gemm_dw 1 V,
-//   2 dM, 3 partials; filter_grad 1 partials, 2 dw.
+//   grad 1 x or dy, 2 V or dM; gemm 1 V, 2 window (gemm_lanes_k: all of U), 3 M; output 1 M,
+//   2 bias, 3 y; gemm_dw 1 V, 2 dM, 3 partials; filter_grad 1 partials, 2 dw.
 
 //!include common/grid.wgsl
 
@@ -390,19 +465,20 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> wsrc: array<f32>;
-@group(0) @binding(2) var<storage, read_write> u: array<f32>;
+@group(0) @binding(2) var<storage, read_write> u4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> xv: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> vt: array<vec4f>;
 @group(0) @binding(1) var<storage, read> vin: array<vec4f>;
 @group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
+@group(0) @binding(2) var<storage, read> us: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> mt: array<vec4f>;
 @group(0) @binding(1) var<storage, read> mres: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> yv: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dmin: array<vec4f>;
-@group(0) @binding(1) var<storage, read> parts: array<f32>;
+@group(0) @binding(1) var<storage, read> parts4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> dwout: array<f32>;
 
 // Tap (i, j) of the filter from output channel ko to input channel ci of the Winograd
@@ -413,9 +489,25 @@ fn filter_tap(ko: u32, ci: u32, i: u32, j: u32) -> f32 {
   return wsrc[((ci * p.k + ko) * 3u + 2u - i) * 3u + 2u - j];
 }
 
-fn put_u(xi: u32, ko: u32, ci: u32, val: f32) {
-  let b = xi * p.ktiles + ko / 16u;
-  u[(b / p.bpw) * 16384u + ((b % p.bpw) * p.c + ci) * 16u + ko % 16u] = val;
+// Tap (i, j) of the filters of output channels ko … ko + 3 from input channel ci.
+fn taps4(ko: u32, ci: u32, i: u32, j: u32) -> vec4f {
+  return vec4f(filter_tap(ko, ci, i, j), filter_tap(ko + 1u, ci, i, j),
+    filter_tap(ko + 2u, ci, i, j), filter_tap(ko + 3u, ci, i, j));
+}
+
+// Stores U[ξ][ci][16·block + kl …+ 3] at (window uw, slot ur) and steps to ξ + 1, K/16 blocks on
+// (step: K/16 as whole windows and slots):
+// the window and slot are carried instead of divided out per store, because llvmpipe
+// scalarizes integer division (two per store took a 512→512 filter transform 125 ms).
+fn put_u(uw: ptr<function, u32>, ur: ptr<function, u32>, step: vec2u, ci: u32, kl: u32,
+    val: vec4f) {
+  u4[*uw * 4096u + (*ur * p.c + ci) * 4u + kl / 4u] = val;
+  *uw += step.x;
+  *ur += step.y;
+  if (*ur >= p.bpw) {
+    *ur -= p.bpw;
+    *uw += 1u;
+  }
 }
 
 // 4 channels (base, base + H·W, …) of pixel (yy, xx), zero in the padding.
@@ -454,10 +546,23 @@ fn dy_c4(base: u32, yy: u32, xx: u32) -> vec4f {
 }
 
 // dU[ξ][ci][ko] summed over the tile splits.
-fn du(xi: u32, ko: u32, ci: u32) -> f32 {
-  var acc = 0.0;
-  for (var sp = 0u; sp < p.splits; sp++) { acc += parts[((sp * p.xis + xi) * p.c + ci) * p.k + ko]; }
+// dU[ξ][ci][ko … ko + 3] summed over the splits.
+fn du4(xi: u32, ko: u32, ci: u32) -> vec4f {
+  var acc = vec4f(0.0);
+  for (var sp = 0u; sp < p.splits; sp++) {
+    acc += parts4[(((sp * p.xis + xi) * p.c + ci) * p.k + ko) / 4u];
+  }
   return acc;
+}
+
+// dw[ko + d][ci] at tap index tap (= 3i + j) is g[d], for the 4 output channels.
+fn put_dw(ko: u32, ci: u32, tap: u32, g: vec4f) {
+  let stride = p.c * 9u;
+  let i = (ko * p.c + ci) * 9u + tap;
+  dwout[i] = g.x;
+  dwout[i + stride] = g.y;
+  dwout[i + 2u * stride] = g.z;
+  dwout[i + 3u * stride] = g.w;
 }
 
 fn put_y(base: u32, yy: u32, xx: u32, val: vec4f) {
@@ -483,7 +588,8 @@ function generate(): string {
     parts.push(gradEntry(m, false), gradEntry(m, true), filterGradEntry(m));
   }
   parts.push(gemmDwEntry());
-  parts.push(gemmEntry());
+  for (const px of GEMM_TILES) parts.push(gemmEntry(px));
+  parts.push(gemmLanesKEntry());
   return parts.join("\n") + "\n";
 }
 

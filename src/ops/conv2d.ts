@@ -26,6 +26,7 @@ import {
   planConv2dWinogradBackwardWeight,
   type PlannedFilterGradient,
   winogradInputBytes,
+  winogradProducts,
   type WinogradTile,
   winogradUnsupported,
 } from "./conv2d_winograd.ts";
@@ -170,7 +171,9 @@ function winogradTile(
     if (why) throw new RangeError(`conv2d: winograd F(${explicit}x${explicit},3x3): ${why}`);
     return explicit;
   }
-  const m = rt.policy.convWinograd;
+  const policy = rt.policy.convWinograd;
+  // The smaller tile where it needs fewer transformed multiply-adds (outputs under 3×3).
+  const m = policy === 4 && winogradProducts(s, 2) < winogradProducts(s, 4) ? 2 : policy;
   return m && !winogradUnsupported(rt, s, m, filterGradient) ? m : 0;
 }
 

@@ -21,8 +21,18 @@ export type { WinogradTile };
 const WINDOW = 16384;
 /** Output channels per GEMM block (one invocation's channel tile). */
 const KTILE = 16;
-/** Tiles per GEMM invocation (the generated tile). */
-const PX = 16;
+/** `gemm_lanes_k`'s invocation: 16 consecutive tiles × 8 output channels. */
+const LANES_K_TILES = 16, LANES_K_CHANNELS = 8;
+/**
+ * The GEMM kernel for `t` tiles: `gemm` (16 tiles a lane, WG apart) or `gemm_px4` (4) when that
+ * still fills a workgroup's lanes, else `gemm_lanes_k` (lanes over output channels, 16
+ * consecutive tiles each). A lane's tiles past T are clamped copies of the last: with 16 tiles at
+ * batch 16 (ResNet-50's layer3 at 64×64 input) the 16-tile kernel computed 16 times the work.
+ */
+export function winogradGemm(t: number, workgroup: number): "gemm" | "gemm_px4" | "gemm_lanes_k" {
+  if (t >= 16 * workgroup) return "gemm";
+  return t >= 4 * workgroup ? "gemm_px4" : "gemm_lanes_k";
+}
 
 /**
  * The runtime's Winograd scratch (see shared_scratch.ts): U (uniform windows), V and M. Plans
@@ -112,6 +122,17 @@ export function winogradInputBytes(s: Conv2dShape, m: WinogradTile): number {
   return geometry(s, m).vBytes;
 }
 
+/**
+ * Multiply-adds per (input, output) channel pair and image in F(m×m, 3×3)'s transformed domain:
+ * (m+2)² per m×m tile, the tiles covering the output rounded up. F(4,3) needs fewer from 3×3
+ * outputs up; on a 2×2 output its one tile is three-quarters padding, and F(2,3) needs 16
+ * against its 36 (ResNet-50's layer4 at 64×64 input).
+ */
+export function winogradProducts(s: Conv2dShape, m: WinogradTile): number {
+  const { oh, ow } = conv2dOutSize(s);
+  return Math.ceil(oh / m) * Math.ceil(ow / m) * (m + 2) ** 2;
+}
+
 /** V in `kept` (checked to hold it), else the shared scratch V. */
 function inputTransformBuffer(rt: Runtime, g: Geometry, kept?: GPUBuffer): GPUBuffer {
   // Sized even when unused: the same layer's backward-data takes the shared V at this size, and
@@ -192,7 +213,11 @@ export async function planConv2dWinograd(
   const u = sharedBuffer(rt, "u", g.windows * WINDOW * 4);
   const v = inputTransformBuffer(rt, g, io.v);
   const mt = sharedBuffer(rt, "m", g.mBytes);
-  const tgroups = Math.ceil(g.t / (PX * workgroup));
+  let entry = winogradGemm(g.t, workgroup);
+  const most = Math.min(rt.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  if (entry === "gemm_lanes_k" && g.windows * WINDOW * 4 > most) entry = "gemm_px4";
+  const px = entry === "gemm" ? 16 : 4;
+  const tgroups = Math.ceil(g.t / (entry === "gemm_lanes_k" ? LANES_K_TILES : px * workgroup));
   const params = (block0: number) =>
     rt.uniform(packParams(paramWords(s, g, { tgroups, block0, ...mode })));
   const p0 = params(0);
@@ -207,14 +232,21 @@ export async function planConv2dWinograd(
   );
   const steps: Step[] = [...x.steps];
   const filter = await rt.kernel("conv2d_winograd", `filter_f${m}`);
-  steps.push(dispatchStep(rt, filter, [p0, io.w, u], Math.ceil(s.c * s.k / 64)));
+  steps.push(dispatchStep(rt, filter, [p0, io.w, u], Math.ceil(s.c * g.ktiles / 64)));
   const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
   steps.push(dispatchStep(rt, input, [p0, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
-  const gemm = await rt.kernel("conv2d_winograd", "gemm", { WG: workgroup });
-  for (let w = 0; w < g.windows; w++) {
-    const window = { buffer: u, offset: w * WINDOW * 4, size: WINDOW * 4 };
-    const inWindow = Math.min(g.bpw, g.blocks - w * g.bpw);
-    steps.push(dispatchStep(rt, gemm, [params(w * g.bpw), v, window, mt], tgroups * inWindow));
+  const gemm = await rt.kernel("conv2d_winograd", entry, { WG: workgroup });
+  if (entry === "gemm_lanes_k") {
+    // Every window in one dispatch: U bound whole, as storage.
+    const all = { buffer: u, offset: 0, size: g.windows * WINDOW * 4 };
+    const lanes = g.a * g.a * tgroups * s.k / LANES_K_CHANNELS;
+    steps.push(dispatchStep(rt, gemm, [p0, v, all, mt], Math.ceil(lanes / workgroup)));
+  } else {
+    for (let w = 0; w < g.windows; w++) {
+      const window = { buffer: u, offset: w * WINDOW * 4, size: WINDOW * 4 };
+      const inWindow = Math.min(g.bpw, g.blocks - w * g.bpw);
+      steps.push(dispatchStep(rt, gemm, [params(w * g.bpw), v, window, mt], tgroups * inWindow));
+    }
   }
   // Whole tile rows as vec4 stores when no tile straddles the right edge.
   const rows = m === 4 && ow % 4 === 0;
@@ -280,6 +312,6 @@ export async function planConv2dWinogradBackwardWeight(
   const gemm = await rt.kernel("conv2d_winograd", "gemm_dw", { WG: workgroup });
   steps.push(dispatchStep(rt, gemm, [p, v, dm, parts], Math.ceil(splits * tiles / workgroup)));
   const back = await rt.kernel("conv2d_winograd", `filter_grad_f${m}`);
-  steps.push(dispatchStep(rt, back, [p, parts, io.dw], Math.ceil(s.c * s.k / 64)));
+  steps.push(dispatchStep(rt, back, [p, parts, io.dw], Math.ceil(s.c * s.k / 4 / 64)));
   return { steps, scratch: [parts], dyC4: dy.suffix ? dy.x : undefined };
 }

@@ -27,6 +27,7 @@ import {
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
+  plannedWinogradTile,
   winogradInputBytes,
 } from "../../src/ops/conv2d.ts";
 import {
@@ -359,5 +360,74 @@ Deno.test({
     for (const b of [x, dy, w, y, dw, v, small, cx, cw, cy, ...kept.scratch]) {
       rt.pool.release(b);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "conv2d winograd: each GEMM kernel plans where it fills its lanes, and matches the reference",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("cpu");
+    // 48→32 8×8 by F(4,3): 4 tiles an image, so T = 8, 64, 256 at batch 2, 16, 64 — with
+    // 16-invocation workgroups, lanes over channels (T < 64), 4 tiles a lane (T < 256) and 16.
+    // C = 48 puts 21 blocks of U in a window: 4 windows, the last partly filled.
+    const expected: [number, string][] = [[2, "gemm_lanes_k"], [16, "gemm_px4"], [64, "gemm"]];
+    for (const [n, entry] of expected) {
+      const s = conv(n, 48, 8, 8, 32);
+      const r = new Rng(n);
+      const nx = s.n * s.c * 64, ny = s.n * s.k * 64;
+      const x = r.uniform(nx, -1, 1), w = r.uniform(s.k * s.c * 9, -1, 1);
+      const dy = r.uniform(ny, -1, 1);
+      const bx = upload(rt, x), bw = upload(rt, w), bdy = upload(rt, dy);
+      const by = upload(rt, new Float32Array(ny).fill(NaN));
+      const bdx = upload(rt, new Float32Array(nx).fill(NaN));
+      const opts = { winograd: 4, workgroup: 16 } as const;
+      const fwd = await planConv2dForward(rt, s, { x: bx, w: bw, y: by }, opts);
+      const bwd = await planConv2dBackwardData(rt, s, { dy: bdy, w: bw, dx: bdx }, {
+        accumulate: false,
+      }, opts);
+      for (const [dir, plan] of [["forward", fwd], ["backward-data", bwd]] as const) {
+        const gemms = stepLabels(plan.steps).filter((l) => l.startsWith("conv2d_winograd:gemm"));
+        assert.ok(gemms.length > 0 && gemms.every((l) => l === `conv2d_winograd:${entry}`), dir);
+        runOnce(rt, plan);
+      }
+      const tag = `batch ${n} (${entry})`;
+      assertWithin(
+        await download(rt, by, ny),
+        conv2dForward(x, w, null, s).y,
+        magnitude(x, w, s, 4),
+        s.c + 32,
+        `${tag} y`,
+      );
+      const t: Conv2dShape = { ...s, c: s.k, k: s.c };
+      assertWithin(
+        await download(rt, bdx, nx),
+        conv2dBackwardData(dy, w, s),
+        magnitude(dy, transposeRotate(w, s), t, 4),
+        s.k + 32,
+        `${tag} dx`,
+      );
+      for (const b of [bx, bw, bdy, by, bdx]) rt.pool.release(b);
+    }
+  },
+});
+
+Deno.test({
+  name: "conv2d winograd: F(2,3) where it needs fewer transformed products than F(4,3)",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime("cpu");
+    assert.equal(rt.policy.convWinograd, 4);
+    // Per image and channel pair: 2×2 output, F(4,3) 36 (one tile, mostly padding) vs F(2,3) 16;
+    // 3×3 and 4×4, 36 vs 64; 1×1, 36 vs 16. Both directions agree (a kept V needs one tile).
+    const cases: [number, WinogradTile][] = [[1, 2], [2, 2], [3, 4], [4, 4], [8, 4]];
+    for (const [hw, m] of cases) {
+      const s = conv(16, 64, hw, hw, 64);
+      assert.equal(plannedWinogradTile(rt, "forward", s), m, `${hw}×${hw}`);
+      assert.equal(plannedWinogradTile(rt, "backward_weight", s), m, `${hw}×${hw} filter gradient`);
+    }
+    // An explicit tile is kept.
+    assert.equal(plannedWinogradTile(rt, "forward", conv(16, 64, 2, 2, 64), { winograd: 4 }), 4);
   },
 });
