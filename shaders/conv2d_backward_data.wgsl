@@ -37,7 +37,9 @@ struct Params {
   ry: u32, rx: u32, hq: u32, wq: u32,
   // `backward_data_split` only: output channels per split, workgroups per split (≥ groups) and
   // floats per partial dx slice (N·C·H·W).
-  k_per: u32, split_groups: u32, slice: u32, _p0: u32,
+  k_per: u32, split_groups: u32, slice: u32,
+  // vec4s per packed 16-channel tile (`backward_data_lanes_k_x4`, weights as storage).
+  wstride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -50,6 +52,9 @@ struct Params {
 // `backward_data_uw` reads weights from one 64 KiB window of conv2d_pack.wgsl's packed layout
 // (transpose = 1): row i = (ky·KW + kx)·K + k holds 16 input channels in wu[4i..4i+3].
 @group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
+// `backward_data_lanes_k_x4` reads every tile of the packed layout as storage: tile t's row i
+// at ws[t·wstride + 4i …].
+@group(0) @binding(2) var<storage, read> ws: array<vec4f>;
 
 fn wu_row(i: u32) -> Row16 {
   let b = 4u * i;
@@ -119,14 +124,14 @@ struct Pixels {
 }
 
 fn pixels(g: u32, lid: u32) -> Pixels {
-  return pixels_at((g / p.ctiles) * WG * 8u + lid);
+  return pixels_at((g / p.ctiles) * WG * 8u + lid, WG);
 }
 
-// Pixels base + i·WG, i < 8, of the phase.
-fn pixels_at(base: u32) -> Pixels {
-  let slot = vec4u(0u, 1u, 2u, 3u) * WG;
+// Pixels base + i·step, i < 8, of the phase.
+fn pixels_at(base: u32, step: u32) -> Pixels {
+  let slot = vec4u(0u, 1u, 2u, 3u) * step;
   let m0 = base + slot;
-  let m1 = base + 4u * WG + slot;
+  let m1 = base + 4u * step + slot;
   let phw = p.hq * p.wq;
   let kohw = p.k * p.oh * p.ow;
   let mm0 = min(m0, vec4u(p.m - 1u));
@@ -293,10 +298,15 @@ fn mac4(acc: Acc, ta: TapAddr, r0: Row16, r1: Row16, r2: Row16, r3: Row16) -> Ac
 
 // Pixels of a 16-pixel invocation tile's half h with dy image starts in vec4 units.
 fn pixels4(g: u32, lid: u32, h: u32) -> Pixels {
-  var px = pixels_at((g / p.ctiles) * WG * 16u + h * WG * 8u + lid);
-  px.yo0 /= vec4u(4u);
-  px.yo1 /= vec4u(4u);
-  return px;
+  return in_c4(pixels_at((g / p.ctiles) * WG * 16u + h * WG * 8u + lid, WG));
+}
+
+// `px` with dy image starts in vec4 units (NC4HW4 dy).
+fn in_c4(px: Pixels) -> Pixels {
+  var q = px;
+  q.yo0 /= vec4u(4u);
+  q.yo1 /= vec4u(4u);
+  return q;
 }
 
 // 16 pixels × 16 channels per invocation (pixels g·16·WG + i·WG + lid, i < 16): each weight row
@@ -332,6 +342,50 @@ fn backward_data_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
         tb.a0 += vec4u(ohw);
         tb.a1 += vec4u(ohw);
         i += 4u;
+      }
+    }
+  }
+  store(pa, acc_a, c0);
+  store(pb, acc_b, c0);
+}
+
+// Few input pixels in a phase (ResNet-50's layer3/4 at 64×64 input): lanes over 16-channel tiles
+// instead of pixels, 16 consecutive pixels each, the packed weights read as storage so every
+// tile runs in one dispatch per phase (see conv2d_forward.wgsl `forward_lanes_k_x4`).
+@compute @workgroup_size(WG)
+fn backward_data_lanes_k_x4(@builtin(workgroup_id) wid: vec3u,
+                            @builtin(num_workgroups) nwg: vec3u,
+                            @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * WG + lid;
+  let ct = o % p.ctiles;
+  let base = (o / p.ctiles) * 16u;
+  if (base >= p.m) {
+    return;
+  }
+  let c0 = ct * 16u;
+  let pa = in_c4(pixels_at(base, 1u));
+  let pb = in_c4(pixels_at(base + 8u, 1u));
+  let ohw = p.oh * p.ow;
+  let k4 = p.k / 4u;
+  var acc_a = acc_zero();
+  var acc_b = acc_zero();
+  for (var ky = (p.ry + p.pad) % p.stride; ky < p.kh; ky += p.stride) {
+    for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
+      var ta = tap(pa, ky, kx);
+      var tb = tap(pb, ky, kx);
+      var i = ct * p.wstride + (ky * p.kw + kx) * p.k * 4u;
+      for (var k = 0u; k < k4; k++) {
+        let r0 = Row16(ws[i], ws[i + 1u], ws[i + 2u], ws[i + 3u]);
+        let r1 = Row16(ws[i + 4u], ws[i + 5u], ws[i + 6u], ws[i + 7u]);
+        let r2 = Row16(ws[i + 8u], ws[i + 9u], ws[i + 10u], ws[i + 11u]);
+        let r3 = Row16(ws[i + 12u], ws[i + 13u], ws[i + 14u], ws[i + 15u]);
+        acc_a = mac4(acc_a, ta, r0, r1, r2, r3);
+        acc_b = mac4(acc_b, tb, r0, r1, r2, r3);
+        ta.a0 += vec4u(ohw);
+        ta.a1 += vec4u(ohw);
+        tb.a0 += vec4u(ohw);
+        tb.a1 += vec4u(ohw);
+        i += 16u;
       }
     }
   }

@@ -39,8 +39,9 @@ struct Params {
   n: u32, c: u32, h: u32, w: u32,
   k: u32, kh: u32, kw: u32, stride: u32,
   pad: u32, oh: u32, ow: u32, m: u32,
-  // k_base: first channel of this dispatch (the uniform-weight entries run one per channel tile).
-  ktiles: u32, groups: u32, k_base: u32, _p1: u32,
+  // k_base: first channel of this dispatch (the uniform-weight entries run one per channel tile);
+  // wstride: vec4s per packed 16-channel tile (`forward_lanes_k_x4`, weights as storage).
+  ktiles: u32, groups: u32, k_base: u32, wstride: u32,
   // `forward_split` only: input channels per split, workgroups per split (≥ groups) and floats
   // per partial output (N·K·OH·OW).
   c_per: u32, split_groups: u32, slice: u32, _p2: u32,
@@ -55,6 +56,9 @@ struct Params {
 // The `_uw` entry points read weights from one 64 KiB window of conv2d_pack.wgsl's packed
 // layout instead: row i of the reduction is 16 channels in 4 vec4s at wu[4i..4i+3].
 @group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
+// `forward_lanes_k_x4` reads every tile of the packed layout as storage: tile t's row i at
+// ws[t·wstride + 4i …].
+@group(0) @binding(2) var<storage, read> ws: array<vec4f>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
@@ -405,6 +409,53 @@ fn forward_uw_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
         tb.a0 += vec4u(hw);
         tb.a1 += vec4u(hw);
         i += 4u;
+      }
+    }
+  }
+  store(ta0, acc_a);
+  store(tb0, acc_b);
+}
+
+// Few output pixels (ResNet-50's layer3/4 at 64×64 input: 256 and 64 a batch of 16): lanes over
+// 16-channel tiles instead of pixels, each holding 16 consecutive pixels, the packed weights read
+// as storage so every tile runs in one dispatch. The window kernel above gives a lane pixels WG
+// apart and binds one tile's window per dispatch: at 64 pixels three-quarters of its lanes'
+// slots are clamped copies, and its single workgroup per dispatch keeps one core busy.
+@compute @workgroup_size(WG)
+fn forward_lanes_k_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                      @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * WG + lid;
+  let kt = o % p.ktiles;
+  let base = (o / p.ktiles) * 16u;
+  if (base >= p.m) {
+    return;
+  }
+  let run = vec4u(0u, 1u, 2u, 3u);
+  let ta0 = Tile(kt * 16u, base + run, base + 4u + run);
+  let tb0 = Tile(kt * 16u, base + 8u + run, base + 12u + run);
+  let pa = pixels4(ta0);
+  let pb = pixels4(tb0);
+  let hw = p.h * p.w;
+  let c4 = p.c / 4u;
+  var acc_a = acc_zero();
+  var acc_b = acc_zero();
+  var i = kt * p.wstride;
+  for (var ky = 0u; ky < p.kh; ky++) {
+    for (var kx = 0u; kx < p.kw; kx++) {
+      var ta = tap(pa, ky, kx);
+      var tb = tap(pb, ky, kx);
+      for (var c = 0u; c < c4; c++) {
+        let r0 = Row16(ws[i], ws[i + 1u], ws[i + 2u], ws[i + 3u]);
+        let r1 = Row16(ws[i + 4u], ws[i + 5u], ws[i + 6u], ws[i + 7u]);
+        let r2 = Row16(ws[i + 8u], ws[i + 9u], ws[i + 10u], ws[i + 11u]);
+        let r3 = Row16(ws[i + 12u], ws[i + 13u], ws[i + 14u], ws[i + 15u]);
+        acc_a = mac4(acc_a, ta, r0, r1, r2, r3);
+        acc_b = mac4(acc_b, tb, r0, r1, r2, r3);
+        ta.a0 += vec4u(hw);
+        ta.a1 += vec4u(hw);
+        tb.a0 += vec4u(hw);
+        tb.a1 += vec4u(hw);
+        i += 16u;
       }
     }
   }

@@ -88,6 +88,31 @@ function packBuffer(rt: Runtime, windows: number): GPUBuffer {
   return rt.scratch.get("conv2d.packed_weights", windows * WINDOW * 4, usage);
 }
 
+/** The runtime's packed-weight scratch with the tiles back to back (`floats` in all). */
+function storagePackBuffer(rt: Runtime, floats: number): GPUBuffer {
+  // The usage of the window layout's buffer: one scratch, shared by both layouts.
+  const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE;
+  return rt.scratch.get("conv2d.packed_weights", floats * 4, usage);
+}
+
+/**
+ * Whether to run a direct convolution with lanes over 16-channel tiles (`_lanes_k_x4`) for
+ * `pixels` output (or input, for backward-data) pixels with `channels` reduction channels: the
+ * software policy's choice when the window kernels' pixel tiles (16 per lane, WG apart) would
+ * not fill one workgroup, unless options name a kernel variant or NCHW activations.
+ */
+function lanesOverChannels(
+  rt: Runtime,
+  channels: number,
+  pixels: number,
+  wg: number,
+  direct: boolean,
+  activations?: "c4" | "nchw",
+): boolean {
+  return rt.policy.convWeights === "auto" && !direct && activations !== "nchw" &&
+    channels % 4 === 0 && pixels <= 16 * wg;
+}
+
 function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage"): boolean {
   const fits = rows <= WINDOW / TILE_COLS &&
     rt.limits.maxUniformBufferBindingSize >= WINDOW * 4 &&
@@ -98,17 +123,21 @@ function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage
   return opt ? opt === "uniform" : fits && rt.policy.convWeights === "auto";
 }
 
-/** The step packing `w` into `windows` uniform windows (see shaders/conv2d_pack.wgsl). */
+/**
+ * The step packing `w` into 16-column tiles (see shaders/conv2d_pack.wgsl): one 64 KiB uniform
+ * window each, or with `packed: "storage"` back to back (rows·16 floats apart).
+ */
 async function packStep(
   rt: Runtime,
   s: Conv2dShape,
   w: GPUBuffer,
   dst: GPUBuffer,
   transpose: boolean,
+  packed: "windows" | "storage" = "windows",
 ): Promise<Step> {
   const cols = transpose ? s.c : s.k;
   const rows = s.kh * s.kw * (transpose ? s.k : s.c);
-  const count = Math.ceil(cols / TILE_COLS) * rows * TILE_COLS;
+  const count = Math.ceil(cols / TILE_COLS) * rows; // one 16-column row per invocation
   const k = await rt.kernel("conv2d_pack", "pack_weights", { WG: 64 });
   const params = rt.uniform(packParams([
     s.k,
@@ -118,7 +147,7 @@ async function packStep(
     cols,
     rows,
     transpose ? 1 : 0,
-    0,
+    packed === "windows" ? WINDOW : rows * TILE_COLS,
   ]));
   return dispatchStep(rt, k, [params, w, dst], Math.ceil(count / 64));
 }
@@ -280,11 +309,29 @@ export async function planConv2dForward(
     );
     return { steps: planned.steps, scratch: [...scratch, ...planned.scratch] };
   }
-  const params = (tiles: number, groups: number, kBase: number, split = [0, 0, 0]) =>
-    rt.uniform(packParams([...shapeWords(s, oh, ow), m, tiles, groups, kBase, 0, ...split, 0]));
+  const params = (
+    tiles: number,
+    groups: number,
+    kBase: number,
+    split = [0, 0, 0],
+    wstride = 0,
+  ) =>
+    rt.uniform(
+      packParams([...shapeWords(s, oh, ow), m, tiles, groups, kBase, wstride, ...split, 0]),
+    );
   const steps: Step[] = [];
   const entry = is1x1 ? "forward_1x1" : "forward";
-  if (useUniformWeights(rt, s.c * s.kh * s.kw, opts.weights)) {
+  const rows = s.c * s.kh * s.kw;
+  if (lanesOverChannels(rt, s.c, m, wg, direct, opts.activations)) {
+    const packed = storagePackBuffer(rt, ktiles * rows * TILE_COLS);
+    steps.push(await packStep(rt, s, io.w, packed, false, "storage"));
+    const x = c4Buffer(rt, s.n * s.c * s.h * s.w);
+    steps.push(await packC4Step(rt, io.x, x, s.n, s.c, s.h * s.w));
+    const k = await rt.kernel("conv2d_forward", "forward_lanes_k_x4", { WG: wg });
+    const lanes = Math.ceil(m / 16) * ktiles;
+    const u = params(ktiles, 0, 0, [0, 0, 0], rows * TILE_COLS / 4);
+    steps.push(dispatchStep(rt, k, [u, x, packed, bias, io.y], Math.ceil(lanes / wg)));
+  } else if (useUniformWeights(rt, rows, opts.weights)) {
     const packed = packBuffer(rt, ktiles);
     steps.push(await packStep(rt, s, io.w, packed, false));
     // Channels in fours: x repacked NC4HW4 so each load is a vec4 (see conv2d_pack.wgsl).
@@ -402,6 +449,36 @@ export async function planConv2dBackwardData(
   }
   const ctiles = Math.ceil(s.c / TILE_COLS);
   const steps: Step[] = [];
+  // Stride phases (ry, rx): the pixels of one phase share which taps reach an output.
+  const phases: { ry: number; rx: number; hq: number; wq: number; m: number }[] = [];
+  for (let ry = 0; ry < Math.min(s.stride, s.h); ry++) {
+    for (let rx = 0; rx < Math.min(s.stride, s.w); rx++) {
+      const hq = Math.ceil((s.h - ry) / s.stride), wq = Math.ceil((s.w - rx) / s.stride);
+      if (s.n * hq * wq > 0) phases.push({ ry, rx, hq, wq, m: s.n * hq * wq });
+    }
+  }
+  const most = Math.max(...phases.map((ph) => ph.m));
+  if (lanesOverChannels(rt, s.k, most, wg, direct, opts.activations)) {
+    const rows = s.k * s.kh * s.kw;
+    const packed = storagePackBuffer(rt, ctiles * rows * TILE_COLS);
+    steps.push(await packStep(rt, s, io.w, packed, true, "storage"));
+    let dy = io.dyC4;
+    if (!dy) {
+      dy = c4Buffer(rt, s.n * s.k * oh * ow);
+      steps.push(await packC4Step(rt, io.dy, dy, s.n, s.k, oh * ow));
+    }
+    const k = await rt.kernel("conv2d_backward_data", "backward_data_lanes_k_x4", { WG: wg });
+    for (const { ry, rx, hq, wq, m } of phases) {
+      const params = rt.uniform(packParams([
+        ...shapeWords(s, oh, ow),
+        ...[m, ctiles, 0, mode.accumulate ? 1 : 0, 0, ry, rx, hq, wq, 0, 0, 0],
+        rows * TILE_COLS / 4,
+      ]));
+      const lanes = Math.ceil(m / 16) * ctiles;
+      steps.push(dispatchStep(rt, k, [params, dy, packed, io.dx], Math.ceil(lanes / wg)));
+    }
+    return { steps, scratch: [] };
+  }
   const uw = useUniformWeights(rt, s.k * s.kh * s.kw, opts.weights);
   let packed: GPUBuffer | null = null;
   if (uw) {
@@ -415,14 +492,6 @@ export async function planConv2dBackwardData(
   else if (dy4) {
     dy = c4Buffer(rt, s.n * s.k * oh * ow);
     steps.push(await packC4Step(rt, io.dy, dy, s.n, s.k, oh * ow));
-  }
-  // Stride phases (ry, rx): the pixels of one phase share which taps reach an output.
-  const phases: { ry: number; rx: number; hq: number; wq: number; m: number }[] = [];
-  for (let ry = 0; ry < Math.min(s.stride, s.h); ry++) {
-    for (let rx = 0; rx < Math.min(s.stride, s.w); rx++) {
-      const hq = Math.ceil((s.h - ry) / s.stride), wq = Math.ceil((s.w - rx) / s.stride);
-      if (s.n * hq * wq > 0) phases.push({ ry, rx, hq, wq, m: s.n * hq * wq });
-    }
   }
   const invocations = phases.reduce(
     (a, ph) => a + Math.ceil(ph.m / (wg * TILE_ROWS)) * ctiles * wg,

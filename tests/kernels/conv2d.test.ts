@@ -11,7 +11,7 @@
  * For the golden fixtures the f64 inputs are rounded to f32 first (2 more roundings per product).
  */
 import assert from "node:assert/strict";
-import { download, GPU_TEST, runtime, upload } from "../helpers/gpu.ts";
+import { download, GPU_TEST, runtime, stepLabels, upload } from "../helpers/gpu.ts";
 import { Rng } from "../helpers/rand.ts";
 import { assertWithinBound } from "../helpers/bound.ts";
 import { goldenCase, goldenInput, goldenOutput } from "../helpers/golden.ts";
@@ -181,17 +181,24 @@ const CASES: { label: string; s: Conv2dShape; bias: boolean }[] = [
   { label: "1×1 s2 projection, 9×9", s: conv(2, 9, 9, 9, 18, 1, 2, 0), bias: false },
   { label: "7×7 s2 p3 stem, batch 1", s: conv(1, 3, 15, 15, 16, 7, 2, 3), bias: true },
   { label: "3×3 s2 p0, even input", s: conv(2, 4, 10, 10, 5, 3, 2, 0), bias: true },
+  // Channels in fours both ways: backward-data with lanes over channels, in stride phases.
+  { label: "3×3 s2 p1, 9×9, 8→12", s: conv(2, 8, 9, 9, 12, 3, 2, 1), bias: false },
 ];
 
+// Default planning (on lavapipe these few pixels run with lanes over channel tiles where the
+// channels come in fours), then the uniform-window kernels asked for by name.
 for (const [i, { label, s, bias }] of CASES.entries()) {
   for (const accumulate of [false, true]) {
-    Deno.test({
-      name: `conv2d ${label}${accumulate ? ", dx accumulate" : ""}`,
-      ...GPU_TEST,
-      async fn() {
-        await checkAll(s, randomInputs(s, bias, 10 + i), label, { accumulate });
-      },
-    });
+    for (const weights of [undefined, "uniform"] as const) {
+      const tag = `${label}${weights ? ", uniform weights" : ""}`;
+      Deno.test({
+        name: `conv2d ${tag}${accumulate ? ", dx accumulate" : ""}`,
+        ...GPU_TEST,
+        async fn() {
+          await checkAll(s, randomInputs(s, bias, 10 + i), tag, { accumulate, weights });
+        },
+      });
+    }
   }
 }
 
@@ -234,28 +241,46 @@ Deno.test({
         accumulate: i % 2 === 1,
       });
     }
-    // Which path the lavapipe policy plans: a pack dispatch then one per 16-channel window.
+    // Which path the lavapipe policy plans (workgroups of 16): past 256 output pixels, a pack
+    // dispatch then one per 16-channel window.
     const rt = await runtime("cpu");
-    const b = rt.pool.acquire(4096);
-    const labels = async (s: Conv2dShape) =>
-      (await planConv2dForward(rt, s, { x: b, w: b, y: b, bias: b })).steps.map((st) =>
-        st.kind === "dispatch" ? st.kernel.label : st.kind
-      );
-    assert.deepEqual(await labels(conv(1, 64, 4, 4, 40, 3, 1, 1)), [
+    const b = rt.pool.acquire(1 << 20);
+    const labels = async (s: Conv2dShape) => {
+      const plan = await planConv2dForward(rt, s, { x: b, w: b, y: b, bias: b });
+      const backward = await planConv2dBackwardData(rt, s, { dy: b, w: b, dx: b }, {
+        accumulate: false,
+      });
+      return [stepLabels(plan.steps), stepLabels(backward.steps)];
+    };
+    const [fwd] = await labels(conv(1, 64, 17, 17, 40, 3, 1, 1));
+    assert.deepEqual(fwd, [
       "conv2d_pack:pack_weights",
-      "conv2d_pack:pack_c4_v", // 4×4 planes: whole vec4s
+      "conv2d_pack:pack_c4",
       ...Array(3).fill("conv2d_forward:forward_uw_x4"),
     ]);
+    // Up to 256 (ResNet-50's layer3/4): lanes over channel tiles, one dispatch (per phase).
+    assert.deepEqual(await labels(conv(2, 64, 8, 8, 40, 3, 2, 1)), [
+      ["conv2d_pack:pack_weights", "conv2d_pack:pack_c4_v", "conv2d_forward:forward_lanes_k_x4"],
+      [
+        "conv2d_pack:pack_weights",
+        "conv2d_pack:pack_c4_v",
+        ...Array(4).fill("conv2d_backward_data:backward_data_lanes_k_x4"),
+      ],
+    ]);
     // Channels not in fours: x read in place.
-    assert.deepEqual(await labels(conv(1, 6, 4, 4, 20, 3, 1, 1)), [
+    assert.deepEqual((await labels(conv(1, 6, 4, 4, 20, 3, 1, 1)))[0], [
       "conv2d_pack:pack_weights",
       ...Array(2).fill("conv2d_forward:forward_uw"),
     ]);
-    // KH·KW·C = 1080 > 1024: the default falls back to storage weights.
-    const s = conv(1, 120, 5, 5, 20, 3, 1, 1);
-    assert.deepEqual(await labels(s), ["conv2d_forward:forward"]);
+    // KH·KW·C = 1080 > 1024 rows past 256 pixels: the default falls back to storage weights.
+    const s = conv(2, 120, 13, 13, 20, 3, 1, 1);
+    assert.deepEqual((await labels(s))[0], ["conv2d_forward:forward"]);
+    // At few pixels the storage layout of the lanes kernel takes any row count.
+    const few = conv(1, 120, 5, 5, 20, 3, 1, 1);
+    assert.equal((await labels(few))[0].at(-1), "conv2d_forward:forward_lanes_k_x4");
     rt.pool.release(b);
     await checkAll(s, randomInputs(s, true, 4), "3×3 C120, reduction past one window");
+    await checkAll(few, randomInputs(few, true, 5), "3×3 C120, 5×5, lanes over channels");
   },
 });
 
