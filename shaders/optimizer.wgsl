@@ -1,6 +1,10 @@
 // Optimizer updates, one dispatch per parameter tensor, as torch.optim.SGD / torch.optim.AdamW.
 // Layout: param, grad and state flat f32 arrays of `n` elements; one element per invocation,
-// 256 per workgroup, grid folded (common/grid.wgsl).
+// 256 per workgroup, grid folded (common/grid.wgsl). The `_v4` entries (n % 4 = 0; `t.n` then
+// counts vec4s) update 4 elements per invocation through vec4 views of the same bindings:
+// lavapipe loads and stores lane by lane, so a vec4 is one access where 4 floats were 4, and
+// clip[0] is gathered once per 4 elements. Both read the same update rules (vec4 math; the
+// scalar entries splat their element), so both round alike.
 // Hyperparameters live in two uniforms: `h`, shared by every tensor of an optimizer and rewritten
 // with queue.writeBuffer when the schedule moves (lr, step, bias corrections: no re-planning),
 // and `t`, per tensor and fixed (size, weight decay and L1 strengths, so groups may differ).
@@ -45,16 +49,51 @@ struct Tensor {
 @group(0) @binding(4) var<storage, read> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> state1: array<f32>;
 @group(0) @binding(6) var<storage, read_write> state2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param4: array<vec4f>;
+@group(0) @binding(4) var<storage, read> grad4: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> state14: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> state24: array<vec4f>;
 
 fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return linear_workgroup(wid, nwg) * 256u + lid;
 }
 
-// The penalized gradient d and the decayed weight, shared by every update rule.
-fn penalized(i: u32) -> vec2f {
-  let w = param[i];
-  let d = grad[i] * clip[0] + t.wd_coupled * w + t.l1 * sign(w);
-  return vec2f(d, w * (1.0 - h.lr * t.wd_decoupled));
+// The penalized gradient d and the decayed weight w, shared by every update rule.
+struct Penalized {
+  d: vec4f,
+  w: vec4f,
+}
+
+fn penalized(w: vec4f, g: vec4f) -> Penalized {
+  let d = g * clip[0] + t.wd_coupled * w + t.l1 * sign(w);
+  return Penalized(d, w * (1.0 - h.lr * t.wd_decoupled));
+}
+
+// New weights and state (state2: AdamW's second moment).
+struct Updated {
+  w: vec4f,
+  state1: vec4f,
+  state2: vec4f,
+}
+
+fn sgd_plain_rule(p: Penalized) -> vec4f {
+  return p.w - h.lr * p.d;
+}
+
+fn sgd_rule(p: Penalized, old: vec4f) -> Updated {
+  var buf = p.d;
+  if (h.first == 0u) {
+    buf = h.momentum * old + (1.0 - h.dampening) * p.d;
+  }
+  let d = select(buf, p.d + h.momentum * buf, h.nesterov != 0u);
+  return Updated(p.w - h.lr * d, buf, vec4f(0.0));
+}
+
+fn adamw_rule(p: Penalized, m0: vec4f, v0: vec4f) -> Updated {
+  let g = p.d;
+  let m = h.beta1 * m0 + (1.0 - h.beta1) * g;
+  let v = h.beta2 * v0 + (1.0 - h.beta2) * g * g;
+  return Updated(p.w - h.step_size * m / (sqrt(v) / h.bc2_sqrt + h.eps), m, v);
 }
 
 @compute @workgroup_size(256)
@@ -64,8 +103,17 @@ fn sgd_plain(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   if (i >= t.n) {
     return;
   }
-  let dw = penalized(i);
-  param[i] = dw.y - h.lr * dw.x;
+  param[i] = sgd_plain_rule(penalized(vec4f(param[i]), vec4f(grad[i]))).x;
+}
+
+@compute @workgroup_size(256)
+fn sgd_plain_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  let i = index(wid, nwg, lid);
+  if (i >= t.n) {
+    return;
+  }
+  param4[i] = sgd_plain_rule(penalized(param4[i], grad4[i]));
 }
 
 @compute @workgroup_size(256)
@@ -75,14 +123,21 @@ fn sgd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= t.n) {
     return;
   }
-  let dw = penalized(i);
-  var buf = dw.x;
-  if (h.first == 0u) {
-    buf = h.momentum * state1[i] + (1.0 - h.dampening) * dw.x;
+  let u = sgd_rule(penalized(vec4f(param[i]), vec4f(grad[i])), vec4f(state1[i]));
+  state1[i] = u.state1.x;
+  param[i] = u.w.x;
+}
+
+@compute @workgroup_size(256)
+fn sgd_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = index(wid, nwg, lid);
+  if (i >= t.n) {
+    return;
   }
-  state1[i] = buf;
-  let d = select(buf, dw.x + h.momentum * buf, h.nesterov != 0u);
-  param[i] = dw.y - h.lr * d;
+  let u = sgd_rule(penalized(param4[i], grad4[i]), state14[i]);
+  state14[i] = u.state1;
+  param4[i] = u.w;
 }
 
 @compute @workgroup_size(256)
@@ -92,11 +147,22 @@ fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= t.n) {
     return;
   }
-  let dw = penalized(i);
-  let g = dw.x;
-  let m = h.beta1 * state1[i] + (1.0 - h.beta1) * g;
-  let v = h.beta2 * state2[i] + (1.0 - h.beta2) * g * g;
-  state1[i] = m;
-  state2[i] = v;
-  param[i] = dw.y - h.step_size * m / (sqrt(v) / h.bc2_sqrt + h.eps);
+  let p = penalized(vec4f(param[i]), vec4f(grad[i]));
+  let u = adamw_rule(p, vec4f(state1[i]), vec4f(state2[i]));
+  state1[i] = u.state1.x;
+  state2[i] = u.state2.x;
+  param[i] = u.w.x;
+}
+
+@compute @workgroup_size(256)
+fn adamw_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = index(wid, nwg, lid);
+  if (i >= t.n) {
+    return;
+  }
+  let u = adamw_rule(penalized(param4[i], grad4[i]), state14[i], state24[i]);
+  state14[i] = u.state1;
+  state24[i] = u.state2;
+  param4[i] = u.w;
 }

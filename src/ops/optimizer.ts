@@ -82,6 +82,8 @@ async function planRule(
     throw new RangeError(`optimizer: ${sizes.length} sizes, ${buf.params.length} params`);
   }
   const kernel = await rt.kernel("optimizer", cfg.entry);
+  // Tensors of whole vec4s update 4 elements per invocation (see optimizer.wgsl).
+  const kernel4 = await rt.kernel("optimizer", `${cfg.entry}_v4`);
   const hyper = rt.device.createBuffer({
     size: 48,
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -105,12 +107,15 @@ async function planRule(
     });
     state.push(st);
     const pen = cfg.penalty(i);
-    const t = rt.uniform(packParams([n, pen.coupled, pen.decoupled, pen.l1], new Set([1, 2, 3])));
+    const lanes = n % 4 === 0 ? n / 4 : n;
+    const t = rt.uniform(
+      packParams([lanes, pen.coupled, pen.decoupled, pen.l1], new Set([1, 2, 3])),
+    );
     return dispatchStep(
       rt,
-      kernel,
+      n % 4 === 0 ? kernel4 : kernel,
       [hyper, t, clip, buf.params[i], buf.grads[i], ...st],
-      Math.ceil(n / 256),
+      Math.ceil(lanes / 256),
     );
   });
   let lr = lr0, step = 1;
