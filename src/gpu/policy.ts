@@ -60,6 +60,11 @@ export interface KernelPolicy {
    */
   convDwRowLanesTaps: number;
   /**
+   * …and with at most this many output channels: each split sweeps every 16-channel tile of
+   * its rows, so at 512 channels (ResNet-50's 1×1 expands) rows lost 3.5× to taps.
+   */
+  convDwRowLanesChannels: number;
+  /**
    * In training, a layer whose forward and filter gradient run the same Winograd tile keeps
    * the forward's input transform V of x for the filter gradient (which then neither packs nor
    * transforms x again, and x is freed once the forward no longer needs it) — ~2.25–2.9× x's
@@ -94,6 +99,9 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     // Measured on lavapipe: rows win to R = 144 (3×3 from 16 channels: 1.4–1.5×), tie at 128
     // (1×1), lose from 256 (each 16-tap tile reloads dy).
     convDwRowLanesTaps: 144,
+    // Measured on lavapipe (1×1, R = 64–128, batch 16): rows tie at 64 channels, lose 1.15× at
+    // 256 and 3.5× at 512; ResNet-20's 16- and 32-channel layers keep them (1.3–2×).
+    convDwRowLanesChannels: 64,
     winogradKeepInput: true,
     fuseBatchNormJoin: true,
   },
@@ -111,6 +119,7 @@ const POLICIES: Record<PolicyTarget, KernelPolicy> = {
     convWinograd: 0,
     convTiled: false,
     convDwRowLanesTaps: 0,
+    convDwRowLanesChannels: 0,
     winogradKeepInput: false,
     fuseBatchNormJoin: true,
   },

@@ -575,8 +575,8 @@ export interface ConvBackwardWeightOptions extends ConvOptions {
    * invocation its own split of the N·OH rows with all of a ≤ 16-tap tile × 16 channels, summed
    * afterwards; dy read from storage). `rows` is for a small receptive field — the 1- or 3-channel
    * stem, where a `taps` tile computes mostly padding; on lavapipe it also wins up to R = 144.
-   * Default: `rows` when R is at most the kernel policy's `convDwRowLanesTaps` and no other
-   * direct-kernel option is given.
+   * Default: `rows` when R is at most the kernel policy's `convDwRowLanesTaps`, K at most its
+   * `convDwRowLanesChannels`, and no other direct-kernel option is given.
    */
   lanes?: "taps" | "rows";
 }
@@ -664,7 +664,8 @@ export async function planConv2dBackwardWeight(
   const ktiles = Math.ceil(s.k / TILE_COLS);
   const rowLanes = opts.lanes
     ? opts.lanes === "rows"
-    : !opts.dy && !opts.workgroup && r <= rt.policy.convDwRowLanesTaps;
+    : !opts.dy && !opts.workgroup && r <= rt.policy.convDwRowLanesTaps &&
+      s.k <= rt.policy.convDwRowLanesChannels;
   if (rowLanes) return planBackwardWeightRows(rt, s, io, r, ktiles, opts);
   const fits = ow <= WINDOW / TILE_COLS && rt.limits.maxUniformBufferBindingSize >= WINDOW * 4 &&
     (WINDOW * 4) % rt.device.limits.minUniformBufferOffsetAlignment === 0;

@@ -326,6 +326,10 @@ Deno.test({
     ]);
     const gpu = await planConv2dBackwardWeight(gpuRt, stem, { x: bg, dy: bg, dw: bg });
     assert.ok(!gpu.steps.map(label).includes("conv2d_backward_weight:backward_weight_px"));
+    // R = 9 with 80 output channels: every split would sweep 5 channel tiles; taps.
+    const wide = await planConv2dBackwardWeight(cpuRt, { ...stem, k: 80 }, { x: b, dy: b, dw: b });
+    assert.ok(!wide.steps.map(label).includes("conv2d_backward_weight:backward_weight_px"));
+    for (const x of wide.scratch) cpuRt.pool.release(x);
     for (const x of [...cpu.scratch, b]) cpuRt.pool.release(x);
     for (const x of [...gpu.scratch, bg]) gpuRt.pool.release(x);
     await checkAll(stem, randomInputs(stem, true, 70), "1-channel stem, default", {
