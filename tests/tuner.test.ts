@@ -27,6 +27,8 @@ Deno.test({
       const [rf, rw] = tuner.records;
       assert.equal(rf.op, "conv2d.forward");
       assert.deepEqual(Object.keys(rf.ms!).sort(), [
+        "channel-lanes/wg16",
+        "channel-lanes/wg64",
         "storage/wg16",
         "storage/wg64",
         "uniform/wg16",
@@ -37,8 +39,9 @@ Deno.test({
       const best = Object.entries(rf.ms!).sort((a, b) => a[1] - b[1])[0][0];
       assert.equal(rf.chosen, best, "the fastest candidate is chosen");
       for (const v of Object.values(rf.ms!)) assert.ok(v > 0 && Number.isFinite(v));
+      const variant = fwd.channelLanes ? "channel-lanes" : fwd.weights;
       assert.equal(
-        fwd.winograd ? `winograd-f${fwd.winograd}` : `${fwd.weights}/wg${fwd.workgroup}`,
+        fwd.winograd ? `winograd-f${fwd.winograd}` : `${variant}/wg${fwd.workgroup}`,
         rf.chosen,
       );
       // 128 and 512 splits would exceed the shape's 48 (n, oy) rows: not candidates.

@@ -77,6 +77,14 @@ export interface ConvOptions {
    * direct-kernel variant; a Winograd tile (explicit, or the policy's where it applies) wins.
    */
   tiled?: boolean;
+  /**
+   * Forward and backward-data: invocations over 16-channel tiles, 16 consecutive pixels each,
+   * the weights packed back to back and read as storage, one dispatch per layer (per stride
+   * phase) — for layers with few pixels, where the window kernels' lanes (16 pixels WG apart)
+   * compute mostly clamped copies. Needs the reduction's channels in fours. Default: on
+   * software adapters, up to 16·WG pixels (per phase) unless an option names another variant.
+   */
+  channelLanes?: boolean;
 }
 
 /** Floats in one uniform window: 64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize. */
@@ -97,9 +105,11 @@ function storagePackBuffer(rt: Runtime, floats: number): GPUBuffer {
 
 /**
  * Whether to run a direct convolution with lanes over 16-channel tiles (`_lanes_k_x4`) for
- * `pixels` output (or input, for backward-data) pixels with `channels` reduction channels: the
- * software policy's choice when the window kernels' pixel tiles (16 per lane, WG apart) would
- * not fill one workgroup, unless options name a kernel variant or NCHW activations.
+ * `pixels` output (or input, for backward-data) pixels with `channels` reduction channels:
+ * `opts.channelLanes` when given (an error where the channels are not in fours or activations
+ * are asked for NCHW), else the software policy's choice when the window kernels' pixel tiles
+ * (16 per lane, WG apart) would not fill a second workgroup, unless options name another
+ * kernel variant.
  */
 function lanesOverChannels(
   rt: Runtime,
@@ -107,10 +117,16 @@ function lanesOverChannels(
   pixels: number,
   wg: number,
   direct: boolean,
-  activations?: "c4" | "nchw",
+  opts: ConvOptions,
 ): boolean {
-  return rt.policy.convWeights === "auto" && !direct && activations !== "nchw" &&
-    channels % 4 === 0 && pixels <= 16 * wg;
+  const why = channels % 4 !== 0
+    ? `${channels} reduction channels are not a multiple of 4`
+    : opts.activations === "nchw"
+    ? "it reads activations packed NC4HW4, not NCHW"
+    : null;
+  if (opts.channelLanes && why) throw new RangeError(`conv2d: channel lanes: ${why}`);
+  if (opts.channelLanes !== undefined) return opts.channelLanes;
+  return rt.policy.convWeights === "auto" && !direct && !why && pixels <= 16 * wg;
 }
 
 function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage"): boolean {
@@ -208,10 +224,12 @@ function winogradTile(
 
 /**
  * Whether options name a direct-kernel variant — `variant` (forward and backward-data: weights;
- * filter gradient: dy), or splits without `tiled` — which asks for the direct kernels.
+ * filter gradient: dy), channel lanes, or splits without `tiled` — which asks for the direct
+ * kernels.
  */
 function namesDirect(opts: ConvOptions, variant: string | undefined): boolean {
-  return variant !== undefined || (opts.splits !== undefined && !opts.tiled);
+  return variant !== undefined || opts.channelLanes === true ||
+    (opts.splits !== undefined && !opts.tiled);
 }
 
 /** The Winograd request: explicit, else none where direct or tiled kernels were asked for. */
@@ -322,7 +340,7 @@ export async function planConv2dForward(
   const steps: Step[] = [];
   const entry = is1x1 ? "forward_1x1" : "forward";
   const rows = s.c * s.kh * s.kw;
-  if (lanesOverChannels(rt, s.c, m, wg, direct, opts.activations)) {
+  if (lanesOverChannels(rt, s.c, m, wg, direct, opts)) {
     const packed = storagePackBuffer(rt, ktiles * rows * TILE_COLS);
     steps.push(await packStep(rt, s, io.w, packed, false, "storage"));
     const x = c4Buffer(rt, s.n * s.c * s.h * s.w);
@@ -458,7 +476,7 @@ export async function planConv2dBackwardData(
     }
   }
   const most = Math.max(...phases.map((ph) => ph.m));
-  if (lanesOverChannels(rt, s.k, most, wg, direct, opts.activations)) {
+  if (lanesOverChannels(rt, s.k, most, wg, direct, opts)) {
     const rows = s.k * s.kh * s.kw;
     const packed = storagePackBuffer(rt, ctiles * rows * TILE_COLS);
     steps.push(await packStep(rt, s, io.w, packed, true, "storage"));
@@ -826,7 +844,7 @@ export type ConvDirection = "forward" | "backward_data" | "backward_weight";
 /**
  * The variant the runtime's tuner picked for one direction at one shape, or `{}` (the kernel
  * policy's defaults) when tuning is off. Candidates: weights in uniform windows or storage ×
- * 16- or 64-invocation workgroups; for the filter gradient, dy in uniform windows or storage
+ * 16- or 64-invocation workgroups, lanes over channel tiles (16 or 64 a workgroup); for the filter gradient, dy in uniform windows or storage
  * (split as the policy says, or 32/128/512 ways) and storage with 64-invocation workgroups;
  * Winograd tiles where the shape allows them; on a GPU policy also the workgroup-tiled kernel.
  */
@@ -872,6 +890,13 @@ export async function tunedConvOptions(
           opts: { weights, workgroup, winograd: 0 as const },
         }))
       ),
+      // Lanes over channel tiles where the reduction's channels come in fours.
+      ...((dir === "forward" ? s.c : s.k) % 4 === 0
+        ? [16, 64].map((workgroup) => ({
+          name: `channel-lanes/wg${workgroup}`,
+          opts: { channelLanes: true, workgroup, winograd: 0 as const },
+        }))
+        : []),
       // Winograd F(2,3) and F(4,3) where the shape (transposed for backward-data) allows.
       ...([2, 4] as const)
         .filter((m) => !winogradUnsupported(rt, dir === "forward" ? s : transposedShape(s), m))

@@ -80,6 +80,8 @@ interface CheckOptions {
    * where it is transposable (stride 1), else direct. `forwardSplits` / `splits` split them.
    */
   tiled?: boolean;
+  /** Forward and backward-data with lanes over channel tiles (or never). */
+  channelLanes?: boolean;
   /** Force a kernel policy (either one's variants run on any adapter). */
   kernels?: "cpu" | "gpu";
   /** Expected values instead of the f64 reference (golden). */
@@ -103,6 +105,7 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
     activations: o.activations,
     winograd: 0 as const,
     tiled: o.tiled,
+    channelLanes: o.channelLanes,
   };
   const transposable = s.stride === 1 && s.kh === s.kw && s.padding < s.kh;
 
@@ -281,6 +284,44 @@ Deno.test({
     rt.pool.release(b);
     await checkAll(s, randomInputs(s, true, 4), "3×3 C120, reduction past one window");
     await checkAll(few, randomInputs(few, true, 5), "3×3 C120, 5×5, lanes over channels");
+  },
+});
+
+Deno.test({
+  name: "conv2d lanes over channel tiles by name: past 256 pixels, both policies; refused misuse",
+  ...GPU_TEST,
+  async fn() {
+    // 2×12×12 = 288 output pixels (the software policy's default would be the windows), K off 16.
+    const s = conv(2, 8, 12, 12, 20, 3, 1, 1);
+    const s2 = conv(2, 12, 11, 11, 8, 3, 2, 1); // stride 2: backward-data's 4 phases
+    for (const kernels of ["cpu", "gpu"] as const) {
+      await checkAll(s, randomInputs(s, true, 90), `lanes, ${kernels}`, {
+        channelLanes: true,
+        kernels,
+        accumulate: true,
+      });
+      await checkAll(s2, randomInputs(s2, false, 91), `lanes s2, ${kernels}`, {
+        channelLanes: true,
+        kernels,
+      });
+    }
+    const rt = await runtime("cpu");
+    const b = rt.pool.acquire(1 << 16);
+    const fwd = async (t: Conv2dShape, channelLanes: boolean) =>
+      stepLabels((await planConv2dForward(rt, t, { x: b, w: b, y: b }, { channelLanes })).steps);
+    assert.ok((await fwd(s, true)).includes("conv2d_forward:forward_lanes_k_x4"));
+    // A small layer asked for the windows gets them.
+    const small = conv(1, 8, 4, 4, 16, 3, 1, 1);
+    assert.ok(!(await fwd(small, false)).includes("conv2d_forward:forward_lanes_k_x4"));
+    await assert.rejects(() => fwd(conv(1, 6, 4, 4, 16, 3, 1, 1), true), /channels are not/);
+    await assert.rejects(
+      () =>
+        planConv2dBackwardData(rt, conv(1, 8, 4, 4, 6, 3, 1, 1), { dy: b, w: b, dx: b }, {
+          accumulate: false,
+        }, { channelLanes: true }),
+      /6 reduction channels are not a multiple of 4/,
+    );
+    rt.pool.release(b);
   },
 });
 
