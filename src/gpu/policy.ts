@@ -41,8 +41,9 @@ export interface KernelPolicy {
   /**
    * 3×3 stride-1 convolutions (all three directions) by Winograd F(m×m, 3×3) with this m, or
    * 0 for the direct kernels. Software adapters: 4 — their direct kernel is bound by operand
-   * loads, and F(4,3) needs a quarter of the multiply-adds (bench/winograd.ts). GPUs: direct
-   * until measured there.
+   * loads, and F(4,3) needs a quarter of the multiply-adds (bench/winograd.ts); with 4, outputs
+   * under 3×3 take F(2,3), which needs fewer transformed products there. GPUs: direct until
+   * measured there.
    */
   convWinograd: 0 | 2 | 4;
   /**
