@@ -17,8 +17,11 @@
 //   binding (a buffer must not be bound twice in one dispatch).
 //   `backward_data_split` (GPU policy, few input pixels): the reduction split over output-channel
 //   ranges into partial dx slices, summed by conv2d_reduce.wgsl `sum_splits_into`.
+//   `backward_data_lanes_k_x4` (software policy, ≤ 16·WG pixels a phase): lanes over channel
+//   tiles, 16 consecutive pixels each (at the end of this file).
 // Bindings: 0 params (uniform), 1 dy (read; NC4HW4 vec4s for `_x4`), 2 w (read; the uniform
-//   window for `_uw*`), 3 dx (read_write; the partial slices for `backward_data_split`).
+//   window for `_uw*`, every packed tile as storage for `_lanes_k_x4`), 3 dx (read_write; the
+//   partial slices for `backward_data_split`).
 // Grid: 1-D folded, (pixel tiles of the phase) × (channel tiles), channel tile fastest.
 
 //!include common/grid.wgsl

@@ -24,9 +24,11 @@
 //   (Y[n] (K × HW) = W (K × C) · X[n] (C × HW)): no padding masks, one tap.
 //   `forward_split` (GPU policy, few output pixels): the reduction split over input-channel
 //   ranges, each workgroup storing a partial output slice; conv2d_reduce.wgsl adds them + bias.
+//   `forward_lanes_k_x4` (software policy, ≤ 16·WG output pixels): lanes over channel tiles,
+//   16 consecutive pixels each, all tiles in one dispatch (at the end of this file).
 // Bindings: 0 params (uniform), 1 x (read; NC4HW4 vec4s for `_x4`), 2 w (read; the uniform
-//   window for `_uw*`), 3 bias (read; zeros when the op has none), 4 y (read_write; the partial
-//   slices for `forward_split`).
+//   window for `_uw*`, every packed tile as storage for `_lanes_k_x4`), 3 bias (read; zeros when
+//   the op has none), 4 y (read_write; the partial slices for `forward_split`).
 // Grid: 1-D folded, (pixel tiles) × (channel tiles), channel tile fastest so neighbouring
 //   workgroups share x in cache.
 

@@ -844,8 +844,9 @@ export type ConvDirection = "forward" | "backward_data" | "backward_weight";
 /**
  * The variant the runtime's tuner picked for one direction at one shape, or `{}` (the kernel
  * policy's defaults) when tuning is off. Candidates: weights in uniform windows or storage ×
- * 16- or 64-invocation workgroups, lanes over channel tiles (16 or 64 a workgroup); for the filter gradient, dy in uniform windows or storage
- * (split as the policy says, or 32/128/512 ways) and storage with 64-invocation workgroups;
+ * 16- or 64-invocation workgroups, lanes over channel tiles (16 or 64 a workgroup); for the
+ * filter gradient, dy in uniform windows or storage (split as the policy says, or 32/128/512
+ * ways) and storage with 64-invocation workgroups;
  * Winograd tiles where the shape allows them; on a GPU policy also the workgroup-tiled kernel.
  */
 export async function tunedConvOptions(
