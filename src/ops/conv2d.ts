@@ -81,8 +81,9 @@ export interface ConvOptions {
    * Forward and backward-data: invocations over 16-channel tiles, 16 consecutive pixels each,
    * the weights packed back to back and read as storage, one dispatch per layer (per stride
    * phase) — for layers with few pixels, where the window kernels' lanes (16 pixels WG apart)
-   * compute mostly clamped copies. Needs the reduction's channels in fours. Default: on
-   * software adapters, up to 16·WG pixels (per phase) unless an option names another variant.
+   * compute mostly clamped copies, and for reductions too long for a uniform window. Needs the
+   * reduction's channels in fours. Default: on software adapters, up to 16·WG pixels (per
+   * phase) or past 1,024 reduction rows, unless an option names another variant.
    */
   channelLanes?: boolean;
 }
@@ -105,16 +106,19 @@ function storagePackBuffer(rt: Runtime, floats: number): GPUBuffer {
 
 /**
  * Whether to run a direct convolution with lanes over 16-channel tiles (`_lanes_k_x4`) for
- * `pixels` output (or input, for backward-data) pixels with `channels` reduction channels:
- * `opts.channelLanes` when given (an error where the channels are not in fours or activations
- * are asked for NCHW), else the software policy's choice when the window kernels' pixel tiles
- * (16 per lane, WG apart) would not fill a second workgroup, unless options name another
- * kernel variant.
+ * `pixels` output (or input, for backward-data) pixels with `channels` reduction channels and
+ * `rows` reduction rows: `opts.channelLanes` when given (an error where the channels are not in
+ * fours or activations are asked for NCHW), else the software policy's choice, unless options
+ * name another kernel variant, when the window kernels' pixel tiles (16 per lane, WG apart)
+ * would not fill a second workgroup, or when a channel tile's rows do not fit a window (the
+ * window kernels' fallback reads weights as per-lane scalars: 1.4–2× slower, measured from
+ * 1,024 to 8,192 pixels).
  */
 function lanesOverChannels(
   rt: Runtime,
   channels: number,
   pixels: number,
+  rows: number,
   wg: number,
   direct: boolean,
   opts: ConvOptions,
@@ -126,7 +130,8 @@ function lanesOverChannels(
     : null;
   if (opts.channelLanes && why) throw new RangeError(`conv2d: channel lanes: ${why}`);
   if (opts.channelLanes !== undefined) return opts.channelLanes;
-  return rt.policy.convWeights === "auto" && !direct && !why && pixels <= 16 * wg;
+  const few = pixels <= 16 * wg, long = rows > WINDOW / TILE_COLS;
+  return rt.policy.convWeights === "auto" && !direct && !why && (few || long);
 }
 
 function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage"): boolean {
@@ -340,7 +345,7 @@ export async function planConv2dForward(
   const steps: Step[] = [];
   const entry = is1x1 ? "forward_1x1" : "forward";
   const rows = s.c * s.kh * s.kw;
-  if (lanesOverChannels(rt, s.c, m, wg, direct, opts)) {
+  if (lanesOverChannels(rt, s.c, m, rows, wg, direct, opts)) {
     const packed = storagePackBuffer(rt, ktiles * rows * TILE_COLS);
     steps.push(await packStep(rt, s, io.w, packed, false, "storage"));
     const x = c4Buffer(rt, s.n * s.c * s.h * s.w);
@@ -476,8 +481,8 @@ export async function planConv2dBackwardData(
     }
   }
   const most = Math.max(...phases.map((ph) => ph.m));
-  if (lanesOverChannels(rt, s.k, most, wg, direct, opts)) {
-    const rows = s.k * s.kh * s.kw;
+  const rows = s.k * s.kh * s.kw;
+  if (lanesOverChannels(rt, s.k, most, rows, wg, direct, opts)) {
     const packed = storagePackBuffer(rt, ctiles * rows * TILE_COLS);
     steps.push(await packStep(rt, s, io.w, packed, true, "storage"));
     let dy = io.dyC4;
@@ -497,7 +502,7 @@ export async function planConv2dBackwardData(
     }
     return { steps, scratch: [] };
   }
-  const uw = useUniformWeights(rt, s.k * s.kh * s.kw, opts.weights);
+  const uw = useUniformWeights(rt, rows, opts.weights);
   let packed: GPUBuffer | null = null;
   if (uw) {
     packed = packBuffer(rt, ctiles);
