@@ -17,6 +17,8 @@
 // Train forward, 3 dispatches:
 //   stats_partial  Welford per lane and item component, Chan merges -> part[c·P+p] = (n, mean, M2)
 //                  bindings: 0 params, 1 x, 2 part (rw)
+//   stats_lanes    (software adapters, one chunk of ≤ 2,048 items a channel, ≥ 32 channels) a lane
+//                  per channel runs all of its items: part[c] (P = 1), no barrier, no lane merges
 //   stats_final    one lane per channel merges its P partials (Chan, pairwise), writes mean, invstd and
 //                  updates the running stats (PyTorch: momentum, unbiased variance)
 //                  bindings: 0 params, 1 part, 2 mean, 3 invstd, 4 running_mean, 5 running_var
@@ -31,6 +33,7 @@
 //   bwd_reduce     rec[c·P+p] = (Σg, Σg·x̂) over the chunk, plus the channel's mean, invstd, γ, β
 //                  so the second pass needs no more bindings.
 //                  bindings: 0 params, 1 dy, 2 x, 3 mean, 4 invstd, 5 gamma, 6 rec (rw), [7 beta]
+//   bwd_reduce_lanes, bwd_reduce_relu_lanes: the same records a lane per channel, as stats_lanes
 //   bwd_dx         every lane sums the channel's P records pairwise (uniform loads, no barrier),
 //                  dx (+)= γ·invstd·(g − Σg/m − x̂·Σg·x̂/m); chunk 0 writes dγ = Σg·x̂, dβ = Σg.
 //                  bindings: 0 params, 1 dy, 2 x, 3 rec, 4 dx (rw), 5 dgamma, 6 dbeta
@@ -162,26 +165,32 @@ fn chan(a: vec3f, b: vec3f) -> vec3f {
 @group(0) @binding(1) var<storage, read> st_x: array<item>;
 @group(0) @binding(2) var<storage, read_write> st_part: array<vec4f>;
 
+// Welford per component over items j0, j0 + stride, … < j1 of channel c (the params' cursor step
+// is `stride`): one division per item, no E[x²] − E[x]² cancellation.
+fn welford_run(c: u32, j0: u32, j1: u32, stride: u32) -> vec3f {
+  var cnt = 0.0;
+  var mean = item(0.0);
+  var m2 = item(0.0);
+  var cur = cursor_at(j0);
+  for (var j = j0; j < j1; j += stride) {
+    let v = st_x[addr(cur, c)];
+    cnt += 1.0;
+    let d = v - mean;
+    mean += d / cnt;
+    m2 += d * (v - mean);
+    cur = advance(cur);
+  }
+  return collapse(cnt, mean, m2);
+}
+
 @compute @workgroup_size(WG)
 fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
   let ch = chunk_of(wid, nwg);
-  // Welford per lane and component: one division per item, no E[x²] − E[x]² cancellation.
-  var cnt = 0.0;
-  var mean = item(0.0);
-  var m2 = item(0.0);
+  var acc = vec3f(0.0);
   if (ch.valid) {
-    var cur = cursor_at(ch.j0 + lid);
-    for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
-      let v = st_x[addr(cur, ch.c)];
-      cnt += 1.0;
-      let d = v - mean;
-      mean += d / cnt;
-      m2 += d * (v - mean);
-      cur = advance(cur);
-    }
+    acc = welford_run(ch.c, ch.j0 + lid, ch.j1, WG);
   }
-  let acc = collapse(cnt, mean, m2);
   s0[lid] = acc.x;
   s1[lid] = acc.y;
   s2[lid] = acc.z;
@@ -197,6 +206,18 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       }
     }
     st_part[ch.c * p.parts + ch.part] = vec4f(s0[0], s1[0], s2[0], 0.0);
+  }
+}
+
+// Few items per channel (ResNet-50's layer3/4 at batch 16: 16–64): a lane per channel runs all
+// of its items (P = 1; the params' cursor steps one item), so no workgroup waits at a barrier for
+// one lane's WG − 1 merges of lanes that mostly held nothing.
+@compute @workgroup_size(WG)
+fn stats_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+  let c = linear_workgroup(wid, nwg) * WG + lid;
+  if (c < p.c) {
+    st_part[c] = vec4f(welford_run(c, 0u, p.m, 1u), 0.0);
   }
 }
 
@@ -336,24 +357,43 @@ fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32,
   }
 }
 
+// (Σg, Σg·x̂) over items j0, j0 + stride, … < j1 of channel c (the params' cursor step is
+// `stride`), g = dy, or with `relu` dy where the pre-activation was positive — normalize's k and b
+// (β, read by the caller: only the relu entries bind it)
+// and its expression (apply) for v, so the mask is the forward's (a compiler that fused the two
+// differently could flip only a v within rounding of 0, a ReLU tie).
+fn grad_sums(c: u32, j0: u32, j1: u32, stride: u32, relu: bool, b: f32) -> vec2f {
+  let mean = br_mean[c];
+  let invstd = br_invstd[c];
+  let k = invstd * br_gamma[c];
+  var sg = item(0.0);
+  var sgx = item(0.0);
+  var cur = cursor_at(j0);
+  for (var j = j0; j < j1; j += stride) {
+    let i = addr(cur, c);
+    let x = br_x[i];
+    var g = br_dy[i];
+    if (relu) {
+      g = select(item(0.0), g, apply(Affine(mean, k, b), x) > item(0.0));
+    }
+    sg += g;
+    sgx += g * ((x - mean) * invstd);
+    cur = advance(cur);
+  }
+  return vec2f(hsum(sg), hsum(sgx));
+}
+
+fn channel_rec(c: u32, sums: vec2f, beta: f32) -> Rec {
+  return Rec(sums.x, sums.y, br_mean[c], br_invstd[c], br_gamma[c], beta, 0.0, 0.0);
+}
+
 @compute @workgroup_size(WG)
 fn bwd_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {
   let ch = chunk_of(wid, nwg);
   let c = min(ch.c, p.c - 1u);
-  let mean = br_mean[c];
-  let invstd = br_invstd[c];
-  var sg = item(0.0);
-  var sgx = item(0.0);
-  var cur = cursor_at(ch.j0 + lid);
-  for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
-    let i = addr(cur, c);
-    let g = br_dy[i];
-    sg += g;
-    sgx += g * ((br_x[i] - mean) * invstd);
-    cur = advance(cur);
-  }
-  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd, 0.0);
+  let sums = grad_sums(c, ch.j0 + lid, ch.j1, WG, false, 0.0);
+  reduce_finish(ch, lid, sums.x, sums.y, br_mean[c], br_invstd[c], 0.0);
 }
 
 @compute @workgroup_size(WG)
@@ -361,24 +401,29 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
                    @builtin(local_invocation_index) lid: u32) {
   let ch = chunk_of(wid, nwg);
   let c = min(ch.c, p.c - 1u);
-  let mean = br_mean[c];
-  let invstd = br_invstd[c];
-  // normalize's k and b and its expression (apply) for v, so the mask is the forward's (a compiler
-  // that fused the two differently could flip only a v within rounding of 0, a ReLU tie).
-  let k = invstd * br_gamma[c];
   let b = br_beta[c];
-  var sg = item(0.0);
-  var sgx = item(0.0);
-  var cur = cursor_at(ch.j0 + lid);
-  for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
-    let i = addr(cur, c);
-    let x = br_x[i];
-    let g = select(item(0.0), br_dy[i], apply(Affine(mean, k, b), x) > item(0.0));
-    sg += g;
-    sgx += g * ((x - mean) * invstd);
-    cur = advance(cur);
+  let sums = grad_sums(c, ch.j0 + lid, ch.j1, WG, true, b);
+  reduce_finish(ch, lid, sums.x, sums.y, br_mean[c], br_invstd[c], b);
+}
+
+// Few items per channel: a lane per channel (see stats_lanes); writes its one record (P = 1).
+@compute @workgroup_size(WG)
+fn bwd_reduce_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                    @builtin(local_invocation_index) lid: u32) {
+  let c = linear_workgroup(wid, nwg) * WG + lid;
+  if (c < p.c) {
+    br_rec[c] = channel_rec(c, grad_sums(c, 0u, p.m, 1u, false, 0.0), 0.0);
   }
-  reduce_finish(ch, lid, hsum(sg), hsum(sgx), mean, invstd, b);
+}
+
+@compute @workgroup_size(WG)
+fn bwd_reduce_relu_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                         @builtin(local_invocation_index) lid: u32) {
+  let c = linear_workgroup(wid, nwg) * WG + lid;
+  if (c < p.c) {
+    let b = br_beta[c];
+    br_rec[c] = channel_rec(c, grad_sums(c, 0u, p.m, 1u, true, b), b);
+  }
 }
 
 // ---- backward pass 2: dx, dγ, dβ ----

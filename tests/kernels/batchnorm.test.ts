@@ -201,6 +201,22 @@ Deno.test({
 });
 
 Deno.test({
+  name: "batch norm test cases run both reductions: a lane per channel and workgroups per chunk",
+  ...GPU_TEST,
+  async fn() {
+    // The software policy's lane-per-channel reductions (few items a channel, ≥ 32 channels),
+    // with and without the fused ReLU, beside cases on workgroups; GPUs never take lanes.
+    const cpu = await runtime("cpu"), gpu = await runtime("gpu");
+    const lanes = CASES.map((k) => batchNormGrid(cpu, k.s).lanes);
+    assert.ok(
+      CASES.some((k, i) => lanes[i] && k.relu) && CASES.some((k, i) => lanes[i] && !k.relu),
+    );
+    assert.ok(lanes.some((l) => !l));
+    assert.ok(CASES.every((k) => !batchNormGrid(gpu, k.s).lanes));
+  },
+});
+
+Deno.test({
   name: "batch norm train forward + backward vs reference (odd shapes, batch 1, C 1/3/17/64)",
   ...GPU_TEST,
   async fn() {
