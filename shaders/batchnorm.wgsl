@@ -33,7 +33,8 @@
 //   bwd_reduce     rec[c·P+p] = (Σg, Σg·x̂) over the chunk, plus the channel's mean, invstd, γ, β
 //                  so the second pass needs no more bindings.
 //                  bindings: 0 params, 1 dy, 2 x, 3 mean, 4 invstd, 5 gamma, 6 rec (rw), [7 beta]
-//   bwd_reduce_lanes, bwd_reduce_relu_lanes: the same records a lane per channel, as stats_lanes
+//   bwd_reduce_lanes, bwd_reduce_relu_lanes, bwd_dx_lanes, bwd_dx_relu_lanes: the same work a lane
+//                  per channel, as stats_lanes
 //   bwd_dx         every lane sums the channel's P records pairwise (uniform loads, no barrier),
 //                  dx (+)= γ·invstd·(g − Σg/m − x̂·Σg·x̂/m); chunk 0 writes dγ = Σg·x̂, dβ = Σg.
 //                  bindings: 0 params, 1 dy, 2 x, 3 rec, 4 dx (rw), 5 dgamma, 6 dbeta
@@ -482,20 +483,30 @@ fn dx_store(i: u32, v: item) {
   }
 }
 
+// dx over items j0, j0 + stride, … < j1 of the chunk's channel (the params' cursor step is
+// `stride`); with `relu`, g = dy where the forward's pre-activation was positive (as bwd_reduce).
+fn dx_run(ch: Chunk, q: DxCoef, j0: u32, stride: u32, relu: bool) {
+  var cur = cursor_at(j0);
+  for (var j = j0; j < ch.j1; j += stride) {
+    let i = addr(cur, ch.c);
+    let x = bx_x[i];
+    var g = bx_dy[i];
+    if (relu) {
+      g = select(item(0.0), g, apply(Affine(q.mean, q.k, q.beta), x) > item(0.0));
+    }
+    let xhat = (x - q.mean) * q.invstd;
+    dx_store(i, q.k * (g - q.mean_g - xhat * q.mean_gx));
+    cur = advance(cur);
+  }
+}
+
 @compute @workgroup_size(WG)
 fn bwd_dx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_index) lid: u32) {
   let ch = chunk_of(wid, nwg);
   let q = dx_coef(ch, lid);
-  if (!ch.valid) {
-    return;
-  }
-  var cur = cursor_at(ch.j0 + lid);
-  for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
-    let i = addr(cur, ch.c);
-    let xhat = (bx_x[i] - q.mean) * q.invstd;
-    dx_store(i, q.k * (bx_dy[i] - q.mean_g - xhat * q.mean_gx));
-    cur = advance(cur);
+  if (ch.valid) {
+    dx_run(ch, q, ch.j0 + lid, WG, false);
   }
 }
 
@@ -504,16 +515,29 @@ fn bwd_dx_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
                @builtin(local_invocation_index) lid: u32) {
   let ch = chunk_of(wid, nwg);
   let q = dx_coef(ch, lid);
-  if (!ch.valid) {
-    return;
+  if (ch.valid) {
+    dx_run(ch, q, ch.j0 + lid, WG, true);
   }
-  var cur = cursor_at(ch.j0 + lid);
-  for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
-    let i = addr(cur, ch.c);
-    let x = bx_x[i];
-    let g = select(item(0.0), bx_dy[i], apply(Affine(q.mean, q.k, q.beta), x) > item(0.0));
-    let xhat = (x - q.mean) * q.invstd;
-    dx_store(i, q.k * (g - q.mean_g - xhat * q.mean_gx));
-    cur = advance(cur);
+}
+
+// Few items per channel (see stats_lanes): a lane per channel, over all of its items, writing
+// its channel's dγ and dβ.
+fn dx_lanes(wid: vec3u, nwg: vec3u, lid: u32, relu: bool) {
+  let c = linear_workgroup(wid, nwg) * WG + lid;
+  if (c < p.c) {
+    let ch = Chunk(true, c, 0u, 0u, p.m);
+    dx_run(ch, dx_coef(ch, 0u), 0u, 1u, relu);
   }
+}
+
+@compute @workgroup_size(WG)
+fn bwd_dx_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  dx_lanes(wid, nwg, lid, false);
+}
+
+@compute @workgroup_size(WG)
+fn bwd_dx_relu_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_index) lid: u32) {
+  dx_lanes(wid, nwg, lid, true);
 }

@@ -247,7 +247,7 @@ export async function planBatchNormTrainForward(
         ? dispatchStep(
           rt,
           kPartial,
-          [params(rt, shape, 1e-5, 0.1, 1), b.x, part],
+          [params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1, 1), b.x, part],
           Math.ceil(shape.c / WG),
         )
         : dispatchStep(rt, kPartial, [u, b.x, part], shape.c * parts),
@@ -304,12 +304,14 @@ export async function planBatchNormBackward(
   const { parts, lanes } = batchNormGrid(rt, shape);
   const [kReduce, kDx] = await Promise.all([
     bnKernel(rt, shape, `bwd_reduce${suffix}${lanes ? "_lanes" : ""}`),
-    bnKernel(rt, shape, `bwd_dx${suffix}`, {
+    bnKernel(rt, shape, `bwd_dx${suffix}${lanes ? "_lanes" : ""}`, {
       ACC: opts.accumulate ? 1 : 0,
       ...mergeConstants(rt, shape),
     }),
   ]);
   const u = params(rt, shape, 1e-5, 0.1);
+  // The lane-per-channel entries' cursor steps one item.
+  const u1 = lanes ? params(rt, shape, 1e-5, 0.1, 1) : u;
   const rec = rt.pool.acquire(shape.c * parts * 32, "bn.bwd_partials");
   const beta = relu ? [b.beta!] : [];
   distinct("batch norm backward", [
@@ -330,7 +332,7 @@ export async function planBatchNormBackward(
         ? dispatchStep(
           rt,
           kReduce,
-          [params(rt, shape, 1e-5, 0.1, 1), b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta],
+          [u1, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta],
           Math.ceil(shape.c / WG),
         )
         : dispatchStep(
@@ -339,7 +341,14 @@ export async function planBatchNormBackward(
           [u, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta],
           groups,
         ),
-      dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta], groups),
+      lanes
+        ? dispatchStep(
+          rt,
+          kDx,
+          [u1, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta],
+          Math.ceil(shape.c / WG),
+        )
+        : dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta], groups),
     ],
     scratch: [rec],
   };

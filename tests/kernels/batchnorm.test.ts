@@ -186,6 +186,9 @@ const CASES: Case[] = [
   // pad them to one with zeros.
   { s: { n: 24, c: 2, h: 16, w: 16 }, mean: 0.5, std: 1, seed: 25, relu: true },
   { s: { n: 32, c: 16, h: 28, w: 28 }, mean: 0, std: 1, seed: 26, relu: true, accumulate: true },
+  // A lane per channel (software policy) with an accumulating dx, vec4 and f32 items.
+  { s: { n: 4, c: 32, h: 4, w: 4 }, mean: 0.5, std: 1, seed: 27, relu: true, accumulate: true },
+  { s: { n: 2, c: 40, h: 3, w: 3 }, mean: 0, std: 1, seed: 28, accumulate: true },
 ];
 
 Deno.test({
@@ -211,6 +214,8 @@ Deno.test({
     assert.ok(
       CASES.some((k, i) => lanes[i] && k.relu) && CASES.some((k, i) => lanes[i] && !k.relu),
     );
+    assert.ok(CASES.some((k, i) => lanes[i] && k.accumulate && k.relu));
+    assert.ok(CASES.some((k, i) => lanes[i] && k.accumulate && !k.relu));
     assert.ok(lanes.some((l) => !l));
     assert.ok(CASES.every((k) => !batchNormGrid(gpu, k.s).lanes));
   },
