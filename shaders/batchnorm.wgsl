@@ -342,9 +342,9 @@ fn normalize_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 @group(0) @binding(6) var<storage, read_write> br_rec: array<Rec>;
 @group(0) @binding(7) var<storage, read> br_beta: array<f32>;
 
-fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32, beta: f32) {
-  s0[lid] = sg;
-  s1[lid] = sgx;
+fn reduce_finish(ch: Chunk, lid: u32, sums: vec2f, beta: f32) {
+  s0[lid] = sums.x;
+  s1[lid] = sums.y;
   workgroupBarrier();
   if (lid == 0u && ch.valid) {
     for (var s = WG / 2u; s > 0u; s >>= 1u) {
@@ -353,8 +353,7 @@ fn reduce_finish(ch: Chunk, lid: u32, sg: f32, sgx: f32, mean: f32, invstd: f32,
         s1[l] += s1[l + s];
       }
     }
-    br_rec[ch.c * p.parts + ch.part] =
-      Rec(s0[0], s1[0], mean, invstd, br_gamma[ch.c], beta, 0.0, 0.0);
+    br_rec[ch.c * p.parts + ch.part] = channel_rec(ch.c, vec2f(s0[0], s1[0]), beta);
   }
 }
 
@@ -394,7 +393,7 @@ fn bwd_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let ch = chunk_of(wid, nwg);
   let c = min(ch.c, p.c - 1u);
   let sums = grad_sums(c, ch.j0 + lid, ch.j1, WG, false, 0.0);
-  reduce_finish(ch, lid, sums.x, sums.y, br_mean[c], br_invstd[c], 0.0);
+  reduce_finish(ch, lid, sums, 0.0);
 }
 
 @compute @workgroup_size(WG)
@@ -404,7 +403,7 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let c = min(ch.c, p.c - 1u);
   let b = br_beta[c];
   let sums = grad_sums(c, ch.j0 + lid, ch.j1, WG, true, b);
-  reduce_finish(ch, lid, sums.x, sums.y, br_mean[c], br_invstd[c], b);
+  reduce_finish(ch, lid, sums, b);
 }
 
 // Few items per channel: a lane per channel (see stats_lanes); writes its one record (P = 1).

@@ -64,6 +64,12 @@ fn wu_row(i: u32) -> Row16 {
   return Row16(wu[b], wu[b + 1u], wu[b + 2u], wu[b + 3u]);
 }
 
+// Row i of packed tile t read as storage (`_lanes_k_x4`): the same rows as wu_row's window.
+fn ws_row(t: u32, i: u32) -> Row16 {
+  let b = t * p.wstride + 4u * i;
+  return Row16(ws[b], ws[b + 1u], ws[b + 2u], ws[b + 3u]);
+}
+
 // Weights of 16 input channels (`stride` apart) at one (k, ky, kx).
 fn w_row(base: u32, stride: u32) -> Row16 {
   return Row16(
@@ -376,19 +382,19 @@ fn backward_data_lanes_k_x4(@builtin(workgroup_id) wid: vec3u,
     for (var kx = (p.rx + p.pad) % p.stride; kx < p.kw; kx += p.stride) {
       var ta = tap(pa, ky, kx);
       var tb = tap(pb, ky, kx);
-      var i = ct * p.wstride + (ky * p.kw + kx) * p.k * 4u;
+      var i = (ky * p.kw + kx) * p.k;
       for (var k = 0u; k < k4; k++) {
-        let r0 = Row16(ws[i], ws[i + 1u], ws[i + 2u], ws[i + 3u]);
-        let r1 = Row16(ws[i + 4u], ws[i + 5u], ws[i + 6u], ws[i + 7u]);
-        let r2 = Row16(ws[i + 8u], ws[i + 9u], ws[i + 10u], ws[i + 11u]);
-        let r3 = Row16(ws[i + 12u], ws[i + 13u], ws[i + 14u], ws[i + 15u]);
+        let r0 = ws_row(ct, i);
+        let r1 = ws_row(ct, i + 1u);
+        let r2 = ws_row(ct, i + 2u);
+        let r3 = ws_row(ct, i + 3u);
         acc_a = mac4(acc_a, ta, r0, r1, r2, r3);
         acc_b = mac4(acc_b, tb, r0, r1, r2, r3);
         ta.a0 += vec4u(ohw);
         ta.a1 += vec4u(ohw);
         tb.a0 += vec4u(ohw);
         tb.a1 += vec4u(ohw);
-        i += 16u;
+        i += 4u;
       }
     }
   }

@@ -80,6 +80,12 @@ fn wu_row(i: u32) -> Row16 {
   return Row16(wu[b], wu[b + 1u], wu[b + 2u], wu[b + 3u]);
 }
 
+// Row i of packed tile t read as storage (`_lanes_k_x4`): the same rows as wu_row's window.
+fn ws_row(t: u32, i: u32) -> Row16 {
+  let b = t * p.wstride + 4u * i;
+  return Row16(ws[b], ws[b + 1u], ws[b + 2u], ws[b + 3u]);
+}
+
 // x at four addresses; masked-off lanes read x[0] and contribute 0 (zero padding).
 fn x4(a: vec4u, ok: vec4<bool>) -> vec4f {
   return select(vec4f(0.0), vec4f(x[a.x], x[a.y], x[a.z], x[a.w]), ok);
@@ -441,23 +447,23 @@ fn forward_lanes_k_x4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let c4 = p.c / 4u;
   var acc_a = acc_zero();
   var acc_b = acc_zero();
-  var i = kt * p.wstride;
+  var i = 0u;
   for (var ky = 0u; ky < p.kh; ky++) {
     for (var kx = 0u; kx < p.kw; kx++) {
       var ta = tap(pa, ky, kx);
       var tb = tap(pb, ky, kx);
       for (var c = 0u; c < c4; c++) {
-        let r0 = Row16(ws[i], ws[i + 1u], ws[i + 2u], ws[i + 3u]);
-        let r1 = Row16(ws[i + 4u], ws[i + 5u], ws[i + 6u], ws[i + 7u]);
-        let r2 = Row16(ws[i + 8u], ws[i + 9u], ws[i + 10u], ws[i + 11u]);
-        let r3 = Row16(ws[i + 12u], ws[i + 13u], ws[i + 14u], ws[i + 15u]);
+        let r0 = ws_row(kt, i);
+        let r1 = ws_row(kt, i + 1u);
+        let r2 = ws_row(kt, i + 2u);
+        let r3 = ws_row(kt, i + 3u);
         acc_a = mac4(acc_a, ta, r0, r1, r2, r3);
         acc_b = mac4(acc_b, tb, r0, r1, r2, r3);
         ta.a0 += vec4u(hw);
         ta.a1 += vec4u(hw);
         tb.a0 += vec4u(hw);
         tb.a1 += vec4u(hw);
-        i += 16u;
+        i += 4u;
       }
     }
   }

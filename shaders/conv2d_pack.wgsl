@@ -51,7 +51,6 @@ struct C4Params {
 @group(0) @binding(0) var<uniform> q: DyParams;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read> w4: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst4: array<vec4f>;
 
 // One row of a tile (16 columns, 4 vec4 stores) per invocation, rows of a tile on consecutive

@@ -195,30 +195,40 @@ ${indent(body)}
 }`;
 }
 
-function gemmEntry(PX: number): string {
+/**
+ * The register-tile loop every GEMM entry shares: `tiles` tiles (tile0 + i·`step`) × 4·`kv`
+ * output channels of accumulators; per 4 input channels, one vec4 load of V per tile and `kv`
+ * vec4 rows of U (from `u`: the uniform window `wu` at `wrow`, or storage `us` at `ubase`) per
+ * channel; stores of the tiles below T.
+ */
+function gemmBody(tiles: number, kv: number, step: string, u: "wu[wrow" | "us[ubase"): string[] {
+  const at = (i: number) => `tile0 + ${i}u${step}`;
   const body: string[] = [];
-  for (let q = 0; q < PX; q++) {
-    for (let j = 0; j < 4; j++) body.push(`var a${q}_${j} = vec4f(0.0);`);
+  for (let i = 0; i < tiles; i++) {
+    for (let j = 0; j < kv; j++) body.push(`var a${i}_${j} = vec4f(0.0);`);
   }
   body.push("for (var q = 0u; q < p.c4; q++) {");
   body.push("  let row = vbase + q * p.t;");
-  for (let i = 0; i < PX; i++) body.push(`  let x${i} = vin[row + min(tile0 + ${i}u * WG, last)];`);
+  for (let i = 0; i < tiles; i++) body.push(`  let x${i} = vin[row + min(${at(i)}, last)];`);
   for (let r = 0; r < 4; r++) {
-    for (let j = 0; j < 4; j++) {
-      body.push(`  let w${r}_${j} = wu[wrow + (q * 4u + ${r}u) * 4u + ${j}u];`);
-      for (let i = 0; i < PX; i++) {
+    for (let j = 0; j < kv; j++) {
+      body.push(`  let w${r}_${j} = ${u} + (q * 4u + ${r}u) * 4u + ${j}u];`);
+      for (let i = 0; i < tiles; i++) {
         body.push(`  a${i}_${j} = fma(vec4f(x${i}.${"xyzw"[r]}), w${r}_${j}, a${i}_${j});`);
       }
     }
   }
   body.push("}");
-  for (let i = 0; i < PX; i++) {
-    body.push(`if (tile0 + ${i}u * WG < p.t) {`);
-    for (let j = 0; j < 4; j++) {
-      body.push(`  mt[mbase + ${j}u * p.t + tile0 + ${i}u * WG] = a${i}_${j};`);
-    }
+  for (let i = 0; i < tiles; i++) {
+    body.push(`if (${at(i)} < p.t) {`);
+    for (let j = 0; j < kv; j++) body.push(`  mt[mbase + ${j}u * p.t + ${at(i)}] = a${i}_${j};`);
     body.push("}");
   }
+  return body;
+}
+
+function gemmEntry(PX: number): string {
+  const body = gemmBody(PX, 4, " * WG", "wu[wrow");
   return `
 // The (m+2)² GEMMs M[ξ] (tiles × K) = V[ξ] (tiles × C) · U[ξ] (C × K). Invocation: ${PX} tiles
 // (tile0 + i·WG) × 16 output channels, accumulators as named vec4s; V rows are vec4 loads of 4
@@ -253,29 +263,7 @@ const LANES_K_TILES = 16, LANES_K_CHANNELS = 8;
  */
 function gemmLanesKEntry(): string {
   const PT = LANES_K_TILES, KV = LANES_K_CHANNELS / 4;
-  const body: string[] = [];
-  for (let i = 0; i < PT; i++) {
-    for (let j = 0; j < KV; j++) body.push(`var a${i}_${j} = vec4f(0.0);`);
-  }
-  body.push("for (var q = 0u; q < p.c4; q++) {");
-  body.push("  let row = vbase + q * p.t;");
-  for (let i = 0; i < PT; i++) body.push(`  let x${i} = vin[row + min(tile0 + ${i}u, last)];`);
-  for (let r = 0; r < 4; r++) {
-    for (let j = 0; j < KV; j++) {
-      body.push(`  let w${r}_${j} = us[ubase + (q * 4u + ${r}u) * 4u + ${j}u];`);
-      for (let i = 0; i < PT; i++) {
-        body.push(`  a${i}_${j} = fma(vec4f(x${i}.${"xyzw"[r]}), w${r}_${j}, a${i}_${j});`);
-      }
-    }
-  }
-  body.push("}");
-  for (let i = 0; i < PT; i++) {
-    body.push(`if (tile0 + ${i}u < p.t) {`);
-    for (let j = 0; j < KV; j++) {
-      body.push(`  mt[mbase + ${j}u * p.t + tile0 + ${i}u] = a${i}_${j};`);
-    }
-    body.push("}");
-  }
+  const body = gemmBody(PT, KV, "", "us[ubase");
   return `
 // The (m+2)² GEMMs for few tiles: invocation = (ξ, ${PT}-tile group, ${LANES_K_CHANNELS} output channels), the
 // channels fastest, so a workgroup's lanes share their V rows and read ${LANES_K_CHANNELS} channels of U each

@@ -16,7 +16,10 @@ export type PolicyTarget = "cpu" | "gpu";
 
 export interface KernelPolicy {
   target: PolicyTarget;
-  /** Conv forward/backward-data weights: `auto` = uniform windows when they fit. */
+  /**
+   * Conv forward/backward-data weights: `auto` = uniform windows when they fit, and lanes over
+   * channel tiles (packed weights as storage) for few pixels or reductions past a window.
+   */
   convWeights: "auto" | "storage";
   /** Conv backward-weight dy: `auto` = uniform windows when an output row fits one. */
   convDy: "auto" | "storage";

@@ -219,7 +219,11 @@ export async function planBatchNormTrainForward(
     bnKernel(rt, shape, "stats_final", mergeConstants(rt, shape)),
     normalizeKernel(rt, shape, opts, b.skip, false),
   ]);
-  const u = params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1);
+  const eps = opts.eps ?? 1e-5, momentum = opts.momentum ?? 0.1;
+  const u = params(rt, shape, eps, momentum);
+  // stats_lanes walks its channel an item at a time; normalize keeps the workgroup stride.
+  const uStats = lanes ? params(rt, shape, eps, momentum, 1) : u;
+  const statsGrid = lanes ? Math.ceil(shape.c / WG) : shape.c * parts;
   const scratch: GPUBuffer[] = [];
   const take = (bytes: number, label: string) => {
     const buf = rt.pool.acquire(bytes, label);
@@ -243,14 +247,7 @@ export async function planBatchNormTrainForward(
   const skip = b.skip ? [b.skip] : [];
   return {
     steps: [
-      lanes
-        ? dispatchStep(
-          rt,
-          kPartial,
-          [params(rt, shape, opts.eps ?? 1e-5, opts.momentum ?? 0.1, 1), b.x, part],
-          Math.ceil(shape.c / WG),
-        )
-        : dispatchStep(rt, kPartial, [u, b.x, part], shape.c * parts),
+      dispatchStep(rt, kPartial, [uStats, b.x, part], statsGrid),
       dispatchStep(
         rt,
         kFinal,
@@ -309,9 +306,9 @@ export async function planBatchNormBackward(
       ...mergeConstants(rt, shape),
     }),
   ]);
-  const u = params(rt, shape, 1e-5, 0.1);
-  // The lane-per-channel entries' cursor steps one item.
-  const u1 = lanes ? params(rt, shape, 1e-5, 0.1, 1) : u;
+  // Both passes a workgroup per chunk, or a lane per channel (whose cursor steps one item).
+  const u = params(rt, shape, 1e-5, 0.1, lanes ? 1 : WG);
+  const grid = lanes ? Math.ceil(shape.c / WG) : shape.c * parts;
   const rec = rt.pool.acquire(shape.c * parts * 32, "bn.bwd_partials");
   const beta = relu ? [b.beta!] : [];
   distinct("batch norm backward", [
@@ -325,30 +322,10 @@ export async function planBatchNormBackward(
     b.dbeta,
     ...beta,
   ]);
-  const groups = shape.c * parts;
   return {
     steps: [
-      lanes
-        ? dispatchStep(
-          rt,
-          kReduce,
-          [u1, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta],
-          Math.ceil(shape.c / WG),
-        )
-        : dispatchStep(
-          rt,
-          kReduce,
-          [u, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta],
-          groups,
-        ),
-      lanes
-        ? dispatchStep(
-          rt,
-          kDx,
-          [u1, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta],
-          Math.ceil(shape.c / WG),
-        )
-        : dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta], groups),
+      dispatchStep(rt, kReduce, [u, b.dy, b.x, b.mean, b.invstd, b.gamma, rec, ...beta], grid),
+      dispatchStep(rt, kDx, [u, b.dy, b.x, rec, b.dx, b.dgamma, b.dbeta], grid),
     ],
     scratch: [rec],
   };

@@ -44,7 +44,8 @@ export interface ConvOptions {
    * Where forward and backward-data kernels read weights: `uniform` packs them (one extra
    * dispatch) into 64 KiB uniform windows, ~1.5–2× faster on lavapipe, whose uniform loads are
    * branch-free gathers; `storage` reads the OIHW buffer directly. Default: `uniform` when a
-   * 16-channel tile's reduction fits a window (KH·KW·channels ≤ 1024), else `storage`.
+   * 16-channel tile's reduction fits a window (KH·KW·channels ≤ 1024), else `storage` — unless
+   * the software policy plans lanes over channel tiles (`channelLanes`) instead.
    */
   weights?: "uniform" | "storage";
   /**
@@ -91,15 +92,11 @@ export interface ConvOptions {
 /** Floats in one uniform window: 64 KiB, WebGPU's guaranteed maxUniformBufferBindingSize. */
 const WINDOW = 16384;
 
-/** The runtime's packed-weight scratch (see shared_scratch.ts) for `windows` 64 KiB windows. */
-function packBuffer(rt: Runtime, windows: number): GPUBuffer {
-  const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE;
-  return rt.scratch.get("conv2d.packed_weights", windows * WINDOW * 4, usage);
-}
-
-/** The runtime's packed-weight scratch with the tiles back to back (`floats` in all). */
-function storagePackBuffer(rt: Runtime, floats: number): GPUBuffer {
-  // The usage of the window layout's buffer: one scratch, shared by both layouts.
+/**
+ * The runtime's packed-weight scratch (see shared_scratch.ts) with room for `floats`: whole 64
+ * KiB uniform windows (WINDOW floats each), or the `_lanes_k` kernels' tiles back to back.
+ */
+function packBuffer(rt: Runtime, floats: number): GPUBuffer {
   const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE;
   return rt.scratch.get("conv2d.packed_weights", floats * 4, usage);
 }
@@ -346,7 +343,7 @@ export async function planConv2dForward(
   const entry = is1x1 ? "forward_1x1" : "forward";
   const rows = s.c * s.kh * s.kw;
   if (lanesOverChannels(rt, s.c, m, rows, wg, direct, opts)) {
-    const packed = storagePackBuffer(rt, ktiles * rows * TILE_COLS);
+    const packed = packBuffer(rt, ktiles * rows * TILE_COLS);
     steps.push(await packStep(rt, s, io.w, packed, false, "storage"));
     const x = c4Buffer(rt, s.n * s.c * s.h * s.w);
     steps.push(await packC4Step(rt, io.x, x, s.n, s.c, s.h * s.w));
@@ -355,7 +352,7 @@ export async function planConv2dForward(
     const u = params(ktiles, 0, 0, [0, 0, 0], rows * TILE_COLS / 4);
     steps.push(dispatchStep(rt, k, [u, x, packed, bias, io.y], Math.ceil(lanes / wg)));
   } else if (useUniformWeights(rt, rows, opts.weights)) {
-    const packed = packBuffer(rt, ktiles);
+    const packed = packBuffer(rt, ktiles * WINDOW);
     steps.push(await packStep(rt, s, io.w, packed, false));
     // Channels in fours: x repacked NC4HW4 so each load is a vec4 (see conv2d_pack.wgsl).
     const x4 = s.c % 4 === 0 && opts.activations !== "nchw";
@@ -483,7 +480,7 @@ export async function planConv2dBackwardData(
   const most = Math.max(...phases.map((ph) => ph.m));
   const rows = s.k * s.kh * s.kw;
   if (lanesOverChannels(rt, s.k, most, rows, wg, direct, opts)) {
-    const packed = storagePackBuffer(rt, ctiles * rows * TILE_COLS);
+    const packed = packBuffer(rt, ctiles * rows * TILE_COLS);
     steps.push(await packStep(rt, s, io.w, packed, true, "storage"));
     let dy = io.dyC4;
     if (!dy) {
@@ -505,7 +502,7 @@ export async function planConv2dBackwardData(
   const uw = useUniformWeights(rt, rows, opts.weights);
   let packed: GPUBuffer | null = null;
   if (uw) {
-    packed = packBuffer(rt, ctiles);
+    packed = packBuffer(rt, ctiles * WINDOW);
     steps.push(await packStep(rt, s, io.w, packed, true));
   }
   // Output channels in fours: dy repacked NC4HW4 so each load is a vec4 (see conv2d_pack.wgsl).
@@ -730,7 +727,7 @@ export async function planConv2dBackwardWeight(
     if (dyV) { while (chunkRows > 1 && (chunkRows * ow) % 4 !== 0) chunkRows--; }
     const chunks = Math.ceil(rows / chunkRows);
     const chunkPx = chunkRows * ow;
-    const packed = packBuffer(rt, ktiles * chunks);
+    const packed = packBuffer(rt, ktiles * chunks * WINDOW);
     const v = dyV && chunkPx % 4 === 0;
     const pk = await rt.kernel("conv2d_pack", v ? "pack_dy_v" : "pack_dy", { WG: 64 });
     const packCount = ktiles * chunks * chunkPx / (v ? 4 : 1);

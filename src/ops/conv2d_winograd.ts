@@ -26,12 +26,17 @@ const LANES_K_TILES = 16, LANES_K_CHANNELS = 8;
 /**
  * The GEMM kernel for `t` tiles: `gemm` (16 tiles a lane, WG apart) or `gemm_px4` (4) when that
  * still fills a workgroup's lanes, else `gemm_lanes_k` (lanes over output channels, 16
- * consecutive tiles each). A lane's tiles past T are clamped copies of the last: with 16 tiles at
- * batch 16 (ResNet-50's layer3 at 64×64 input) the 16-tile kernel computed 16 times the work.
+ * consecutive tiles each) where U, bound whole, fits a storage binding (`uFits`). A lane's
+ * tiles past T are clamped copies of the last: with 16 tiles at batch 16 (ResNet-50's layer3
+ * at 64×64 input) the 16-tile kernel computed 16 times the work.
  */
-export function winogradGemm(t: number, workgroup: number): "gemm" | "gemm_px4" | "gemm_lanes_k" {
+function winogradGemm(
+  t: number,
+  workgroup: number,
+  uFits: boolean,
+): "gemm" | "gemm_px4" | "gemm_lanes_k" {
   if (t >= 16 * workgroup) return "gemm";
-  return t >= 4 * workgroup ? "gemm_px4" : "gemm_lanes_k";
+  return t >= 4 * workgroup || !uFits ? "gemm_px4" : "gemm_lanes_k";
 }
 
 /**
@@ -213,11 +218,11 @@ export async function planConv2dWinograd(
   const u = sharedBuffer(rt, "u", g.windows * WINDOW * 4);
   const v = inputTransformBuffer(rt, g, io.v);
   const mt = sharedBuffer(rt, "m", g.mBytes);
-  let entry = winogradGemm(g.t, workgroup);
   const most = Math.min(rt.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
-  if (entry === "gemm_lanes_k" && g.windows * WINDOW * 4 > most) entry = "gemm_px4";
-  const px = entry === "gemm" ? 16 : 4;
-  const tgroups = Math.ceil(g.t / (entry === "gemm_lanes_k" ? LANES_K_TILES : px * workgroup));
+  const entry = winogradGemm(g.t, workgroup, g.windows * WINDOW * 4 <= most);
+  // Tiles per group: a workgroup's lanes × tiles a lane, or one lanes-over-channels invocation's.
+  const groupTiles = { gemm: 16 * workgroup, gemm_px4: 4 * workgroup, gemm_lanes_k: LANES_K_TILES };
+  const tgroups = Math.ceil(g.t / groupTiles[entry]);
   const params = (block0: number) =>
     rt.uniform(packParams(paramWords(s, g, { tgroups, block0, ...mode })));
   const p0 = params(0);
