@@ -56,6 +56,10 @@ fn collapse(n: f32, mean: item, m2: item) -> vec3f {
 //!item end
 
 const WG: u32 = 64u;
+// Workgroup of the `_lanes` entries (a lane per channel): llvmpipe's SIMD width, so a 64-channel
+// layer spreads over 8 workgroups — one workgroup runs on one CPU thread, and at 64 lanes such a
+// layer's reductions ran on one core while the other idled. Must match src/ops/batchnorm.ts.
+const LANES_WG: u32 = 8u;
 // Most partials per channel (src/ops/batchnorm.ts MAXP): merged pairwise from a private array.
 const MAXP: u32 = 64u;
 // This pipeline's partials per channel (= p.parts, ≤ MAXP) and the power of two ≥ it that the
@@ -213,10 +217,10 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 // Few items per channel (ResNet-50's layer3/4 at batch 16: 16–64): a lane per channel runs all
 // of its items (P = 1; the params' cursor steps one item), so no workgroup waits at a barrier for
 // one lane's WG − 1 merges of lanes that mostly held nothing.
-@compute @workgroup_size(WG)
+@compute @workgroup_size(LANES_WG)
 fn stats_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
-  let c = linear_workgroup(wid, nwg) * WG + lid;
+  let c = linear_workgroup(wid, nwg) * LANES_WG + lid;
   if (c < p.c) {
     st_part[c] = vec4f(welford_run(c, 0u, p.m, 1u), 0.0);
   }
@@ -407,19 +411,19 @@ fn bwd_reduce_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 }
 
 // Few items per channel: a lane per channel (see stats_lanes); writes its one record (P = 1).
-@compute @workgroup_size(WG)
+@compute @workgroup_size(LANES_WG)
 fn bwd_reduce_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                     @builtin(local_invocation_index) lid: u32) {
-  let c = linear_workgroup(wid, nwg) * WG + lid;
+  let c = linear_workgroup(wid, nwg) * LANES_WG + lid;
   if (c < p.c) {
     br_rec[c] = channel_rec(c, grad_sums(c, 0u, p.m, 1u, false, 0.0), 0.0);
   }
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(LANES_WG)
 fn bwd_reduce_relu_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                          @builtin(local_invocation_index) lid: u32) {
-  let c = linear_workgroup(wid, nwg) * WG + lid;
+  let c = linear_workgroup(wid, nwg) * LANES_WG + lid;
   if (c < p.c) {
     let b = br_beta[c];
     br_rec[c] = channel_rec(c, grad_sums(c, 0u, p.m, 1u, true, b), b);
@@ -522,20 +526,20 @@ fn bwd_dx_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 // Few items per channel (see stats_lanes): a lane per channel, over all of its items, writing
 // its channel's dγ and dβ.
 fn dx_lanes(wid: vec3u, nwg: vec3u, lid: u32, relu: bool) {
-  let c = linear_workgroup(wid, nwg) * WG + lid;
+  let c = linear_workgroup(wid, nwg) * LANES_WG + lid;
   if (c < p.c) {
     let ch = Chunk(true, c, 0u, 0u, p.m);
     dx_run(ch, dx_coef(ch, 0u), 0u, 1u, relu);
   }
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(LANES_WG)
 fn bwd_dx_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
   dx_lanes(wid, nwg, lid, false);
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(LANES_WG)
 fn bwd_dx_relu_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                      @builtin(local_invocation_index) lid: u32) {
   dx_lanes(wid, nwg, lid, true);

@@ -92,6 +92,11 @@ const MIN_PER_LANE = 8;
  * 8.0; at 128×64×7×7 (6,272) a tie (20.5 / 24.0 vs 22.7 / 21.8).
  */
 const LANES_MAX_ITEMS = 2048, LANES_MIN_CHANNELS = 32;
+/**
+ * Workgroup of the lane-per-channel entries (shaders/batchnorm.wgsl LANES_WG): llvmpipe runs a
+ * workgroup on one thread, so 64 lanes left a 64-channel layer on one core.
+ */
+const LANES_WG = 8;
 
 /** Items per load: vec4f when every plane is a whole number of vec4s, else f32. */
 function itemWidth(s: BatchNormShape): 1 | 4 {
@@ -223,7 +228,7 @@ export async function planBatchNormTrainForward(
   const u = params(rt, shape, eps, momentum);
   // stats_lanes walks its channel an item at a time; normalize keeps the workgroup stride.
   const uStats = lanes ? params(rt, shape, eps, momentum, 1) : u;
-  const statsGrid = lanes ? Math.ceil(shape.c / WG) : shape.c * parts;
+  const statsGrid = lanes ? Math.ceil(shape.c / LANES_WG) : shape.c * parts;
   const scratch: GPUBuffer[] = [];
   const take = (bytes: number, label: string) => {
     const buf = rt.pool.acquire(bytes, label);
@@ -308,7 +313,7 @@ export async function planBatchNormBackward(
   ]);
   // Both passes a workgroup per chunk, or a lane per channel (whose cursor steps one item).
   const u = params(rt, shape, 1e-5, 0.1, lanes ? 1 : WG);
-  const grid = lanes ? Math.ceil(shape.c / WG) : shape.c * parts;
+  const grid = lanes ? Math.ceil(shape.c / LANES_WG) : shape.c * parts;
   const rec = rt.pool.acquire(shape.c * parts * 32, "bn.bwd_partials");
   const beta = relu ? [b.beta!] : [];
   distinct("batch norm backward", [
