@@ -56,10 +56,10 @@ fn collapse(n: f32, mean: item, m2: item) -> vec3f {
 //!item end
 
 const WG: u32 = 64u;
-// Workgroup of the `_lanes` entries (a lane per channel): llvmpipe's SIMD width, so a 64-channel
-// layer spreads over 8 workgroups — one workgroup runs on one CPU thread, and at 64 lanes such a
-// layer's reductions ran on one core while the other idled. Must match src/ops/batchnorm.ts.
-const LANES_WG: u32 = 8u;
+// Workgroup of the `_lanes` entries (a lane per channel), set by src/ops/batchnorm.ts: one
+// workgroup runs on one CPU thread in llvmpipe, so it must be small enough to spread a layer's
+// channels over the cores.
+override LANES_WG: u32 = 8u;
 // Most partials per channel (src/ops/batchnorm.ts MAXP): merged pairwise from a private array.
 const MAXP: u32 = 64u;
 // This pipeline's partials per channel (= p.parts, ≤ MAXP) and the power of two ≥ it that the

@@ -93,8 +93,8 @@ const MIN_PER_LANE = 8;
  */
 const LANES_MAX_ITEMS = 2048, LANES_MIN_CHANNELS = 32;
 /**
- * Workgroup of the lane-per-channel entries (shaders/batchnorm.wgsl LANES_WG): llvmpipe runs a
- * workgroup on one thread, so 64 lanes left a 64-channel layer on one core.
+ * Workgroup of the lane-per-channel entries (shaders/batchnorm.wgsl LANES_WG): llvmpipe's SIMD
+ * width. llvmpipe runs a workgroup on one thread, so 64 lanes left a 64-channel layer on one core.
  */
 const LANES_WG = 8;
 
@@ -220,7 +220,7 @@ export async function planBatchNormTrainForward(
 ): Promise<PlannedBatchNormForward> {
   const { parts, lanes } = batchNormGrid(rt, shape);
   const [kPartial, kFinal, kNorm] = await Promise.all([
-    bnKernel(rt, shape, lanes ? "stats_lanes" : "stats_partial"),
+    bnKernel(rt, shape, lanes ? "stats_lanes" : "stats_partial", lanes ? { LANES_WG } : {}),
     bnKernel(rt, shape, "stats_final", mergeConstants(rt, shape)),
     normalizeKernel(rt, shape, opts, b.skip, false),
   ]);
@@ -305,8 +305,9 @@ export async function planBatchNormBackward(
   const suffix = relu ? "_relu" : "";
   const { parts, lanes } = batchNormGrid(rt, shape);
   const [kReduce, kDx] = await Promise.all([
-    bnKernel(rt, shape, `bwd_reduce${suffix}${lanes ? "_lanes" : ""}`),
+    bnKernel(rt, shape, `bwd_reduce${suffix}${lanes ? "_lanes" : ""}`, lanes ? { LANES_WG } : {}),
     bnKernel(rt, shape, `bwd_dx${suffix}${lanes ? "_lanes" : ""}`, {
+      ...(lanes ? { LANES_WG } : {}),
       ACC: opts.accumulate ? 1 : 0,
       ...mergeConstants(rt, shape),
     }),
