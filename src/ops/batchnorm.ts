@@ -220,7 +220,7 @@ export async function planBatchNormTrainForward(
 ): Promise<PlannedBatchNormForward> {
   const { parts, lanes } = batchNormGrid(rt, shape);
   const [kPartial, kFinal, kNorm] = await Promise.all([
-    bnKernel(rt, shape, lanes ? "stats_lanes" : "stats_partial", lanes ? { LANES_WG } : {}),
+    lanes ? bnKernel(rt, shape, "stats_lanes", { LANES_WG }) : bnKernel(rt, shape, "stats_partial"),
     bnKernel(rt, shape, "stats_final", mergeConstants(rt, shape)),
     normalizeKernel(rt, shape, opts, b.skip, false),
   ]);
@@ -304,10 +304,11 @@ export async function planBatchNormBackward(
   if (relu && !b.beta) throw new Error("batch norm backward with relu needs beta (for the mask)");
   const suffix = relu ? "_relu" : "";
   const { parts, lanes } = batchNormGrid(rt, shape);
+  const laneWg: Record<string, number> = lanes ? { LANES_WG } : {};
   const [kReduce, kDx] = await Promise.all([
-    bnKernel(rt, shape, `bwd_reduce${suffix}${lanes ? "_lanes" : ""}`, lanes ? { LANES_WG } : {}),
+    bnKernel(rt, shape, `bwd_reduce${suffix}${lanes ? "_lanes" : ""}`, laneWg),
     bnKernel(rt, shape, `bwd_dx${suffix}${lanes ? "_lanes" : ""}`, {
-      ...(lanes ? { LANES_WG } : {}),
+      ...laneWg,
       ACC: opts.accumulate ? 1 : 0,
       ...mergeConstants(rt, shape),
     }),
