@@ -31,6 +31,9 @@
 //!include common/grid.wgsl
 
 override WG: u32 = 16u;
+// Filter transforms have only C·K/16 or C·K/4 invocations (16 → 1,024 at ResNet-20's widths):
+// the planner picks 8-lane workgroups for those so both of lavapipe's threads get work.
+override FILTER_WG: u32 = 64u;
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -164,10 +167,10 @@ fn put_y(base: u32, yy: u32, xx: u32, val: vec4f) {
 // stores: neighbouring lanes (input channels) fill neighbouring 64-byte rows of U, where one
 // invocation per (output, input) channel scattered 4-byte stores over all of U (lavapipe, a
 // 512→512 transform: 125 → 44 ms).
-@compute @workgroup_size(64)
+@compute @workgroup_size(FILTER_WG)
 fn filter_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  let o = linear_workgroup(wid, nwg) * FILTER_WG + lid;
   if (o >= p.c * p.ktiles) { return; }
   let ci = o % p.c;
   let kb = o / p.c;
@@ -450,10 +453,10 @@ fn output_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 // stores: neighbouring lanes (input channels) fill neighbouring 64-byte rows of U, where one
 // invocation per (output, input) channel scattered 4-byte stores over all of U (lavapipe, a
 // 512→512 transform: 125 → 44 ms).
-@compute @workgroup_size(64)
+@compute @workgroup_size(FILTER_WG)
 fn filter_f4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  let o = linear_workgroup(wid, nwg) * FILTER_WG + lid;
   if (o >= p.c * p.ktiles) { return; }
   let ci = o % p.c;
   let kb = o / p.c;
@@ -1237,10 +1240,10 @@ fn grad_f2_c4(@builtin(workgroup_id) wid: vec3u,
 
 // Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first; one invocation per
 // (4 output channels, input channel), so the partials are vec4 loads.
-@compute @workgroup_size(64)
+@compute @workgroup_size(FILTER_WG)
 fn filter_grad_f2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  let o = linear_workgroup(wid, nwg) * FILTER_WG + lid;
   if (o >= p.c * p.k4) { return; }
   let ko = (o % p.k4) * 4u;
   let ci = o / p.k4;
@@ -1550,10 +1553,10 @@ fn grad_f4_c4(@builtin(workgroup_id) wid: vec3u,
 
 // Filter gradient: dw (OIHW) = Gᵀ dU G, the split partials summed first; one invocation per
 // (4 output channels, input channel), so the partials are vec4 loads.
-@compute @workgroup_size(64)
+@compute @workgroup_size(FILTER_WG)
 fn filter_grad_f4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
-  let o = linear_workgroup(wid, nwg) * 64u + lid;
+  let o = linear_workgroup(wid, nwg) * FILTER_WG + lid;
   if (o >= p.c * p.k4) { return; }
   let ko = (o % p.k4) * 4u;
   let ci = o / p.k4;

@@ -21,6 +21,14 @@ export type { WinogradTile };
 const WINDOW = 16384;
 /** Output channels per GEMM block (one invocation's channel tile). */
 const KTILE = 16;
+/**
+ * Workgroup size of the filter transforms over `invocations` lanes: 8 below 4,096 lanes, where 64
+ * left one workgroup (one of lavapipe's threads) for a 16- or 32-channel layer, as in
+ * batchnorm's lanes entries; 64 above, where there are workgroups enough either way.
+ */
+function filterWorkgroup(invocations: number): number {
+  return invocations < 4096 ? 8 : 64;
+}
 /** `gemm_lanes_k`'s invocation: 16 consecutive tiles × 8 output channels. */
 const LANES_K_TILES = 16, LANES_K_CHANNELS = 8;
 /**
@@ -236,8 +244,9 @@ export async function planConv2dWinograd(
     mode.packedX,
   );
   const steps: Step[] = [...x.steps];
-  const filter = await rt.kernel("conv2d_winograd", `filter_f${m}`);
-  steps.push(dispatchStep(rt, filter, [p0, io.w, u], Math.ceil(s.c * g.ktiles / 64)));
+  const fwg = filterWorkgroup(s.c * g.ktiles);
+  const filter = await rt.kernel("conv2d_winograd", `filter_f${m}`, { FILTER_WG: fwg });
+  steps.push(dispatchStep(rt, filter, [p0, io.w, u], Math.ceil(s.c * g.ktiles / fwg)));
   const input = await rt.kernel("conv2d_winograd", `input_f${m}${x.suffix}`);
   steps.push(dispatchStep(rt, input, [p0, x.x, v], Math.ceil(g.t * s.c / 4 / 64)));
   const gemm = await rt.kernel("conv2d_winograd", entry, { WG: workgroup });
@@ -316,7 +325,8 @@ export async function planConv2dWinogradBackwardWeight(
   steps.push(dispatchStep(rt, grad, [p, dy.x, dm], Math.ceil(g.t * s.k / 4 / 64)));
   const gemm = await rt.kernel("conv2d_winograd", "gemm_dw", { WG: workgroup });
   steps.push(dispatchStep(rt, gemm, [p, v, dm, parts], Math.ceil(splits * tiles / workgroup)));
-  const back = await rt.kernel("conv2d_winograd", `filter_grad_f${m}`);
-  steps.push(dispatchStep(rt, back, [p, parts, io.dw], Math.ceil(s.c * s.k / 4 / 64)));
+  const bwg = filterWorkgroup(s.c * s.k / 4);
+  const back = await rt.kernel("conv2d_winograd", `filter_grad_f${m}`, { FILTER_WG: bwg });
+  steps.push(dispatchStep(rt, back, [p, parts, io.dw], Math.ceil(s.c * s.k / 4 / bwg)));
   return { steps, scratch: [parts], dyC4: dy.suffix ? dy.x : undefined };
 }
