@@ -3,8 +3,8 @@
 # GPU"). Device time is scarce, so every step has a time limit and the long steps size
 # themselves from the throughput measured by the earlier ones, to end inside GPU_SESSION_BUDGET_S.
 #
-# Prepared here, carried as .dev and .gl (both git-ignored; no network there, and none needed:
-# nothing these steps import is remote):
+# Prepared here by bench/gpu_prep.sh, carried as .dev and .gl (both git-ignored; no network there,
+# and none needed: nothing these steps import is remote):
 #   .dev/deno.xz       xz -9 of the deno binary (the whole tree that travels is capped at 64 MiB)
 #   .dev/fmnist/*.xz   Fashion-MNIST IDX files, xz instead of gzip to fit the cap
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
@@ -42,7 +42,12 @@ if ! ldconfig -p | grep -q libvulkan.so.1; then
 fi
 mkdir -p /tmp/bin /tmp/fmnist "$OUT/runs"
 xz -dc .dev/deno.xz >/tmp/bin/deno && chmod +x /tmp/bin/deno
-for f in .dev/fmnist/*.xz; do xz -dc "$f" >"/tmp/fmnist/$(basename "$f" .xz)"; done
+# bench/gpu_prep.sh --no-data leaves Fashion-MNIST out: then the steps that train on it are skipped.
+data=0
+for f in .dev/fmnist/*.xz; do
+  [ -f "$f" ] && xz -dc "$f" >"/tmp/fmnist/$(basename "$f" .xz)" && data=1
+done
+[ "$data" = 1 ] || echo "no .dev/fmnist: degradation and fulltrain are skipped"
 export PATH=/tmp/bin:$PATH DENO_DIR=/tmp/deno-dir XDG_RUNTIME_DIR=/tmp
 export DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND:-vulkan} NO_COLOR=1
 if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
@@ -155,18 +160,20 @@ print(",".join(map(str, depths)), f"--epochs {epochs} --subset {subset}")
 read -r DEPTHS DEGARGS <<<"$plan"
 DEGARGS="--depths $DEPTHS $DEGARGS"
 [ -n "${GPU_DEGRADATION_ARGS:-}" ] && DEGARGS=$GPU_DEGRADATION_ARGS
-if want degradation && [ "$DEG" -ge 90 ]; then
+if want degradation && [ "$data" = 1 ] && [ "$DEG" -ge 90 ]; then
   step "degradation: $DEGARGS (about $DEG s)"
   # shellcheck disable=SC2086
   timeout "$(($(left) - 15))" deno task degradation --data /tmp/fmnist $DEGARGS \
     --out "$OUT/runs/degradation" 2>&1 | tail -n 40
-else
+elif want degradation && [ "$data" = 1 ]; then
   step "degradation skipped: $DEG s is too little"
 fi
 
 # The training job's documented run (issue #5): ResNet-20, all of Fashion-MNIST, defaults.
 need=$(python3 -c "print(int(180000 * $T20 + 30))")
-if want fulltrain && [ "$(left)" -gt $((need + RESERVE)) ]; then
+if want fulltrain && [ "$data" = 0 ]; then
+  step "train skipped: no Fashion-MNIST carried"
+elif want fulltrain && [ "$(left)" -gt $((need + RESERVE)) ]; then
   step "train: resnet20, all of Fashion-MNIST, default settings (about $need s)"
   timeout $(($(left) - 20)) deno task train --data /tmp/fmnist --out "$OUT/runs/train" 2>&1 |
     tail -n 30
