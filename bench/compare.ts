@@ -1,15 +1,26 @@
 /**
- * `deno task bench:compare [--json] [--batch 32]`: one ResNet-20 training step (option B,
- * 1×28×28) in resgpu, in TensorFlow.js's WebGPU backend on the same adapter in the same process,
- * and — when /usr/bin/python3 has torch — in PyTorch on the CPU; prints the ratios.
+ * `deno task bench:compare [--json] [--batch 32] [--rounds 3]`: one ResNet-20 training step
+ * (option B, 1×28×28) in resgpu, in TensorFlow.js's WebGPU backend on the same adapter in the same
+ * process, and — when /usr/bin/python3 has torch — in PyTorch on the CPU; prints the ratios.
+ *
+ * The engines take turns for `--rounds` rounds and each ratio is the median of its per-round
+ * ratios: on a shared 2-core machine whose speed drifts ~2× by the hour, engines measured minutes
+ * apart in one run moved 1.5–1.7× each and not together (bench/README.md, "Two cores, one
+ * workgroup"), while neighbours in one round see the same machine.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput } from "./train_measure.ts";
 import { tf, TfResNet20 } from "./tfjs_resnet.ts";
 
 const json = Deno.args.includes("--json");
-const bi = Deno.args.indexOf("--batch");
-const batch = bi >= 0 ? Number(Deno.args[bi + 1]) : 32;
+const arg = (name: string, dflt: number) => {
+  const i = Deno.args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(Deno.args[i + 1]) : dflt;
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} ${Deno.args[i + 1]}`);
+  return v;
+};
+const batch = arg("batch", 32);
+const rounds = arg("rounds", 3);
 const WINDOWS = 3, STEPS = 2;
 
 function median(xs: number[]): number {
@@ -17,7 +28,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function tfjsThroughput(): Promise<{ train: number; forward: number }> {
+interface Rates {
+  train: number;
+  forward: number;
+}
+
+/** TensorFlow.js's model, built and warmed once; each call times one round. */
+async function tfjsEngine(): Promise<() => Promise<Rates>> {
   await tf.setBackend("webgpu");
   await tf.ready();
   const model = new TfResNet20(1, 10);
@@ -26,7 +43,16 @@ async function tfjsThroughput(): Promise<{ train: number; forward: number }> {
     tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"),
     10,
   ) as tf.Tensor2D;
-  await model.trainStep(x, labels).data(); // warm-up: compiles every program
+  const first = model.trainStep(x, labels);
+  await first.data(); // warm-up: compiles every program
+  first.dispose();
+  const logits = tf.tidy(() => model.logits(x));
+  await logits.data();
+  logits.dispose();
+  return () => tfjsRound(model, x, labels);
+}
+
+async function tfjsRound(model: TfResNet20, x: tf.Tensor4D, labels: tf.Tensor2D): Promise<Rates> {
   const train: number[] = [];
   for (let w = 0; w < WINDOWS; w++) {
     const t0 = performance.now();
@@ -39,7 +65,6 @@ async function tfjsThroughput(): Promise<{ train: number; forward: number }> {
     loss!.dispose();
     train.push((performance.now() - t0) / STEPS);
   }
-  await tf.tidy(() => model.logits(x)).data();
   const fwd: number[] = [];
   for (let w = 0; w < WINDOWS; w++) {
     const t0 = performance.now();
@@ -55,7 +80,7 @@ async function tfjsThroughput(): Promise<{ train: number; forward: number }> {
   return { train: batch / (median(train) / 1000), forward: batch / (median(fwd) / 1000) };
 }
 
-async function torchThroughput(): Promise<{ train: number; forward: number } | null> {
+async function torchThroughput(): Promise<Rates | null> {
   try {
     const out = await new Deno.Command("/usr/bin/python3", {
       args: [
@@ -74,29 +99,55 @@ async function torchThroughput(): Promise<{ train: number; forward: number } | n
 }
 
 const rt = await Runtime.create();
-const ours = await measureThroughput(rt, "resnet20", {
-  shortcut: "B",
-  inputShape: [1, 28, 28],
-  batch,
-  windows: WINDOWS,
-  stepsPerWindow: STEPS,
-});
-const theirs = await tfjsThroughput();
-const torch = await torchThroughput();
+const tfjs = await tfjsEngine();
 const r2 = (v: number) => +v.toFixed(2);
+interface Round {
+  resgpu: Rates;
+  tfjs: Rates;
+  torch: Rates | null;
+}
+const perRound: Round[] = [];
+for (let r = 0; r < rounds; r++) {
+  const ours = await measureThroughput(rt, "resnet20", {
+    shortcut: "B",
+    inputShape: [1, 28, 28],
+    batch,
+    windows: WINDOWS,
+    stepsPerWindow: STEPS,
+  });
+  const resgpu = { train: ours.trainImagesPerSec, forward: ours.forwardImagesPerSec };
+  perRound.push({ resgpu, tfjs: await tfjs(), torch: await torchThroughput() });
+  if (!json) {
+    const t = perRound[r].torch;
+    console.error(
+      `round ${r + 1}/${rounds}: train images/s resgpu ${resgpu.train}, tfjs ${
+        r2(perRound[r].tfjs.train)
+      }, torch ${t ? r2(t.train) : "n/a"}`,
+    );
+  }
+}
+// PyTorch counts only where every round had it (a partial set would mix machines' states).
+const withTorch = perRound.every((r) => r.torch !== null);
+const med = (f: (r: Round) => number) => r2(median(perRound.map(f)));
 const result = {
   adapter: rt.report.description,
   backend: rt.report.backend,
   model: "resnet20 (option B, 1×28×28)",
   batch,
-  resgpu_images_per_s: ours.trainImagesPerSec,
-  tfjs_images_per_s: r2(theirs.train),
-  torch_images_per_s: torch ? r2(torch.train) : null,
-  resgpu_forward_images_per_s: ours.forwardImagesPerSec,
-  tfjs_forward_images_per_s: r2(theirs.forward),
-  torch_forward_images_per_s: torch ? r2(torch.forward) : null,
-  resgpu_over_tfjs: r2(ours.trainImagesPerSec / theirs.train),
-  resgpu_over_torch: torch ? r2(ours.trainImagesPerSec / torch.train) : null,
+  rounds,
+  resgpu_images_per_s: med((r) => r.resgpu.train),
+  tfjs_images_per_s: med((r) => r.tfjs.train),
+  torch_images_per_s: withTorch ? med((r) => r.torch!.train) : null,
+  resgpu_forward_images_per_s: med((r) => r.resgpu.forward),
+  tfjs_forward_images_per_s: med((r) => r.tfjs.forward),
+  torch_forward_images_per_s: withTorch ? med((r) => r.torch!.forward) : null,
+  resgpu_over_tfjs: med((r) => r.resgpu.train / r.tfjs.train),
+  resgpu_over_torch: withTorch ? med((r) => r.resgpu.train / r.torch!.train) : null,
+  per_round: perRound.map((r) => ({
+    resgpu_images_per_s: r.resgpu.train,
+    tfjs_images_per_s: r2(r.tfjs.train),
+    torch_images_per_s: r.torch ? r2(r.torch.train) : null,
+  })),
   date: new Date().toISOString().slice(0, 10),
 };
 if (json) console.log(JSON.stringify(result));
@@ -117,7 +168,7 @@ else {
   console.log(
     `resgpu ÷ tfjs: ${result.resgpu_over_tfjs}×; resgpu ÷ torch: ${
       result.resgpu_over_torch ?? "n/a"
-    }×`,
+    }× (medians of ${rounds} rounds: images/s of each engine, ratios within each round)`,
   );
 }
 rt.destroy();
