@@ -1,13 +1,20 @@
 /**
- * `deno task bench:layers [--model resnet20] [--batch 32] [--shortcut A|B|C] [--json]`: GPU time of
- * every layer's forward and backward in one training step, from `timestamp-query`, slowest first
- * (`--shortcut B` is the model `bench:compare` times).
+ * `deno task bench:layers [--model resnet20] [--batch 32] [--input 1,28,28] [--shortcut A|B|C]
+ * [--by layer|kernel] [--rounds 3] [--json]`: GPU time of one training step from
+ * `timestamp-query`, slowest first (`--shortcut B` is the model `bench:compare` times).
+ *
+ * `--by layer` (default): every layer's forward and backward, each one timed pass.
+ * `--by kernel`: every dispatch timed as its own pass and summed per kernel entry point, with the
+ * dispatch count and each dispatch's workgroups — where a step's time goes by kernel, and which
+ * dispatches leave cores idle (few workgroups). A pass per dispatch adds each pass's own overhead,
+ * so the total exceeds the step's; compare entries with each other, not with `--by layer`.
+ * Each section keeps its fastest of `--rounds` replays (steady state, the first step excluded).
  */
 import { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel } from "../src/models/zoo.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { replay } from "../src/ops/plan.ts";
+import type { Step } from "../src/ops/plan.ts";
 
 const arg = (name: string, dflt: string) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -17,6 +24,10 @@ const json = Deno.args.includes("--json");
 const name = arg("model", "resnet20");
 const batch = Number(arg("batch", "32"));
 const input = arg("input", "1,28,28").split(",").map(Number) as [number, number, number];
+const by = arg("by", "layer");
+if (by !== "layer" && by !== "kernel") throw new RangeError(`--by ${by}: expected layer or kernel`);
+const rounds = Number(arg("rounds", "3"));
+if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds ${rounds}`);
 
 const rt = await Runtime.create();
 const shortcut = arg("shortcut", "") as "" | "A" | "B" | "C";
@@ -36,52 +47,108 @@ const y = Array.from({ length: batch }, (_, i) => i % model.graph.classes);
 t.step(x, y, 0.01);
 await t.readMetrics();
 
+/** The step in replay order, each piece labelled with the layer (or stage) it belongs to. */
+interface Piece {
+  section: string;
+  steps: readonly Step[];
+}
+const layerName = (l: (typeof t.plan.layerSteps)[number]) =>
+  `${l.layer.node.op}${
+    l.layer.fusedRelu ? "+relu" : l.layer.fusedAdd ? "+join" : ""
+  } ${l.layer.node.name}`;
 const layers = t.plan.layerSteps;
-rt.startProfile(2 * layers.length + 2);
-for (const l of layers) {
-  rt.section(
-    `fwd ${l.layer.node.op}${
-      l.layer.fusedRelu ? "+relu" : l.layer.fusedAdd ? "+join" : ""
-    } ${l.layer.node.name}`,
-  );
-  replay(rt, l.forward);
+const pieces: Piece[] = [
+  ...layers.map((l) => ({ section: `fwd ${layerName(l)}`, steps: l.forward })),
+  { section: "loss", steps: t.loss.steps },
+  ...[...layers].reverse().map((l) => ({ section: `bwd ${layerName(l)}`, steps: l.backward })),
+  { section: "optimizer", steps: t.optimizer.steps },
+];
+
+/** What one timed section replays. */
+interface Timed {
+  label: string;
+  layer: string;
+  steps: readonly Step[];
 }
-rt.section("loss");
-replay(rt, t.loss.steps);
-for (let i = layers.length - 1; i >= 0; i--) {
-  const l = layers[i];
-  rt.section(
-    `bwd ${l.layer.node.op}${
-      l.layer.fusedRelu ? "+relu" : l.layer.fusedAdd ? "+join" : ""
-    } ${l.layer.node.name}`,
+const timed: Timed[] = by === "layer"
+  ? pieces.map((p) => ({ label: p.section, layer: p.section, steps: p.steps }))
+  : pieces.flatMap((p) =>
+    p.steps.map((s) => ({
+      label: s.kind === "dispatch" ? s.kernel.label : "clearBuffer",
+      layer: p.section,
+      steps: [s],
+    }))
   );
-  replay(rt, l.backward);
+
+const best = new Array<number>(timed.length).fill(Infinity);
+for (let r = 0; r < rounds; r++) {
+  rt.startProfile(timed.length + 1);
+  timed.forEach((s, i) => {
+    rt.section(String(i));
+    for (const step of s.steps) {
+      if (step.kind === "dispatch") rt.dispatch(step.kernel, step.bindGroup, step.groups);
+      else rt.commands().clearBuffer(step.buffer, step.offset, step.size);
+    }
+  });
+  for (const { label, ms } of await rt.endProfile()) {
+    const i = Number(label);
+    best[i] = Math.min(best[i], ms);
+  }
 }
-rt.section("optimizer");
-replay(rt, t.optimizer.steps);
-const times = await rt.endProfile();
-const total = times.reduce((a, b) => a + b.ms, 0);
+// A section whose steps recorded nothing (an empty grid) wrote no timestamps.
+const ms = best.map((v) => (Number.isFinite(v) ? v : 0));
+const total = ms.reduce((a, b) => a + b, 0);
+
+interface Entry {
+  label: string;
+  ms: number;
+  dispatches: number;
+  /** Workgroups of each dispatch, in replay order (`--by kernel`). */
+  workgroups?: number[];
+}
+const entries = new Map<string, Entry>();
+timed.forEach((s, i) => {
+  const e = entries.get(s.label) ?? { label: s.label, ms: 0, dispatches: 0 };
+  e.ms += ms[i];
+  for (const step of s.steps) {
+    if (step.kind !== "dispatch") continue;
+    e.dispatches++;
+    if (by === "kernel") {
+      const g = step.groups;
+      (e.workgroups ??= []).push(typeof g === "number" ? g : g[0] * g[1] * g[2]);
+    }
+  }
+  entries.set(s.label, e);
+});
+const sorted = [...entries.values()].sort((a, b) => b.ms - a.ms);
 if (json) {
   console.log(
     JSON.stringify({
       adapter: rt.report.description,
       model: name,
       batch,
+      by,
       totalMs: total,
-      sections: times,
+      sections: sorted,
     }),
   );
 } else {
   console.log(
     `${name} batch ${batch} on ${rt.report.description}: ${
       total.toFixed(1)
-    } ms of GPU time per step`,
+    } ms of GPU time per step${by === "kernel" ? " (a pass per dispatch)" : ""}`,
   );
-  for (const s of [...times].sort((a, b) => b.ms - a.ms)) {
+  for (const e of sorted) {
+    const wg = e.workgroups;
+    const spread = wg
+      ? `  ${e.dispatches}× ${Math.min(...wg)}${
+        Math.max(...wg) !== Math.min(...wg) ? `–${Math.max(...wg)}` : ""
+      } workgroups`
+      : "";
     console.log(
-      `${s.ms.toFixed(2).padStart(9)} ms ${
-        (100 * s.ms / total).toFixed(1).padStart(5)
-      }%  ${s.label}`,
+      `${e.ms.toFixed(2).padStart(9)} ms ${
+        (100 * e.ms / total).toFixed(1).padStart(5)
+      }%  ${e.label}${spread}`,
     );
   }
 }
