@@ -5,7 +5,7 @@
 #
 # Prepared here by bench/gpu_prep.sh, carried as .dev and .gl (both git-ignored; no network there,
 # and none needed: nothing these steps import is remote):
-#   .dev/deno.xz       xz -9 of the deno binary (the whole tree that travels is capped at 64 MiB)
+#   .dev/deno.xz       the deno binary under xz (the whole tree that travels is capped at 64 MiB)
 #   .dev/fmnist/*.xz   Fashion-MNIST IDX files, xz instead of gzip to fit the cap
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
 # Usage there: bash bench/gpu_session.sh --disposable-tree
