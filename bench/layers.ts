@@ -14,7 +14,7 @@ import { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel } from "../src/models/zoo.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import type { Step } from "../src/ops/plan.ts";
+import { replay, type Step } from "../src/ops/plan.ts";
 
 const arg = (name: string, dflt: string) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -85,10 +85,7 @@ for (let r = 0; r < rounds; r++) {
   rt.startProfile(timed.length + 1);
   timed.forEach((s, i) => {
     rt.section(String(i));
-    for (const step of s.steps) {
-      if (step.kind === "dispatch") rt.dispatch(step.kernel, step.bindGroup, step.groups);
-      else rt.commands().clearBuffer(step.buffer, step.offset, step.size);
-    }
+    replay(rt, s.steps);
   });
   for (const { label, ms } of await rt.endProfile()) {
     const i = Number(label);
