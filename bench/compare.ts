@@ -8,6 +8,7 @@
  * apart in one run moved 1.5–1.7× each and not together (bench/README.md, "Two cores, one
  * workgroup"), while neighbours in one round see the same machine.
  */
+import { median } from "./stats.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 import { measureThroughput } from "./train_measure.ts";
 import { tf, TfResNet20 } from "./tfjs_resnet.ts";
@@ -22,11 +23,6 @@ const arg = (name: string, dflt: number) => {
 const batch = arg("batch", 32);
 const rounds = arg("rounds", 3);
 const WINDOWS = 3, STEPS = 2;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 interface Rates {
   train: number;

@@ -17,6 +17,7 @@
  *
  *   deno run --allow-env bench/conv_ceiling.ts [--rounds 5] [--json]
  */
+import { median } from "./stats.ts";
 import { defineFlags, parseArgsOrExit } from "../src/train/args.ts";
 
 const flags = defineFlags({
@@ -167,7 +168,7 @@ for (const r of runs) await time(r); // first dispatch compiles
 for (let i = 0; i < args.rounds; i++) for (const r of runs) r.ms.push(await time(r));
 
 const results = runs.map(({ v, ms }) => {
-  const med = [...ms].sort((a, b) => a - b)[ms.length >> 1];
+  const med = median(ms);
   return { ...v, ms: +med.toFixed(1), gflops: +(FLOPS / med / 1e6).toFixed(1) };
 });
 if (args.json) {

@@ -5,6 +5,7 @@
  * width (f32 vs vec4f), elements per invocation, workgroup size and index order. Variants are
  * timed in alternating rounds in one process (the machine is shared) and medians reported.
  */
+import { median } from "./stats.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 
 interface Variant {
@@ -92,9 +93,8 @@ for (let r = 0; r < rounds; r++) {
     p.ms.push((performance.now() - t0) / REPS);
   }
 }
-const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 for (const p of plans) {
-  const ms = med(p.ms);
+  const ms = median(p.ms);
   console.log(
     `${p.v.name.padEnd(32)} ${ms.toFixed(3).padStart(8)} ms ${
       (12 * n / ms / 1e6).toFixed(2).padStart(6)

@@ -4,6 +4,7 @@
  * from an rgba32float texture, and written by storage stores vs `textureStore` — alternating
  * rounds in one process (on llvmpipe both load paths run lane by lane; bench/README.md).
  */
+import { median } from "./stats.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 
 const rt = await Runtime.create();
@@ -89,6 +90,6 @@ for (let round = 0; round < 6; round++) {
 }
 console.log(`${rt.report.description} (${rt.report.backend}), 64 MB per kernel, medians of 5:`);
 for (const [name, t] of ms) {
-  const med = [...t].sort((a, b) => a - b)[2];
+  const med = median(t);
   console.log(`${name.padEnd(14)} ${med.toFixed(1).padStart(7)} ms  ${(64 / med).toFixed(2)} GB/s`);
 }

@@ -3,6 +3,7 @@
  * run) timed apart, then the median of several timed windows of steady-state steps, each window
  * ending in one wait for the GPU.
  */
+import { median } from "./stats.ts";
 import type { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel, type ModelOptions } from "../src/models/zoo.ts";
 import { Model } from "../src/model/model.ts";
@@ -23,11 +24,6 @@ export interface ThroughputResult {
   /** The runtime's shared scratch (packed operands, Winograd tiles) after planning, all models so far. */
   sharedScratchBytes: number;
   parameterBytes: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** A window this long makes the one completion wait that ends it (≥ 10 ms in Deno) noise. */

@@ -10,6 +10,7 @@
  *   deno run --allow-read --allow-env bench/winograd.ts [--rounds 5] [--reps 2] [--target]
  *     [--passes] [--json]
  */
+import { median } from "./stats.ts";
 import { defineFlags, parseArgsOrExit } from "../src/train/args.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 import {
@@ -64,8 +65,6 @@ function rng(seed: number) {
     return z / 2 ** 32 - 0.5;
   };
 }
-
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
 async function time(steps: readonly Step[]): Promise<number> {
   await rt.sync();
