@@ -2,11 +2,14 @@
 over the same iterations at the end of each learning-rate phase both reached (lr x0.1 at 50% and
 75% of the run's iterations, from ResNet-20's summary): where in the schedule the gap opens or
 closes, and for runs stopped before the end, which have no final figures, the only comparison there
-is.
+is. When both nets finished, `final` compares the study's final figures (the mean of the last 10 %
+of windows) over the same windows, with the standard error of the gap from the windows' spread:
+each window is a fresh minibatch, so even one run's final figures are samples, and a gap inside
+about two standard errors is a tie.
 
     python3 bench/torch_degradation_compare.py DIR > DIR/phases.json
 """
-import json, statistics, sys
+import json, math, statistics, sys
 d = sys.argv[1]
 def load(n):
     rows = [json.loads(l) for l in open(f"{d}/{n}.jsonl")]
@@ -27,4 +30,14 @@ for name, lo, hi in phases:
     tail = steps[-max(1, len(steps) // 4):]  # last quarter of the phase that both nets reached
     a = statistics.mean(e20[s] for s in tail); b = statistics.mean(r["train_error"] for r in r56 if r["step"] in set(tail))
     out["phases"].append({"phase": name, "steps": [tail[0], tail[-1]], "resnet20": round(a, 2), "resnet56": round(b, 2), "gap": round(b - a, 2)})
+if s56:
+    # The replica's final-figure rule (torch_degradation.py): the last ceil(n / 10) windows.
+    n = len(r20)
+    tail = [r["step"] for r in r20[-max(1, math.ceil(n / 10)):]]
+    e56 = {r["step"]: r["train_error"] for r in r56}
+    diff = [e56[s] - e20[s] for s in tail]
+    a = statistics.mean(e20[s] for s in tail); b = statistics.mean(e56[s] for s in tail)
+    se = statistics.stdev(diff) / math.sqrt(len(diff)) if len(diff) > 1 else None
+    out["final"] = {"windows": len(tail), "steps": [tail[0], tail[-1]], "resnet20": round(a, 3), "resnet56": round(b, 3),
+                    "gap": round(b - a, 3), "gap_se": None if se is None else round(se, 3)}
 print(json.dumps(out, indent=1))

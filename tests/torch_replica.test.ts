@@ -194,6 +194,26 @@ Deno.test({
       assert.equal(r.phases[1].gap, 1);
       assert.deepEqual(r.phases[2].steps, [350, 350]);
       assert.equal(r.phases[2].gap, 0);
+      assert.equal(r.final, undefined, "no final figures while ResNet-56 is unfinished");
+
+      // Both finished at 200: the final figure's last ceil(20 / 10) = 2 windows, where ResNet-56
+      // errs 1 and 3 points more: gap 2, standard error stdev([1, 3]) / √2 = 1.
+      await Deno.writeTextFile(`${dir}/resnet20.jsonl`, rows("resnet20", 200, () => 5, 200));
+      await Deno.writeTextFile(
+        `${dir}/resnet56.jsonl`,
+        rows("resnet56", 200, (s) => 5 + (s === 190 ? 1 : s === 200 ? 3 : 0), 200),
+      );
+      const fin = await new Deno.Command("/usr/bin/python3", { args: [script, dir] }).output();
+      assert.equal(fin.code, 0, new TextDecoder().decode(fin.stderr));
+      const f = JSON.parse(new TextDecoder().decode(fin.stdout)).final;
+      assert.deepEqual(f, {
+        windows: 2,
+        steps: [190, 200],
+        resnet20: 5,
+        resnet56: 7,
+        gap: 2,
+        gap_se: 1,
+      });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
