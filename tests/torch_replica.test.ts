@@ -219,3 +219,64 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "torch replica seeds: per-net spread of final figures; other settings or a repeated seed refused",
+  // Plain Python (no torch): bench/torch_degradation_seeds.py.
+  ignore: !(await pythonHas("json")),
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "resgpu-seeds-" });
+    const study = async (name: string, seed: number, lr: number, errs: [number, number][]) => {
+      const runs = errs.map(([train, test], i) => ({
+        net: i === 0 ? "resnet20" : "resnet56",
+        iterations: 400,
+        final_train_error: train,
+        test_error: test,
+      }));
+      await Deno.mkdir(`${root}/${name}`);
+      const config = { depths: "20,56", epochs: 2, batch: 128, lr, seed, nets: "resnet" };
+      await Deno.writeTextFile(`${root}/${name}/results.json`, JSON.stringify({ config, runs }));
+      return `${root}/${name}`;
+    };
+    const script = new URL("../bench/torch_degradation_seeds.py", import.meta.url).pathname;
+    const run = async (dirs: string[]) => {
+      const out = await new Deno.Command("/usr/bin/python3", { args: [script, ...dirs] }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+    };
+    try {
+      // Seed order follows the seeds, not the arguments; ResNet-56 only in seeds 2 and 0.
+      const a = await study("a", 2, 0.1, [[6, 7], [9, 10]]);
+      const b = await study("b", 0, 0.1, [[4, 5], [5, 6]]);
+      const c = await study("c", 1, 0.1, [[5, 6]]);
+      const ok = await run([a, b, c]);
+      assert.equal(ok.code, 0, ok.err);
+      const r = JSON.parse(ok.out);
+      assert.deepEqual(r.config, { epochs: 2, batch: 128, lr: 0.1 });
+      assert.deepEqual(r.nets.resnet20, {
+        seeds: [0, 1, 2],
+        iterations: 400,
+        train_error: [4, 5, 6],
+        test_error: [5, 6, 7],
+        train: { mean: 5, sd: 1 },
+        test: { mean: 6, sd: 1 },
+      });
+      assert.deepEqual(r.nets.resnet56.seeds, [0, 2]);
+      assert.deepEqual(r.nets.resnet56.train, { mean: 7, sd: 2.828 }); // stdev([5, 9]) = √8
+      assert.equal((await run([b])).code, 0);
+      assert.equal(JSON.parse((await run([b])).out).nets.resnet20.train.sd, null);
+
+      const other = await study("d", 3, 0.05, [[5, 6]]);
+      const lr = await run([a, other]);
+      assert.notEqual(lr.code, 0);
+      assert.match(lr.err, /lr = 0\.05/);
+      const again = await study("e", 2, 0.1, [[6, 7]]);
+      const twice = await run([a, again]);
+      assert.notEqual(twice.code, 0);
+      assert.match(twice.err, /resnet20 seed 2 is in both/);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
