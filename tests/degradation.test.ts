@@ -104,6 +104,14 @@ Deno.test("degradation: --nets rejects anything but plain and resnet", async () 
   assert.match(new TextDecoder().decode(out.stderr), /--nets takes plain, resnet.*got resnet,vgg/);
 });
 
+Deno.test("degradation: a data set that does not exist is one line naming it, no stack", async () => {
+  const out = await degradation(["--data", "/nonexistent-data", "--depths", "8"]);
+  assert.equal(out.code, 2);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.match(stderr, /^error: unknown data set "\/nonexistent-data"/m);
+  assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/, "no stack trace");
+});
+
 Deno.test({
   name: "degradation: a study stopped in its second net and resumed writes what one run writes",
   ...GPU_TEST,

@@ -6,6 +6,8 @@
 import { defineFlags, parseArgsOrExit } from "../train/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
 import { NETS, runDegradationStudy, StudyInterrupted } from "../study/degradation.ts";
+import { DivergedError } from "../train/run.ts";
+import { NoAdapterError } from "../gpu/device.ts";
 
 const flags = defineFlags({
   data: {
@@ -76,9 +78,17 @@ const study = runDegradationStudy({
   resume: args.resume,
 }, { handleSigint: true });
 const runs = await study.catch((e) => {
-  if (!(e instanceof StudyInterrupted)) throw e;
-  console.error(`interrupted: ${e.message}`);
-  Deno.exit(130);
+  if (e instanceof StudyInterrupted) {
+    console.error(`interrupted: ${e.message}`);
+    Deno.exit(130);
+  }
+  // As `deno task train`: expected failures (no adapter, bad data, divergence) read as one line;
+  // RESGPU_DEBUG=1 shows the stack.
+  if (e instanceof Error && !Deno.env.get("RESGPU_DEBUG")) {
+    console.error(`error: ${e.message}`);
+    Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
+  }
+  throw e;
 });
 for (const r of runs) {
   console.log(
