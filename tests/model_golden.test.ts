@@ -12,7 +12,12 @@ import { Trainer } from "../src/train/trainer.ts";
 
 const fixtures = new URL("./fixtures/", import.meta.url);
 const graphs = JSON.parse(await Deno.readTextFile(new URL("model_graphs.json", fixtures)));
-const golden = JSON.parse(await Deno.readTextFile(new URL("model_golden.json", fixtures)));
+const golden = JSON.parse(
+  await new Response(
+    (await Deno.open(new URL("model_golden.json.gz", fixtures))).readable
+      .pipeThrough(new DecompressionStream("gzip")),
+  ).text(),
+);
 
 /**
  * Our f32 against PyTorch's f64, per tensor, as the worst element's error relative to the
