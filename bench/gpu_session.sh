@@ -10,8 +10,9 @@
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
 # Usage there: bash bench/gpu_session.sh --disposable-tree
 # Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json,
-# winograd.json, all.tar.gz (runs: … train_tiled.json, train_unfused_join.json)
-# (runs: test log, the cpu-policy baseline, degradation and training run directories).
+# winograd.json, degradation.tar.gz (the study's directory, checkpoints included), all.tar.gz
+# (runs: test log, the cpu-policy baseline, train_tiled.json, train_unfused_join.json, the
+# training run directory without its checkpoint).
 set -u
 BUDGET=${GPU_SESSION_BUDGET_S:-500}
 S=${GPU_SESSION_STEP_PERCENT:-100} # < 100 only to rehearse the script on a slow adapter
@@ -25,7 +26,10 @@ step() { echo "== [$SECONDS s] $*"; }
 # torch, kernels, winograd, tiled, join, degradation, fulltrain. E.g. a session that only needs a long degradation
 # study: GPU_SESSION_STEPS=degradation. GPU_DEGRADATION_ARGS replaces the planned study budget,
 # e.g. the residual nets at the budget the PyTorch replica points to (README, "The degradation
-# experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14".
+# experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14". A study longer
+# than one call stops cleanly when the time is up and comes back as degradation.tar.gz; the next
+# call continues it after `bash bench/gpu_prep.sh --study degradation.tar.gz`, with the same
+# GPU_DEGRADATION_ARGS.
 STEPS=",${GPU_SESSION_STEPS:-tests,train,tiled,tuned,baseline,join,torch,kernels,winograd,degradation,fulltrain},"
 want() { [[ "$STEPS" == *",$1,"* ]]; }
 
@@ -160,11 +164,39 @@ print(",".join(map(str, depths)), f"--epochs {epochs} --subset {subset}")
 read -r DEPTHS DEGARGS <<<"$plan"
 DEGARGS="--depths $DEPTHS $DEGARGS"
 [ -n "${GPU_DEGRADATION_ARGS:-}" ] && DEGARGS=$GPU_DEGRADATION_ARGS
-if want degradation && [ "$data" = 1 ] && [ "$DEG" -ge 90 ]; then
-  step "degradation: $DEGARGS (about $DEG s)"
+# A study longer than a session continues the one an earlier session returned (degradation.tar.gz,
+# carried as .dev/degradation.tar.gz by `bash bench/gpu_prep.sh --study FILE`), with that study's
+# own GPU_DEGRADATION_ARGS (the study refuses other settings, naming them).
+resume=
+if want degradation && [ -f .dev/degradation.tar.gz ]; then
+  if [ -n "${GPU_DEGRADATION_ARGS:-}" ]; then
+    tar -C "$OUT/runs" -xzf .dev/degradation.tar.gz && resume=--resume
+  else
+    step "degradation skipped: the carried study needs its own GPU_DEGRADATION_ARGS"
+    resume=missing-args
+  fi
+fi
+if [ "$resume" = missing-args ]; then
+  :
+elif want degradation && [ "$data" = 1 ] && [ "$DEG" -ge 90 ]; then
+  step "degradation: $DEGARGS $resume (about $DEG s)"
+  # SIGINT when time runs out, not TERM: the study checkpoints the net in training and stops, and
+  # degradation.tar.gz (checkpoints included) lets the next session continue it. `deno run`, not
+  # `deno task`, so the signal reaches the study itself.
   # shellcheck disable=SC2086
-  timeout "$(($(left) - 15))" deno task degradation --data /tmp/fmnist $DEGARGS \
-    --out "$OUT/runs/degradation" 2>&1 | tail -n 40
+  timeout -s INT -k 30 "$(($(left) - 45))" deno run --allow-read --allow-write --allow-env \
+    src/cli/degradation.ts --data /tmp/fmnist $DEGARGS $resume --out "$OUT/runs/degradation" 2>&1 |
+    tail -n 40
+  # A finished net's checkpoint is not needed to continue (its summary is): left out, so the
+  # unfinished net's checkpoint fits under the 64 MiB carry next time.
+  skip=()
+  for s in "$OUT"/runs/degradation/*/summary.json; do
+    grep -q '"stopped": *"finished"' "$s" 2>/dev/null &&
+      skip+=("--exclude=degradation/$(basename "$(dirname "$s")")/checkpoint.safetensors")
+  done
+  tar -C "$OUT/runs" "${skip[@]}" -czf "$OUT/degradation.tar.gz" degradation &&
+    rm -rf "$OUT/runs/degradation"
+  ls -l "$OUT/degradation.tar.gz"
 elif want degradation && [ "$data" = 1 ]; then
   step "degradation skipped: $DEG s is too little"
 fi
