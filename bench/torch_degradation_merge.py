@@ -17,6 +17,8 @@ import os
 import shutil
 import sys
 
+from torch_degradation_results import load_results, shared_settings
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--out", required=True)
 ap.add_argument("--note", default=None, help="extra text for results.json (how the runs were made)")
@@ -30,23 +32,11 @@ def fail(msg):
     sys.exit(f"torch_degradation_merge: {msg}")
 
 
-def load(src):
-    path = os.path.join(src, "results.json")
-    if not os.path.exists(path):
-        fail(f"{path} is missing (that invocation has not finished; resume it first)")
-    with open(path) as f:
-        return json.load(f)
-
-
-results = [(src, load(src)) for src in args.sources]
+results = [(src, load_results(src, fail)) for src in args.sources]
 first_src, first = results[0]
-shared = {k: v for k, v in first["config"].items() if k not in PER_INVOCATION}
+shared = shared_settings(results, PER_INVOCATION, fail)
 runs, origin = [], {}
 for src, r in results:
-    settings = {k: v for k, v in r["config"].items() if k not in PER_INVOCATION}
-    for k in sorted(set(shared) | set(settings)):
-        if shared.get(k) != settings.get(k):
-            fail(f"{src} trained with {k} = {settings.get(k)!r}, {first_src} with {shared.get(k)!r}")
     if r["torch"] != first["torch"]:
         fail(f"{src} ran torch {r['torch']}, {first_src} torch {first['torch']}")
     for run in r["runs"]:

@@ -10,9 +10,10 @@ deviations (null for one seed).
     python3 bench/torch_degradation_seeds.py DIR [DIR ...] > OUT.json
 """
 import json
-import os
 import statistics
 import sys
+
+from torch_degradation_results import load_results, shared_settings
 
 PER_INVOCATION = ("depths", "nets", "seed")
 
@@ -23,19 +24,10 @@ def fail(msg):
 
 if len(sys.argv) < 2:
     fail("usage: torch_degradation_seeds.py DIR [DIR ...]")
-shared, first_dir, nets = None, None, {}
-for d in sys.argv[1:]:
-    path = os.path.join(d, "results.json")
-    if not os.path.exists(path):
-        fail(f"{path} is missing (that study has not finished)")
-    with open(path) as f:
-        r = json.load(f)
-    settings = {k: v for k, v in r["config"].items() if k not in PER_INVOCATION}
-    if shared is None:
-        shared, first_dir = settings, d
-    for k in sorted(set(shared) | set(settings)):
-        if shared.get(k) != settings.get(k):
-            fail(f"{d} trained with {k} = {settings.get(k)!r}, {first_dir} with {shared.get(k)!r}")
+results = [(d, load_results(d, fail)) for d in sys.argv[1:]]
+shared = shared_settings(results, PER_INVOCATION, fail)
+nets = {}
+for d, r in results:
     seed = r["config"]["seed"]
     for run in r["runs"]:
         per = nets.setdefault(run["net"], {})

@@ -6,8 +6,7 @@
 import { defineFlags, parseArgsOrExit } from "../train/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
 import { NETS, runDegradationStudy, StudyInterrupted } from "../study/degradation.ts";
-import { DivergedError } from "../train/run.ts";
-import { NoAdapterError } from "../gpu/device.ts";
+import { exitOnError } from "./errors.ts";
 
 const flags = defineFlags({
   data: {
@@ -82,13 +81,7 @@ const runs = await study.catch((e) => {
     console.error(`interrupted: ${e.message}`);
     Deno.exit(130);
   }
-  // As `deno task train`: expected failures (no adapter, bad data, divergence) read as one line;
-  // RESGPU_DEBUG=1 shows the stack.
-  if (e instanceof Error && !Deno.env.get("RESGPU_DEBUG")) {
-    console.error(`error: ${e.message}`);
-    Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
-  }
-  throw e;
+  exitOnError(e);
 });
 for (const r of runs) {
   console.log(

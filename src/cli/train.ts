@@ -4,10 +4,10 @@
  */
 import { defineFlags, parseArgsOrExit } from "../train/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
-import { DivergedError, trainRun } from "../train/run.ts";
+import { trainRun } from "../train/run.ts";
 import { Runtime } from "../gpu/runtime.ts";
 import { listModels } from "../models/zoo.ts";
-import { NoAdapterError } from "../gpu/device.ts";
+import { exitOnError } from "./errors.ts";
 
 /** The no-flag job: minutes on a 2-core machine with a software GPU (see README). */
 const DEFAULT_JOB = { subset: 3200, testSubset: 2000 };
@@ -143,11 +143,5 @@ try {
   );
   if (s.stopped === "interrupted") Deno.exit(130);
 } catch (e) {
-  // Expected failures (no adapter, bad data, divergence) read as one line; RESGPU_DEBUG=1 shows
-  // the stack.
-  if (e instanceof Error && !Deno.env.get("RESGPU_DEBUG")) {
-    console.error(`error: ${e.message}`);
-    Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
-  }
-  throw e;
+  exitOnError(e);
 }
