@@ -28,7 +28,7 @@ export {
   GraphBuilder,
   type GraphNode,
 } from "./src/graph/ir.ts";
-export { buildModel, listModels, modelInfo, type ModelOptions } from "./src/models/zoo.ts";
+export { buildModel, listModels, modelInfo, type ModelOptions } from "./src/zoo/registry.ts";
 export { Model } from "./src/model/model.ts";
 export {
   type GradNorm,
@@ -39,6 +39,6 @@ export {
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
 export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
-export { type RunSummary, type TrainConfig, trainRun } from "./src/train/run.ts";
+export { type RunSummary, type TrainConfig, trainRun } from "./src/app/run.ts";
 export { loadDataset } from "./src/data/dataset.ts";
 export { BatchLoader } from "./src/data/loader.ts";

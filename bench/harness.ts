@@ -3,7 +3,7 @@
  * per submit and waits once, so Deno's ≥10 ms completion latency is amortized, not measured.
  */
 import type { Runtime } from "../src/gpu/runtime.ts";
-import { type Planned, replay } from "../src/ops/plan.ts";
+import type { Planned } from "../src/gpu/plan.ts";
 
 export interface BenchCase {
   /** Kernel family and direction, e.g. `conv2d.forward`. */
@@ -29,7 +29,7 @@ export interface BenchResult {
 export async function timeCase(rt: Runtime, c: BenchCase, minMs = 300): Promise<BenchResult> {
   const { planned, release } = await c.setup(rt);
   const w0 = performance.now();
-  replay(rt, planned.steps); // warm-up: first dispatch pays lazy driver work
+  rt.replay(planned.steps); // warm-up: first dispatch pays lazy driver work
   await rt.sync();
   // The warm-up (an overestimate: it includes the completion wait) sizes the first window, so
   // a fast GPU needs two or three waits per case instead of one per doubling.
@@ -37,7 +37,7 @@ export async function timeCase(rt: Runtime, c: BenchCase, minMs = 300): Promise<
   let reps = Math.min(1 << 12, Math.max(1, Math.floor(minMs / warm))), ms = 0;
   for (;;) {
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) replay(rt, planned.steps);
+    for (let i = 0; i < reps; i++) rt.replay(planned.steps);
     await rt.sync();
     ms = performance.now() - t0;
     if (ms >= minMs || reps >= 1 << 12) break;

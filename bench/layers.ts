@@ -11,10 +11,10 @@
  * Each section keeps its fastest of `--rounds` replays (steady state, the first step excluded).
  */
 import { Runtime } from "../src/gpu/runtime.ts";
-import { buildModel } from "../src/models/zoo.ts";
+import { buildModel } from "../src/zoo/registry.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { replay, type Step } from "../src/ops/plan.ts";
+import type { Step } from "../src/gpu/plan.ts";
 
 const arg = (name: string, dflt: string) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -85,7 +85,7 @@ for (let r = 0; r < rounds; r++) {
   rt.startProfile(timed.length + 1);
   timed.forEach((s, i) => {
     rt.section(String(i));
-    replay(rt, s.steps);
+    rt.replay(s.steps);
   });
   for (const { label, ms } of await rt.endProfile()) {
     const i = Number(label);

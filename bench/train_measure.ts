@@ -5,11 +5,10 @@
  */
 import { median } from "./stats.ts";
 import type { Runtime } from "../src/gpu/runtime.ts";
-import { buildModel, type ModelOptions } from "../src/models/zoo.ts";
+import { buildModel, type ModelOptions } from "../src/zoo/registry.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { buildStepPlan } from "../src/scheduler/step_plan.ts";
-import { replay } from "../src/ops/plan.ts";
 
 export interface ThroughputResult {
   model: string;
@@ -86,10 +85,10 @@ export async function measureThroughput(
 
   const infer = await buildStepPlan(model, { batch: opts.batch, mode: "eval" });
   rt.write(infer.input, 0, x);
-  replay(rt, infer.forward);
+  rt.replay(infer.forward);
   await rt.sync();
   const fwdMs = await timeWindows(windows, opts.stepsPerWindow, () => {
-    replay(rt, infer.forward);
+    rt.replay(infer.forward);
     rt.submit();
   }, () => rt.sync());
   const plannedInferBytes = infer.plannedBytes;

@@ -3,7 +3,7 @@
  * writing report.md, curves.svg, gradients.svg and each run's metrics.jsonl under --out.
  * Ctrl-C checkpoints the net in training and stops; `--resume` continues the study.
  */
-import { defineFlags, parseArgsOrExit } from "../train/args.ts";
+import { defineFlags, parseArgsOrExit } from "../app/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
 import { NETS, runDegradationStudy, StudyInterrupted } from "../study/degradation.ts";
 import { exitOnError } from "./errors.ts";

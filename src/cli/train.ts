@@ -2,11 +2,11 @@
  * `deno task train [flags]`: train a model of the zoo. With no flags: ResNet-20 on Fashion-MNIST
  * when it is installed (/usr/share/datasets/fashion-mnist), else on the embedded synthetic set.
  */
-import { defineFlags, parseArgsOrExit } from "../train/args.ts";
+import { defineFlags, parseArgsOrExit } from "../app/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
-import { trainRun } from "../train/run.ts";
+import { trainRun } from "../app/run.ts";
 import { Runtime } from "../gpu/runtime.ts";
-import { listModels } from "../models/zoo.ts";
+import { listModels } from "../zoo/registry.ts";
 import { exitOnError } from "./errors.ts";
 
 /** The no-flag job: minutes on a 2-core machine with a software GPU (see README). */

@@ -10,7 +10,7 @@ import {
   countProjectionLayers,
   listModels,
   modelInfo,
-} from "../models/zoo.ts";
+} from "../zoo/registry.ts";
 
 export interface ZooRow {
   name: string;

@@ -16,10 +16,10 @@ import {
   Normalizer,
   PAPER_AUGMENT,
   pixelScale,
-  Rng,
   type SampleTransform,
   writeSample,
 } from "./augment.ts";
+import { Rng } from "../util/rng.ts";
 import type { Dataset } from "./dataset.ts";
 
 const PERM_TAG = 0x5f1e;

@@ -5,7 +5,7 @@
  * solvable by a linear model on raw pixels, yet a small CNN learns it within an epoch or two.
  */
 
-import { Rng } from "./augment.ts";
+import { Rng } from "../util/rng.ts";
 
 export const SYNTHETIC_CLASSES = [
   "circle",

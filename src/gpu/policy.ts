@@ -44,7 +44,7 @@ export interface KernelPolicy {
   /**
    * 3×3 stride-1 convolutions (all three directions) by Winograd F(m×m, 3×3) with this m, or
    * 0 for the direct kernels. Software adapters: 4 — their direct kernel is bound by operand
-   * loads, and F(4,3) needs a quarter of the multiply-adds (bench/winograd.ts); with 4, outputs
+   * loads, and F(4,3) needs a quarter of the multiply-adds (experiments/probes/winograd.ts); with 4, outputs
    * under 3×3 take F(2,3), which needs fewer transformed products there. GPUs: direct until
    * measured there.
    */
@@ -53,7 +53,7 @@ export interface KernelPolicy {
    * Convolutions by the workgroup-tiled implicit GEMM (src/ops/conv2d_tiled.ts) instead of the
    * direct kernels (a Winograd tile, where one applies, still wins). Software adapters: no —
    * their workgroup memory is emulated lane by lane. GPUs: not until measured there (the
-   * autotuner and `bench/gpu_session.sh` time it).
+   * autotuner and `tools/device/gpu_session.sh` time it).
    */
   convTiled: boolean;
   /**

@@ -19,6 +19,9 @@ import { BufferPool } from "./buffer_pool.ts";
 import { SharedScratch } from "./shared_scratch.ts";
 import { type KernelPolicy, kernelPolicy, type PolicyTarget } from "./policy.ts";
 import { Tuner } from "./tuner.ts";
+import type { Kernel, Step } from "./step.ts";
+
+export type { Kernel };
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
 
@@ -59,13 +62,6 @@ export interface RuntimeOptions extends AcquireOptions {
    * instead of the policy's choice (benchmarks and tests compare the two this way).
    */
   fuseBatchNormJoin?: boolean;
-}
-
-export interface Kernel {
-  readonly id: number;
-  readonly label: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly layout: GPUBindGroupLayout;
 }
 
 /** A buffer, or a window of one, bound at consecutive binding indices from 0. */
@@ -280,6 +276,19 @@ export class Runtime {
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: "resgpu" });
     return this.encoder;
+  }
+
+  /** Adapter description, backend and kernel policy: what tuned choices are cached under. */
+  get adapterKey(): string {
+    return `${this.report.description} | ${this.report.backend} | ${this.policy.target}`;
+  }
+
+  /** Records planned `steps` into the open command stream (no submit). */
+  replay(steps: readonly Step[]): void {
+    for (const s of steps) {
+      if (s.kind === "dispatch") this.dispatch(s.kernel, s.bindGroup, s.groups);
+      else this.commands().clearBuffer(s.buffer, s.offset, s.size);
+    }
   }
 
   /**

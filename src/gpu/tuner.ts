@@ -8,8 +8,17 @@
  * Candidates run on the tuner's own scratch buffers, never on a model's tensors, so tuning has
  * no effect on values: every variant computes the same function and is tested for it.
  */
-import type { Runtime } from "./runtime.ts";
-import { type Planned, replay } from "../ops/plan.ts";
+import type { Planned, Step } from "./step.ts";
+
+/** What the tuner needs of the runtime that owns it (a Runtime is one). */
+export interface TuningHost {
+  /** Adapter description, backend and kernel policy: choices are cached under it. */
+  readonly adapterKey: string;
+  replay(steps: readonly Step[]): void;
+  /** Waits until the GPU has finished the submitted work. */
+  sync(): Promise<void>;
+  readonly pool: { release(buffer: GPUBuffer): void };
+}
 
 export interface Candidate<T> {
   /** Stable name, stored in the cache (e.g. `storage/wg64`). */
@@ -39,9 +48,8 @@ export class Tuner {
   /** Every decision this tuner made or read, in order (for logs and benchmarks). */
   readonly records: TuneRecord[] = [];
 
-  constructor(private readonly rt: Runtime, private readonly cachePath?: string) {
-    const r = rt.report;
-    this.adapterKey = `${r.description} | ${r.backend} | ${rt.policy.target}`;
+  constructor(private readonly host: TuningHost, private readonly cachePath?: string) {
+    this.adapterKey = host.adapterKey;
     if (cachePath) {
       try {
         const parsed = JSON.parse(Deno.readTextFileSync(cachePath)) as CacheFile;
@@ -83,7 +91,7 @@ export class Tuner {
         throw e;
       }
       ms[c.name] = await this.time(planned);
-      for (const b of planned.scratch) this.rt.pool.release(b);
+      for (const b of planned.scratch) this.host.pool.release(b);
       if (!best || ms[c.name] < ms[best.name]) best = c;
     }
     if (!best) throw new Error(`tuner: no candidate of ${op} plans at ${shape}`);
@@ -105,20 +113,20 @@ export class Tuner {
       let min = Infinity;
       for (let i = 0; i < 3; i++) {
         const t0 = performance.now();
-        await this.rt.sync();
+        await this.host.sync();
         min = Math.min(min, performance.now() - t0);
       }
       this.latencyMs = min;
     }
     const latency = this.latencyMs;
     const w0 = performance.now();
-    replay(this.rt, planned.steps); // also pays lazily-built driver state
-    await this.rt.sync();
+    this.host.replay(planned.steps); // also pays lazily-built driver state
+    await this.host.sync();
     const warm = Math.max(performance.now() - w0 - latency, 0.005);
     const reps = Math.min(MAX_REPS, Math.max(1, Math.ceil(MIN_WORK_MS / warm)));
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) replay(this.rt, planned.steps);
-    await this.rt.sync();
+    for (let i = 0; i < reps; i++) this.host.replay(planned.steps);
+    await this.host.sync();
     const ms = performance.now() - t0;
     return Math.max(ms - latency, ms / 2) / reps;
   }

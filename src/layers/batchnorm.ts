@@ -9,8 +9,8 @@ import {
   planBatchNormTrainForward,
 } from "../ops/batchnorm.ts";
 import type { LayerRule, PlanningContext } from "./rule.ts";
-import type { Planned } from "../ops/plan.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import type { Planned } from "../gpu/plan.ts";
+import type { Layer } from "./layer.ts";
 
 function bn(layer: Layer) {
   if (layer.node.op !== "batchnorm") throw new Error(`batchnorm rule got ${layer.node.op}`);
@@ -28,6 +28,13 @@ function elements(ctx: PlanningContext, layer: Layer): number {
 }
 
 export const batchnormRule: LayerRule = {
+  // Backward recomputes x̂ from x and the saved statistics, and the fused ReLU's mask from x, γ
+  // and β: the output is not read. A fused join's mask is its output's sign, and its other branch
+  // is not read.
+  backwardNeeds: (layer) =>
+    layer.fusedAdd
+      ? { inputs: [true, false], output: true, late: [true, false] }
+      : { inputs: true, output: false },
   // The op keeps its [C] mean/invstd itself; a fused join needs its branch's gradient between
   // the join's backward and the batch norm's.
   keeps(ctx, layer) {

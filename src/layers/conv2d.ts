@@ -8,9 +8,9 @@ import {
   tunedConvOptions,
   winogradInputBytes,
 } from "../ops/conv2d.ts";
-import type { Planned } from "../ops/plan.ts";
+import type { Planned } from "../gpu/plan.ts";
 import type { LayerContext, LayerRule, PlanningContext } from "./rule.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import type { Layer } from "./layer.ts";
 
 function conv(ctx: PlanningContext, layer: Layer) {
   const node = layer.node;
@@ -60,6 +60,8 @@ async function keptTransform(ctx: LayerContext, shape: Conv2dShape) {
 }
 
 export const conv2dRule: LayerRule = {
+  // The weight gradient needs the input.
+  backwardNeeds: () => ({ inputs: true, output: false }),
   async keeps(ctx, layer) {
     const bytes = await keptTransformBytes(ctx, conv(ctx, layer).shape);
     // With the transform kept, the filter gradient no longer reads x.

@@ -1,7 +1,7 @@
 /** Dropout in training (eval mode makes it a view; see schedule.ts). */
 import { planDropout } from "../ops/dropout.ts";
 import type { LayerContext, LayerRule } from "./rule.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import type { Layer } from "./layer.ts";
 
 function args(ctx: LayerContext, layer: Layer) {
   if (layer.node.op !== "dropout") throw new Error(`dropout rule got ${layer.node.op}`);

@@ -2,9 +2,9 @@
 import { planReluBackward, planReluForward } from "../ops/activation.ts";
 import { planAddReluBackward, planAddReluForward } from "../ops/residual.ts";
 import { planShortcutABackward, planShortcutAForward } from "../ops/shortcut.ts";
-import type { Planned } from "../ops/plan.ts";
+import type { Planned } from "../gpu/plan.ts";
 import type { LayerContext, LayerRule } from "./rule.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import type { Layer } from "./layer.ts";
 
 const none: Planned = { steps: [], scratch: [] };
 
@@ -13,6 +13,8 @@ function count(ctx: LayerContext, t: number): number {
 }
 
 export const reluRule: LayerRule = {
+  // The mask is the output's sign.
+  backwardNeeds: () => ({ inputs: false, output: true }),
   forward(ctx, layer) {
     return planReluForward(ctx.rt, count(ctx, layer.output), {
       x: ctx.act(layer.inputs[0]),
@@ -32,6 +34,8 @@ export const reluRule: LayerRule = {
 
 /** The residual join: backward writes the masked gradient to both branches in one pass. */
 export const addReluRule: LayerRule = {
+  // The mask is the output's sign.
+  backwardNeeds: () => ({ inputs: false, output: true }),
   forward(ctx, layer) {
     const [a, b] = layer.inputs;
     return planAddReluForward(ctx.rt, count(ctx, layer.output), {

@@ -1,7 +1,7 @@
 /** Fully connected layer, PyTorch layout (weight [out, in]). */
 import { planLinearBackward, planLinearForward } from "../ops/linear.ts";
 import type { LayerContext, LayerRule } from "./rule.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import type { Layer } from "./layer.ts";
 
 function linear(ctx: LayerContext, layer: Layer) {
   const node = layer.node;
@@ -15,6 +15,8 @@ function linear(ctx: LayerContext, layer: Layer) {
 }
 
 export const linearRule: LayerRule = {
+  // The weight gradient needs the input.
+  backwardNeeds: () => ({ inputs: true, output: false }),
   forward(ctx, layer) {
     const { node, shape } = linear(ctx, layer);
     return planLinearForward(ctx.rt, shape, {

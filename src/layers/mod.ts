@@ -1,6 +1,6 @@
 /** The rule for each op: where the scheduler finds how a layer runs forward and backward. */
 import type { OpName } from "../graph/ir.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import { type BackwardNeeds, type Layer, READS_NOTHING } from "./layer.ts";
 import type { LayerRule } from "./rule.ts";
 import { conv2dRule } from "./conv2d.ts";
 import { batchnormRule } from "./batchnorm.ts";
@@ -27,4 +27,9 @@ export function ruleFor(layer: Layer): LayerRule {
   // input and flatten never reach here: the schedule removes them.
   if (!r) throw new Error(`no GPU rule for op ${layer.node.op} (${layer.node.name})`);
   return r;
+}
+
+/** What `layer`'s backward reads besides its output gradient, as its rule declares. */
+export function backwardNeeds(layer: Layer): BackwardNeeds {
+  return ruleFor(layer).backwardNeeds?.(layer) ?? READS_NOTHING;
 }

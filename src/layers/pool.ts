@@ -9,9 +9,9 @@ import {
   planMaxPool2dBackward,
   planMaxPool2dForward,
 } from "../ops/pool.ts";
-import type { Planned } from "../ops/plan.ts";
+import type { Planned } from "../gpu/plan.ts";
 import type { LayerContext, LayerRule } from "./rule.ts";
-import type { Layer } from "../scheduler/schedule.ts";
+import type { Layer } from "./layer.ts";
 
 function plane(ctx: LayerContext, layer: Layer) {
   const [c, h, w] = ctx.shape(layer.inputs[0]);

@@ -4,8 +4,8 @@
  * memory, ordering and gradient accumulation are the scheduler's.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import type { Planned } from "../ops/plan.ts";
-import type { Layer, Mode } from "../scheduler/schedule.ts";
+import type { Planned } from "../gpu/plan.ts";
+import type { BackwardNeeds, Layer, Mode } from "./layer.ts";
 import type { Model } from "../model/model.ts";
 
 export interface LayerContext {
@@ -45,6 +45,11 @@ export interface Keeps {
 }
 
 export interface LayerRule {
+  /**
+   * Which forward tensors the layer's backward reads besides its output gradient, so the memory
+   * plan keeps them alive until then (absent: none).
+   */
+  backwardNeeds?(layer: Layer): BackwardNeeds;
   /**
    * What the layer keeps in training at this batch, when more than the op's `backwardNeeds`
    * (absent: nothing saved). The layer's forward and backward plans must agree with it.

@@ -6,7 +6,7 @@
  * reshuffle the others.
  */
 import type { Graph, ParamSpec } from "../graph/ir.ts";
-import { Rng } from "../data/augment.ts";
+import { Rng } from "../util/rng.ts";
 
 function nameHash(name: string): number {
   let h = 2166136261;

@@ -4,7 +4,7 @@
  * the kernels move vec4f items, else f32 elements (plan.ts itemKernel).
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, elementwiseGrid, itemKernel, type Planned } from "./plan.ts";
+import { dispatchStep, elementwiseGrid, itemKernel, type Planned } from "../gpu/plan.ts";
 
 const WG = 256;
 

@@ -8,7 +8,7 @@
  * (its backward is the join's, src/ops/residual.ts, then this one's without ReLU).
  */
 import type { Kernel, Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, itemKernel, packParams, type Planned } from "./plan.ts";
+import { dispatchStep, itemKernel, packParams, type Planned } from "../gpu/plan.ts";
 
 export interface BatchNormShape {
   n: number;

@@ -9,9 +9,9 @@
  * float than f32 — hence one operand in uniform windows, the other as vec4s (bench/README.md).
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
-import { winogradApplies } from "../reference/winograd.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { conv2dOutSize, type Conv2dShape } from "../shapes.ts";
+import { winogradApplies } from "../shapes.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
 import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
 import { planSliceSum, reductionSplits } from "./reduction_splits.ts";
 import type { Candidate } from "../gpu/tuner.ts";

@@ -3,7 +3,7 @@
  * load brings 4 channels of a pixel (shaders/conv2d_pack.wgsl `pack_c4`, `pack_c4_v`).
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Step } from "./plan.ts";
+import { dispatchStep, packParams, type Step } from "../gpu/plan.ts";
 
 /** The runtime's NC4HW4 scratch copy (see shared_scratch.ts), `floats` long. */
 export function c4Buffer(rt: Runtime, floats: number): GPUBuffer {

@@ -5,15 +5,15 @@
  * gradient. For hardware GPUs, where the direct kernels' per-invocation global loads bound them;
  * lavapipe loads workgroup memory lane by lane like storage (bench/README.md), so the cpu policy
  * keeps its own kernels. Neither policy plans it by default yet: it was written without a GPU
- * to measure it on (`bench/gpu_session.sh` times it, and the GPU autotuner offers it).
+ * to measure it on (`tools/device/gpu_session.sh` times it, and the GPU autotuner offers it).
  *
  * Layers whose tiles alone cannot fill the device split the reduction (input channels × taps
  * forward, pixels for the filter gradient) toward the policy's invocation target, within its
  * split cap and scratch budget; conv2d_reduce.wgsl sums the partial slices in split order.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { conv2dOutSize, type Conv2dShape } from "../reference/conv.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { conv2dOutSize, type Conv2dShape } from "../shapes.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
 import { planSliceSum, reductionSplits } from "./reduction_splits.ts";
 
 /** The GEMM tile one workgroup computes (rows × columns) and the reduction step. */

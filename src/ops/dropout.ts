@@ -4,7 +4,7 @@
  * caller's; rewriting it each step (a queue write) changes the mask without re-planning.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Planned } from "./plan.ts";
+import { dispatchStep, packParams, type Planned } from "../gpu/plan.ts";
 import { mix32 } from "../util/hash.ts";
 
 export { mix32 };

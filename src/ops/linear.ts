@@ -4,7 +4,7 @@
  * instead of materializing transposes.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
 
 export interface LinearShape {
   n: number;

@@ -4,7 +4,7 @@
  * every few hundred steps instead of waiting on the GPU every step.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
 
 /** Bytes of the metrics buffer: see {@link decodeMetrics} for the layout. */
 export const METRICS_BYTES = 32;

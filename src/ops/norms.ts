@@ -4,7 +4,7 @@
  * in a 2-float buffer [scale, totalNorm] that the optimizer kernels multiply gradients by.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "./plan.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
 
 /** At most this many partial sums per tensor: the finishing pass reads them in one workgroup. */
 const MAX_CHUNKS = 1024;

@@ -8,7 +8,7 @@
  * (two steps recorded into one submit would both see the later values).
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Planned } from "./plan.ts";
+import { dispatchStep, packParams, type Planned } from "../gpu/plan.ts";
 
 export interface OptimBuffers {
   params: readonly GPUBuffer[];

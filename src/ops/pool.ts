@@ -9,8 +9,8 @@ import {
   type PlaneShape,
   pool2dOutSize,
   type Pool2dShape,
-} from "../reference/pool.ts";
-import { dispatchStep, packParams, type Planned } from "./plan.ts";
+} from "../shapes.ts";
+import { dispatchStep, packParams, type Planned } from "../gpu/plan.ts";
 
 export type { AdaptivePoolShape, PlaneShape, Pool2dShape };
 

@@ -3,8 +3,8 @@
  * stride-s subsampling plus zero channel padding, floor((K − C)/2) channels before the input's.
  */
 import type { Runtime } from "../gpu/runtime.ts";
-import { shortcutAOutSize, type ShortcutAShape } from "../reference/shortcut.ts";
-import { dispatchStep, packParams, type Planned } from "./plan.ts";
+import { shortcutAOutSize, type ShortcutAShape } from "../shapes.ts";
+import { dispatchStep, packParams, type Planned } from "../gpu/plan.ts";
 
 export type { ShortcutAShape };
 

@@ -3,27 +3,9 @@
  * dilation 1, groups 1. Forward and both backward passes walk the same list of (input, weight,
  * output) taps, so the backward passes are the exact adjoints of the forward by construction.
  */
+import { conv2dOutSize, type Conv2dShape } from "../shapes.ts";
 
-export interface Conv2dShape {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  /** Output channels. */
-  k: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  padding: number;
-}
-
-/** PyTorch output size: floor((H + 2p − kh) / stride) + 1. */
-export function conv2dOutSize(s: Conv2dShape): { oh: number; ow: number } {
-  return {
-    oh: Math.floor((s.h + 2 * s.padding - s.kh) / s.stride) + 1,
-    ow: Math.floor((s.w + 2 * s.padding - s.kw) / s.stride) + 1,
-  };
-}
+export { conv2dOutSize, type Conv2dShape };
 
 /** Placeholder for the operand a pass does not read (typed, so the loads stay monomorphic). */
 const NONE = new Float64Array(0);

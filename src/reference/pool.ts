@@ -3,30 +3,14 @@
  * the gradient to the first maximum in row-major window order; average pool counts padding in the
  * divisor (count_include_pad=True); adaptive average pool uses PyTorch's floor/ceil bin edges.
  */
+import {
+  type AdaptivePoolShape,
+  type PlaneShape,
+  pool2dOutSize,
+  type Pool2dShape,
+} from "../shapes.ts";
 
-export interface Pool2dShape {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  kernel: number;
-  stride: number;
-  padding: number;
-}
-
-export interface PlaneShape {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-}
-
-export function pool2dOutSize(s: Pool2dShape): { oh: number; ow: number } {
-  return {
-    oh: Math.floor((s.h + 2 * s.padding - s.kernel) / s.stride) + 1,
-    ow: Math.floor((s.w + 2 * s.padding - s.kernel) / s.stride) + 1,
-  };
-}
+export { type AdaptivePoolShape, type PlaneShape, pool2dOutSize, type Pool2dShape };
 
 /**
  * Returns also `argmax`: for every output element the flat index into x of the chosen input.
@@ -135,11 +119,6 @@ export function globalAvgPoolBackward(dy: ArrayLike<number>, s: PlaneShape): Flo
   const dx = new Float64Array(s.n * s.c * hw);
   for (let i = 0; i < dx.length; i++) dx[i] = dy[Math.floor(i / hw)] / hw;
   return dx;
-}
-
-export interface AdaptivePoolShape extends PlaneShape {
-  oh: number;
-  ow: number;
 }
 
 function forEachAdaptiveTap(

@@ -3,20 +3,9 @@
  * channels C → K with floor((K − C)/2) zero channels before the input channels and the rest after
  * (the CIFAR `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p))` idiom, generalized to odd K − C).
  */
+import { shortcutAOutSize, type ShortcutAShape } from "../shapes.ts";
 
-export interface ShortcutAShape {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  /** Output channels, ≥ c. */
-  k: number;
-  stride: number;
-}
-
-export function shortcutAOutSize(s: ShortcutAShape): { oh: number; ow: number } {
-  return { oh: Math.ceil(s.h / s.stride), ow: Math.ceil(s.w / s.stride) };
-}
+export { shortcutAOutSize, type ShortcutAShape };
 
 /** Calls `tap(xi, yi)` for every output element that copies an input element. */
 function forEachCopy(s: ShortcutAShape, tap: (xi: number, yi: number) => void): void {

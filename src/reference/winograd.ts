@@ -9,9 +9,9 @@
  * the single source of the transforms: tools/gen_winograd.ts writes them into
  * shaders/conv2d_winograd.wgsl and the tests check both against the direct correlation.
  */
-import { conv2dOutSize, type Conv2dShape } from "./conv.ts";
+import { conv2dOutSize, type Conv2dShape, winogradApplies, type WinogradTile } from "../shapes.ts";
 
-export type WinogradTile = 2 | 4;
+export { winogradApplies, type WinogradTile };
 
 export interface WinogradTransforms {
   /** Input transform, (m+2) × (m+2). */
@@ -49,11 +49,6 @@ export const WINOGRAD: Record<WinogradTile, WinogradTransforms> = {
     AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
   },
 };
-
-/** Whether F(m×m, 3×3) computes this convolution: 3×3 kernel, stride 1, padding ≤ 2. */
-export function winogradApplies(s: Conv2dShape): boolean {
-  return s.kh === 3 && s.kw === 3 && s.stride === 1 && s.padding <= 2;
-}
 
 /** L · X · Rᵀ for small dense matrices (rows of L, rows of R). */
 function sandwich(

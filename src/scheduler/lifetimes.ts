@@ -11,13 +11,8 @@
  * i's backward alone uses, e.g. a fused residual join's branch gradient).
  */
 import type { Lifetime } from "./memory.ts";
-import {
-  backwardNeeds,
-  backwardPhase,
-  backwardReads,
-  hasLatePhase,
-  type Schedule,
-} from "./schedule.ts";
+import { backwardPhase, backwardReads, hasLatePhase, type Schedule } from "./schedule.ts";
+import { backwardNeeds } from "../layers/mod.ts";
 import type { Keeps } from "../layers/rule.ts";
 
 export interface Timeline {

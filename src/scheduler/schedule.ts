@@ -11,60 +11,8 @@
  *   input's tensor, so they vanish from the schedule and consumers read the source.
  */
 import type { Graph, GraphNode } from "../graph/ir.ts";
-
-export type Mode = "train" | "eval";
-
-/** A layer the step executes: one graph node, possibly with a fused ReLU or residual join. */
-export interface Layer {
-  node: GraphNode;
-  /** Tensor ids (node ids after view resolution) this layer reads in forward. */
-  inputs: number[];
-  /** The node id whose activation this layer writes (the ReLU's or the join's id when fused). */
-  output: number;
-  /** Batch norm followed by ReLU, executed as one kernel family. */
-  fusedRelu: boolean;
-  /**
-   * Batch norm whose output only feeds a residual join: the layer computes the join,
-   * relu(bn(inputs[0]) + inputs[1]), in its normalize pass, and its backward runs the join's
-   * backward into a scratch gradient and then the batch norm's.
-   */
-  fusedAdd: boolean;
-}
-
-/** What a layer's backward reads besides its output gradient (declared by each op). */
-export interface BackwardNeeds {
-  /** One flag for every input, or one per input. */
-  inputs: boolean | readonly boolean[];
-  output: boolean;
-  /**
-   * Per input: whether the backward reads it, and writes its gradient, in a second phase that
-   * starts once the output gradient (and the other inputs' gradients) are done — a fused layer
-   * running two ops' backwards. The memory plan places that phase half a step later, so the
-   * output gradient's buffer can hold the late input's gradient.
-   */
-  late?: readonly boolean[];
-}
-
-/** Which forward tensors each op's backward needs; ops not listed need neither. */
-export function backwardNeeds(layer: Layer): BackwardNeeds {
-  switch (layer.node.op) {
-    case "conv2d":
-    case "linear":
-      return { inputs: true, output: false }; // weight gradient needs the input
-    case "batchnorm":
-      // Backward recomputes x̂ from x and the saved statistics, and the fused ReLU's mask from
-      // x, γ and β: the output is not read. A fused join's mask is its output's sign, and its
-      // other branch is not read.
-      return layer.fusedAdd
-        ? { inputs: [true, false], output: true, late: [true, false] }
-        : { inputs: true, output: false };
-    case "relu":
-    case "add_relu":
-      return { inputs: false, output: true };
-    default:
-      return { inputs: false, output: false };
-  }
-}
+import type { Layer, Mode } from "../layers/layer.ts";
+import { backwardNeeds } from "../layers/mod.ts";
 
 export interface Schedule {
   graph: Graph;

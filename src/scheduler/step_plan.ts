@@ -4,8 +4,9 @@
  * step lists the trainer replays each iteration.
  */
 import type { Model } from "../model/model.ts";
-import type { Planned, Step } from "../ops/plan.ts";
-import { buildSchedule, type Layer, type Mode, type Schedule } from "./schedule.ts";
+import type { Planned, Step } from "../gpu/plan.ts";
+import { buildSchedule, type Schedule } from "./schedule.ts";
+import type { Layer, Mode } from "../layers/layer.ts";
 import { activationBytes, firstGradWriter, stepLifetimes } from "./lifetimes.ts";
 import { type MemoryPlan, planMemory } from "./memory.ts";
 import type { Keeps, LayerContext } from "../layers/rule.ts";

@@ -4,10 +4,10 @@
  * study adds report.md, curves.svg (training error vs iteration) and gradients.svg (per-layer
  * gradient norm early in training, plain vs residual at the largest depth).
  */
-import { type RunHooks, type RunSummary, type TrainConfig, trainRun } from "../train/run.ts";
-import { readMetrics } from "../train/metrics_log.ts";
-import { layerNormChart, lineChart, type Series, studyStyle } from "../train/plots.ts";
-import { formatDuration, stdoutSink } from "../train/progress.ts";
+import { type RunHooks, type RunSummary, type TrainConfig, trainRun } from "../app/run.ts";
+import { readMetrics } from "../app/metrics_log.ts";
+import { layerNormChart, lineChart, type Series, studyStyle } from "../app/plots.ts";
+import { formatDuration, stdoutSink } from "../app/progress.ts";
 
 /** He et al. 2015, Table 6: CIFAR-10 test error (%) of the residual nets, for reference. */
 export const PAPER_RESNET_ERROR: Record<number, number> = {

@@ -6,7 +6,6 @@
 import type { Model } from "../model/model.ts";
 import { buildStepPlan, type StepPlan } from "../scheduler/step_plan.ts";
 import { planSoftmaxCrossEntropy, type SoftmaxXentPlan } from "../ops/loss.ts";
-import { replay } from "../ops/plan.ts";
 import { checkBatch } from "./batch_check.ts";
 
 export interface EvalResult {
@@ -72,8 +71,8 @@ export class Evaluator {
       }
       rt.write(plan.input, 0, b.x as Float32Array<ArrayBuffer>);
       rt.write(this.labels, 0, this.labelWords);
-      replay(rt, plan.forward);
-      replay(rt, this.loss.steps);
+      rt.replay(plan.forward);
+      rt.replay(this.loss.steps);
       rt.submit();
       if (opts.perClass) {
         const logits = new Float32Array(await rt.read(plan.logits, plan.batch * classes * 4));

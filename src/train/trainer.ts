@@ -10,7 +10,6 @@ import { buildStepPlan, type StepPlan } from "../scheduler/step_plan.ts";
 import { planSoftmaxCrossEntropy, type SoftmaxXentPlan, type XentMetrics } from "../ops/loss.ts";
 import { type OptimizerPlan, planAdamW, planSgd } from "../ops/optimizer.ts";
 import { type ClipPlan, type NormsPlan, planClipGradNorm, planNorms } from "../ops/norms.ts";
-import { replay } from "../ops/plan.ts";
 import { numel } from "../tensor.ts";
 import { checkBatch } from "./batch_check.ts";
 
@@ -128,15 +127,15 @@ export class Trainer {
     rt.write(plan.seed, 0, this.seedWord);
     this.optimizer.setLearningRate(lr);
     this.optimizer.setStep(this.steps);
-    replay(rt, plan.forward);
-    replay(rt, this.loss.steps);
-    replay(rt, plan.backward);
+    rt.replay(plan.forward);
+    rt.replay(this.loss.steps);
+    rt.replay(plan.backward);
     if (this.captureNext) {
-      replay(rt, this.norms.steps);
+      rt.replay(this.norms.steps);
       this.captureNext = false;
     }
-    if (this.clip) replay(rt, this.clip.steps);
-    replay(rt, this.optimizer.steps);
+    if (this.clip) rt.replay(this.clip.steps);
+    rt.replay(this.optimizer.steps);
     rt.submit();
   }
 

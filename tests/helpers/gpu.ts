@@ -1,7 +1,7 @@
 /** One runtime per test process and kernel policy: creating devices is slow on software adapters. */
 import { Runtime } from "../../src/gpu/runtime.ts";
 import type { PolicyTarget } from "../../src/gpu/policy.ts";
-import type { Step } from "../../src/ops/plan.ts";
+import type { Step } from "../../src/gpu/plan.ts";
 
 const shared = new Map<string, Promise<Runtime>>();
 

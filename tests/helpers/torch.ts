@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import type { Runtime } from "../../src/gpu/runtime.ts";
 import type { Model } from "../../src/model/model.ts";
 import { buildStepPlan } from "../../src/scheduler/step_plan.ts";
-import { replay } from "../../src/ops/plan.ts";
 
 /** Whether /usr/bin/python3 can import every module in `modules`. */
 export async function pythonHas(...modules: string[]): Promise<boolean> {
@@ -57,7 +56,7 @@ export async function formulaInputLogits(
     0,
     Float32Array.from({ length: inputLength }, (_, i) => Math.sin(0.37 * i + 0.1)),
   );
-  replay(rt, plan.forward);
+  rt.replay(plan.forward);
   const ours = new Float32Array(await rt.read(plan.logits, batch * classes * 4));
   plan.release();
   return ours;

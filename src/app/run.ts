@@ -1,0 +1,352 @@
+/**
+ * One training run end to end: data, model, planned step, schedule, progress, evaluation,
+ * metrics.jsonl, SVG plots and checkpoints. `deno task train` and the degradation study both
+ * call {@link trainRun}.
+ */
+import { Runtime } from "../gpu/runtime.ts";
+import { buildModel, type ShortcutOption } from "../zoo/registry.ts";
+import { Model } from "../model/model.ts";
+import { countParameters } from "../graph/ir.ts";
+import { loadDataset } from "../data/dataset.ts";
+import {
+  augmentsByDefault,
+  computeChannelStats,
+  NO_AUGMENT,
+  PAPER_AUGMENT,
+} from "../data/augment.ts";
+import { BatchLoader } from "../data/loader.ts";
+import { Trainer } from "../train/trainer.ts";
+import { Evaluator } from "../train/evaluator.ts";
+import { makeSchedule } from "../train/lr_schedule.ts";
+import { ProgressReporter, type Sink } from "./progress.ts";
+import { dropRecordsAfter, MetricsLog, type MetricsRecord } from "./metrics_log.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import { writeRunPlots } from "./run_plots.ts";
+
+export interface TrainConfig {
+  model: string;
+  shortcut?: ShortcutOption;
+  width?: number;
+  data: string;
+  epochs: number;
+  batch: number;
+  evalBatch: number;
+  optimizer: "sgd" | "adamw";
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  wd: number;
+  schedule: "step" | "cosine" | "constant";
+  /** Linear warm-up steps. */
+  warmup: number;
+  subset?: number;
+  testSubset?: number;
+  seed: number;
+  out: string;
+  resume?: string;
+  /** Evaluate on the test set every N epochs (and after the last). */
+  evalEvery: number;
+  clipGradNorm?: number;
+  /** The paper's pad-4 crop + flip; unset: augmentsByDefault(data). */
+  augment?: boolean;
+  /** Read loss/accuracy from the GPU every N steps. */
+  logEvery: number;
+  /** Capture per-layer gradient norms every N steps (0: never). */
+  gradNormEvery: number;
+}
+
+export interface RunSummary {
+  out: string;
+  model: string;
+  parameters: number;
+  steps: number;
+  epochs: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  perClass: number[];
+  imagesPerSec: number;
+  seconds: number;
+  stopped: "finished" | "interrupted" | "diverged";
+}
+
+export class DivergedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DivergedError";
+  }
+}
+
+export interface RunHooks {
+  sink?: Sink;
+  tty?: boolean;
+  /** Shared runtime (the degradation study trains many models on one device). */
+  runtime?: Runtime;
+  /** Handle Ctrl-C by checkpointing and stopping (the CLI sets it). */
+  handleSigint?: boolean;
+  /** Stop (as if interrupted) once this many epochs are complete: tests of resuming. */
+  stopAfterEpochs?: number;
+}
+
+const CHECKPOINT = "checkpoint.safetensors";
+
+export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<RunSummary> {
+  const t0 = performance.now();
+  const { train, test } = await loadDataset(cfg.data, {
+    subset: cfg.subset,
+    testSubset: cfg.testSubset,
+    seed: cfg.seed,
+  });
+  const graph = buildModel(cfg.model, {
+    inputShape: [train.channels, train.height, train.width],
+    classes: train.classes,
+    shortcut: cfg.shortcut,
+    width: cfg.width,
+  });
+  const rt = hooks.runtime ?? await Runtime.create();
+  const model = Model.create(rt, graph, { name: cfg.model, seed: cfg.seed });
+  const trainer = await Trainer.create(model, {
+    batch: cfg.batch,
+    optimizer: {
+      kind: cfg.optimizer,
+      lr: cfg.lr,
+      momentum: cfg.momentum,
+      nesterov: cfg.nesterov,
+      weightDecay: cfg.wd,
+    },
+    clipGradNorm: cfg.clipGradNorm,
+  });
+  const evaluator = await Evaluator.create(model, Math.min(cfg.evalBatch, test.count));
+  const stats = computeChannelStats(train);
+  const augment = cfg.augment ?? augmentsByDefault(train);
+  const trainLoader = BatchLoader.train(train, {
+    batchSize: cfg.batch,
+    stats,
+    seed: cfg.seed,
+    augment: augment ? PAPER_AUGMENT : NO_AUGMENT,
+  });
+  const perEpoch = trainLoader.batchesPerEpoch;
+  const totalSteps = perEpoch * cfg.epochs;
+  const lrAt = makeSchedule({
+    kind: cfg.schedule,
+    lr: cfg.lr,
+    totalSteps,
+    stepsPerEpoch: perEpoch,
+    // A warm-up longer than a short run would leave no run: cap it at a quarter.
+    warmupSteps: Math.min(cfg.warmup, Math.floor(totalSteps / 4)),
+  });
+
+  await Deno.mkdir(cfg.out, { recursive: true });
+  const ckptPath = `${cfg.out}/${CHECKPOINT}`;
+  if (cfg.resume) {
+    const meta = await loadCheckpoint(cfg.resume, model, trainer);
+    if (meta.model !== cfg.model) {
+      throw new Error(`${cfg.resume} holds a ${meta.model}, not a ${cfg.model}`);
+    }
+    trainer.steps = meta.step;
+    trainLoader.restore(meta.loader);
+    // A run killed after its last checkpoint logged steps the resumed run will log again.
+    dropRecordsAfter(`${cfg.out}/metrics.jsonl`, meta.step);
+  }
+  await Deno.writeTextFile(
+    `${cfg.out}/config.json`,
+    JSON.stringify(
+      {
+        ...cfg,
+        augment,
+        adapter: rt.report.description,
+        backend: rt.report.backend,
+        parameters: countParameters(graph),
+        plannedActivationBytes: trainer.plan.plannedBytes,
+        // Packed operands and transformed tiles, shared by all plans (src/gpu/shared_scratch.ts).
+        sharedScratchBytes: rt.scratch.bytes,
+        trainSamples: train.count,
+        testSamples: test.count,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  const log = MetricsLog.open(`${cfg.out}/metrics.jsonl`, { append: !!cfg.resume });
+  const records: MetricsRecord[] = [];
+  const record = (r: MetricsRecord) => {
+    log.write(r);
+    records.push(r);
+  };
+  const progress = new ProgressReporter({
+    epochs: cfg.epochs,
+    totalSteps,
+    sink: hooks.sink,
+    tty: hooks.tty,
+    every: cfg.logEvery * 10,
+  });
+  const say = (m: string) => progress.log(m);
+  say(
+    `${cfg.model}: ${countParameters(graph).toLocaleString("en")} parameters, ${train.name} ` +
+      `${train.count}/${test.count} images ${train.channels}×${train.height}×${train.width}, ` +
+      `batch ${cfg.batch}, ${totalSteps} steps on ${rt.report.description}`,
+  );
+
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  if (hooks.handleSigint) Deno.addSignalListener("SIGINT", onSigint);
+
+  let last = { loss: NaN, accuracy: NaN };
+  let testResult = { loss: NaN, accuracy: NaN, perClass: [] as number[] };
+  let imagesSeen = 0, trainSeconds = 0;
+  let stopped: RunSummary["stopped"] = "finished";
+  let windowStart = performance.now(), windowSteps = 0;
+  const position = () => ({
+    epoch: trainLoader.state.epoch,
+    step: trainer.steps,
+    loader: trainLoader.state,
+  });
+  let checkpointed = !!cfg.resume;
+  const checkpoint = async () => {
+    await saveCheckpoint(ckptPath, model, trainer, {
+      ...position(),
+      model: cfg.model,
+      config: { ...cfg, augment },
+    });
+    checkpointed = true;
+  };
+
+  const flush = async (epoch: number) => {
+    if (windowSteps === 0) return;
+    const m = await trainer.readMetrics();
+    const dt = (performance.now() - windowStart) / 1000;
+    trainSeconds += dt;
+    imagesSeen += windowSteps * cfg.batch;
+    if (!Number.isFinite(m.meanLoss)) {
+      const kept = checkpointed
+        ? `the last good checkpoint is ${ckptPath}`
+        : "no checkpoint had been written yet";
+      throw new DivergedError(
+        `loss became ${m.meanLoss} by step ${trainer.steps} (lr ${lrAt(trainer.steps - 1)}); ` +
+          `stopping: ${kept}. Try a lower --lr, a longer --warmup or --clip-grad-norm`,
+      );
+    }
+    last = { loss: m.meanLoss, accuracy: m.accuracy };
+    record({
+      type: "train",
+      epoch,
+      step: trainer.steps,
+      loss: m.meanLoss,
+      accuracy: m.accuracy,
+      lr: lrAt(trainer.steps - 1),
+      images_per_s: windowSteps * cfg.batch / dt,
+    });
+    progress.update({
+      epoch: epoch + 1,
+      step: trainer.steps,
+      loss: m.meanLoss,
+      accuracy: m.accuracy,
+      images: windowSteps * cfg.batch,
+    });
+    windowStart = performance.now();
+    windowSteps = 0;
+  };
+
+  const evaluate = async (epoch: number, perClass: boolean) => {
+    const loader = BatchLoader.test(test, { batchSize: evaluator.plan.batch, stats });
+    const r = await evaluator.run(
+      (async function* () {
+        for (let i = 0; i < loader.batchesPerEpoch; i++) yield await loader.next();
+      })(),
+      { perClass },
+    );
+    testResult = { loss: r.loss, accuracy: r.accuracy, perClass: r.perClass ?? [] };
+    record({
+      type: "eval",
+      epoch,
+      step: trainer.steps,
+      loss: r.loss,
+      accuracy: r.accuracy,
+      ...(perClass ? { per_class: r.perClass } : {}),
+    });
+    say(
+      `epoch ${epoch + 1}/${cfg.epochs}: train loss ${last.loss.toFixed(4)} acc ${
+        (100 * last.accuracy).toFixed(2)
+      }% · ` +
+        `test loss ${r.loss.toFixed(4)} acc ${(100 * r.accuracy).toFixed(2)}%`,
+    );
+  };
+
+  try {
+    progress.resume(trainer.steps);
+    while (trainLoader.state.epoch < cfg.epochs && !interrupted) {
+      const epoch = trainLoader.state.epoch;
+      windowStart = performance.now();
+      for (;;) {
+        const b = await trainLoader.next();
+        const capture = cfg.gradNormEvery > 0 && trainer.steps % cfg.gradNormEvery === 0;
+        if (capture) trainer.captureGradNorms();
+        trainer.step(b.x, b.y, lrAt(trainer.steps));
+        windowSteps++;
+        if (capture) {
+          const norms = await trainer.readGradNorms();
+          record({
+            type: "grad_norms",
+            epoch,
+            step: trainer.steps,
+            names: norms.map((n) => n.name),
+            norms: norms.map((n) => n.norm),
+          });
+        }
+        if (trainer.steps % cfg.logEvery === 0 || b.last) await flush(epoch);
+        if (b.last || interrupted) break;
+      }
+      if (interrupted) break;
+      const lastEpoch = epoch + 1 === cfg.epochs;
+      if ((epoch + 1) % cfg.evalEvery === 0 || lastEpoch) await evaluate(epoch, lastEpoch);
+      await checkpoint();
+      await writeRunPlots(cfg.out, records);
+      progress.resume(trainer.steps);
+      if (hooks.stopAfterEpochs !== undefined && epoch + 1 >= hooks.stopAfterEpochs) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      await flush(trainLoader.state.epoch);
+      await checkpoint();
+      stopped = "interrupted";
+      say(`interrupted at step ${trainer.steps}: checkpoint ${ckptPath} (resume with --resume)`);
+    }
+  } catch (e) {
+    if (e instanceof DivergedError) {
+      stopped = "diverged";
+      say(`error: ${e.message}`);
+      throw e;
+    }
+    throw e;
+  } finally {
+    progress.finish();
+    if (hooks.handleSigint) Deno.removeSignalListener("SIGINT", onSigint);
+    log.close();
+    await writeRunPlots(cfg.out, records).catch(() => {});
+    trainer.release();
+    evaluator.release();
+    model.dispose();
+    if (!hooks.runtime) rt.destroy();
+  }
+  const summary: RunSummary = {
+    out: cfg.out,
+    model: cfg.model,
+    parameters: countParameters(graph),
+    steps: trainer.steps,
+    epochs: trainLoader.state.epoch,
+    trainLoss: last.loss,
+    trainAccuracy: last.accuracy,
+    testLoss: testResult.loss,
+    testAccuracy: testResult.accuracy,
+    perClass: testResult.perClass,
+    imagesPerSec: trainSeconds > 0 ? imagesSeen / trainSeconds : NaN,
+    seconds: (performance.now() - t0) / 1000,
+    stopped,
+  };
+  await Deno.writeTextFile(`${cfg.out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  return summary;
+}
