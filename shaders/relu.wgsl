@@ -1,6 +1,6 @@
 // ReLU over a flat f32 array of n elements (any layout).
 // Items: the kernels move `item`s, vec4f as written (p.n counts vec4s). When n % 4 != 0,
-// src/ops/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
+// src/gpu/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
 // `alias item = f32;`. llvmpipe loads storage lane by lane with a bounds branch each, so vec4
 // loads move 4× the bytes per branch (bench/README.md).
 // Tiling: one item per invocation, WG lanes per workgroup, grid folded by linear_workgroup.
@@ -13,7 +13,7 @@
 
 //!include common/grid.wgsl
 
-//!item begin (replaced by the f32 variant in src/ops/plan.ts)
+//!item begin (replaced by the f32 variant in src/gpu/plan.ts)
 alias item = vec4f;
 //!item end
 

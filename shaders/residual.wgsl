@@ -1,6 +1,6 @@
 // Fused residual join y = relu(a + b) over flat f32 arrays of n elements (any layout, NCHW here).
 // Items: the kernels move `item`s, vec4f as written (p.n counts vec4s). When n % 4 != 0,
-// src/ops/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
+// src/gpu/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
 // `alias item = f32;`. llvmpipe loads storage lane by lane with a bounds branch each, so a vec4
 // load moves 4× the bytes per branch (2–2.4× faster, bench/README.md).
 // Tiling: one item per invocation, WG lanes per workgroup, grid folded by linear_workgroup.
@@ -15,7 +15,7 @@
 
 //!include common/grid.wgsl
 
-//!item begin (replaced by the f32 variant in src/ops/plan.ts)
+//!item begin (replaced by the f32 variant in src/gpu/plan.ts)
 alias item = vec4f;
 //!item end
 

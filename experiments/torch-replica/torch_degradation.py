@@ -21,7 +21,7 @@ the numpy generator, the step, windows and elapsed time) goes to <out>/<net>.ckp
 temporary file and renamed, so a stop leaves either the previous checkpoint or the new one.
 --resume continues each unfinished net from its checkpoint (and skips finished ones, reading their
 summary line), truncating its jsonl to the checkpoint's step; the continued run is the same run,
-window for window (tests/torch_replica.test.ts checks it). --stop-at STEP ends every net at that
+window for window (experiments/torch-replica/replica.test.ts checks it). --stop-at STEP ends every net at that
 step after checkpointing it, to split a run across sessions on purpose.
 """
 import argparse

@@ -98,7 +98,7 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
   const y = rt.pool.acquire(ny * 4), dw = rt.pool.acquire(nw * 4), db = rt.pool.acquire(s.k * 4);
   const old = new Rng(99).uniform(nx, -1, 1);
   const dx = upload(rt, o.accumulate ? old : new Float32Array(nx).fill(NaN));
-  // The direct kernels (tests/kernels/conv2d_winograd.test.ts covers the Winograd path).
+  // The direct kernels (tests/ops/conv2d_winograd.test.ts covers the Winograd path).
   const wg = {
     workgroup: o.workgroup,
     weights: o.weights,

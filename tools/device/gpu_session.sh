@@ -65,8 +65,8 @@ console.log(JSON.stringify({ ...rt.report, policy: rt.policy })); rt.destroy();'
 
 if want tests; then
   step "kernel, runtime and whole-model golden tests on this adapter"
-  timeout "$(lim 60)" deno test --allow-read --allow-write --allow-env --allow-run tests/runtime.test.ts tests/kernels/ \
-    tests/model_golden.test.ts tests/tuner.test.ts 2>&1 | tee "$OUT/runs/test_gpu.log" | grep -E "FAILED|passed|failed" | tail -n 20
+  timeout "$(lim 60)" deno test --allow-read --allow-write --allow-env --allow-run tests/gpu/ tests/ops/ \
+    tests/e2e/model_golden.test.ts 2>&1 | tee "$OUT/runs/test_gpu.log" | grep -E "FAILED|passed|failed" | tail -n 20
 fi
 
 if want train; then

@@ -1,0 +1,7 @@
+/** An error the GPU layer raises: a failed compile, a validation error, a lost device. */
+export class GpuError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuError";
+  }
+}

@@ -1,0 +1,29 @@
+/** The repository checks `deno task check` runs: each must fail on what it guards against. */
+import assert from "node:assert/strict";
+import { importCycles } from "../../tools/checks/import_cycles.ts";
+import { danglingIn } from "../../tools/checks/paths.ts";
+
+Deno.test("import cycles: a circle through type imports is found, a chain is not", () => {
+  const graph = new Map([
+    ["a.ts", ["b.ts"]],
+    ["b.ts", ["c.ts"]],
+    ["c.ts", ["a.ts", "d.ts"]],
+    ["d.ts", []],
+    ["e.ts", ["e.ts"]],
+  ]);
+  assert.deepEqual(importCycles(graph), [["a.ts", "b.ts", "c.ts"], ["e.ts"]]);
+  assert.deepEqual(importCycles(new Map([["a.ts", ["b.ts"]], ["b.ts", []]])), []);
+});
+
+Deno.test("paths: dangling Markdown links and repository paths are reported", () => {
+  // Run from the repository root (deno task test does), so real paths resolve.
+  assert.deepEqual(danglingIn("README.md", "[ok](src/shapes.ts) and `tests/helpers/`"), []);
+  assert.deepEqual(danglingIn("docs/x.md", "see [a](../src/nope.ts) and src/gone.ts"), [
+    "link ../src/nope.ts",
+    "path src/gone.ts",
+  ]);
+  assert.deepEqual(
+    danglingIn("a.ts", "// runs/x/metrics.jsonl and bench/results/ are made at run time"),
+    [],
+  );
+});
