@@ -38,7 +38,5 @@ export {
 } from "./src/train/trainer.ts";
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
 export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";
-export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
-export { type RunSummary, type TrainConfig, trainRun } from "./src/app/run.ts";
-export { loadDataset } from "./src/data/dataset.ts";
 export { BatchLoader } from "./src/data/loader.ts";
+export { DisposedError } from "./src/util/disposed.ts";

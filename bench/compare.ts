@@ -167,5 +167,5 @@ else {
     }× (medians of ${rounds} rounds: images/s of each engine, ratios within each round)`,
   );
 }
-rt.destroy();
+rt.dispose();
 Deno.exit(0); // TF.js keeps its device's timers alive

@@ -38,4 +38,4 @@ for (const c of cases) {
   }
 }
 if (json) console.log(JSON.stringify(results));
-rt.destroy();
+rt.dispose();

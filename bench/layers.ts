@@ -36,7 +36,7 @@ const model = Model.create(
   buildModel(name, { inputShape: input, ...(shortcut ? { shortcut } : {}) }),
 );
 const t = await Trainer.create(model, {
-  batch,
+  batchSize: batch,
   optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9 },
 });
 const x = Float32Array.from(
@@ -149,4 +149,4 @@ if (json) {
     );
   }
 }
-rt.destroy();
+rt.dispose();

@@ -97,4 +97,4 @@ if (json) {
     }),
   );
 }
-rt.destroy();
+rt.dispose();

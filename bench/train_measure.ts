@@ -65,7 +65,7 @@ export async function measureThroughput(
 
   const t0 = performance.now();
   const trainer = await Trainer.create(model, {
-    batch: opts.batch,
+    batchSize: opts.batch,
     optimizer: { kind: "sgd", lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
   });
   trainer.step(x, y, 0.01);
@@ -81,9 +81,9 @@ export async function measureThroughput(
   const plannedTrainBytes = trainer.plan.plannedBytes;
   // The runtime's shared scratch after planning this model (grow-only, so earlier models' too).
   const sharedScratchBytes = rt.scratch.bytes;
-  trainer.release();
+  trainer.dispose();
 
-  const infer = await buildStepPlan(model, { batch: opts.batch, mode: "eval" });
+  const infer = await buildStepPlan(model, { batchSize: opts.batch, mode: "eval" });
   rt.write(infer.input, 0, x);
   rt.replay(infer.forward);
   await rt.sync();
@@ -92,7 +92,7 @@ export async function measureThroughput(
     rt.submit();
   }, () => rt.sync());
   const plannedInferBytes = infer.plannedBytes;
-  infer.release();
+  infer.dispose();
   const result: ThroughputResult = {
     model: name,
     input: `${c}×${h}×${w}`,

@@ -5,6 +5,7 @@
  * feature matrices are NC, parameters keep PyTorch's layouts (conv OIHW, linear [out, in]).
  */
 import type { Runtime } from "./gpu/runtime.ts";
+import { DisposedError } from "./util/disposed.ts";
 
 export type DType = "f32";
 export type Layout = "NCHW" | "NC" | "OIHW" | "flat";
@@ -94,13 +95,19 @@ export class Tensor {
     return new Float32Array(await this.rt.read(this.buffer, this.bytes));
   }
 
+  /** Returns the buffer to the pool. Idempotent; nothing to do after the runtime's dispose. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.rt.pool.release(this.buffer);
+    if (!this.rt.disposed) this.rt.pool.release(this.buffer);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   private check(): void {
-    if (this.disposed) throw new Error(`tensor [${this.shape}] used after dispose()`);
+    if (this.disposed) throw new DisposedError(`tensor [${this.shape}] used after dispose()`);
+    this.rt.assertLive(`tensor [${this.shape}]`);
   }
 }

@@ -101,4 +101,4 @@ for (const p of plans) {
     } GB/s`,
   );
 }
-rt.destroy();
+rt.dispose();

@@ -177,4 +177,4 @@ if (args.json) {
     results: report,
   }));
 }
-rt.destroy();
+rt.dispose();

@@ -107,7 +107,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   const rt = hooks.runtime ?? await Runtime.create();
   const model = Model.create(rt, graph, { name: cfg.model, seed: cfg.seed });
   const trainer = await Trainer.create(model, {
-    batch: cfg.batch,
+    batchSize: cfg.batch,
     optimizer: {
       kind: cfg.optimizer,
       lr: cfg.lr,
@@ -117,7 +117,9 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     },
     clipGradNorm: cfg.clipGradNorm,
   });
-  const evaluator = await Evaluator.create(model, Math.min(cfg.evalBatch, test.count));
+  const evaluator = await Evaluator.create(model, {
+    batchSize: Math.min(cfg.evalBatch, test.count),
+  });
   const stats = computeChannelStats(train);
   const augment = cfg.augment ?? augmentsByDefault(train);
   const trainLoader = BatchLoader.train(train, {
@@ -251,7 +253,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   };
 
   const evaluate = async (epoch: number, perClass: boolean) => {
-    const loader = BatchLoader.test(test, { batchSize: evaluator.plan.batch, stats });
+    const loader = BatchLoader.test(test, { batchSize: evaluator.plan.batchSize, stats });
     const r = await evaluator.run(
       (async function* () {
         for (let i = 0; i < loader.batchesPerEpoch; i++) yield await loader.next();
@@ -327,10 +329,10 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     if (hooks.handleSigint) Deno.removeSignalListener("SIGINT", onSigint);
     log.close();
     await writeRunPlots(cfg.out, records).catch(() => {});
-    trainer.release();
-    evaluator.release();
+    trainer.dispose();
+    evaluator.dispose();
     model.dispose();
-    if (!hooks.runtime) rt.destroy();
+    if (!hooks.runtime) rt.dispose();
   }
   const summary: RunSummary = {
     out: cfg.out,

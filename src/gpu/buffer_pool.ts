@@ -114,6 +114,15 @@ export class BufferPool {
     return freed;
   }
 
+  /** Destroys every buffer, in use or free (the runtime's dispose: nothing may run after). */
+  destroyAll(): void {
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    this.inUse.clear();
+    this.free.clear();
+    this.pending.length = 0;
+  }
+
   stats(): PoolStats {
     let allocated = 0, inUse = 0, pending = 0;
     for (const b of this.live) allocated += b.size;

@@ -22,6 +22,7 @@ import { Tuner } from "./tuner.ts";
 import type { Kernel, Step } from "./step.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { GpuError } from "./gpu_error.ts";
+import { DisposedError } from "../util/disposed.ts";
 import { PassProfiler, RESOLVE_STRIDE } from "./profiler.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
 
@@ -72,6 +73,7 @@ export class Runtime {
   readonly pool: BufferPool;
   /** Grow-only scratch shared by every plan (packed operands, transformed tiles). */
   readonly scratch: SharedScratch;
+  #disposed = false;
   private kernels = new Map<string, Promise<Kernel>>();
   private kernelCount = 0;
   private bindGroups = new Map<string, GPUBindGroup>();
@@ -152,6 +154,7 @@ export class Runtime {
     entry: string,
     constants: Record<string, number> = {},
   ): Promise<Kernel> {
+    this.assertLive("Runtime.kernel");
     const key = `${entry}\u0000${JSON.stringify(Object.entries(constants).sort())}\u0000${code}`;
     let k = this.kernels.get(key);
     if (!k) {
@@ -201,6 +204,7 @@ export class Runtime {
 
   /** A bind group for `kernel` over `bindings` (binding i = bindings[i]), reused when seen before. */
   bindGroup(kernel: Kernel, bindings: Binding[]): GPUBindGroup {
+    this.assertLive("Runtime.bindGroup");
     let key = `${kernel.id}`;
     for (const b of bindings) {
       const r = b instanceof GPUBuffer ? { buffer: b } : b;
@@ -227,6 +231,7 @@ export class Runtime {
    * parameters repeat across layers and steps, so these are created at plan time only.
    */
   uniform(data: ArrayBufferView | ArrayBuffer): GPUBuffer {
+    this.assertLive("Runtime.uniform");
     const bytes = data instanceof ArrayBuffer
       ? new Uint8Array(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -259,12 +264,14 @@ export class Runtime {
    * would be overtaken by it: pending work is submitted first.
    */
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView<ArrayBuffer>): void {
+    this.assertLive("Runtime.write");
     if (this.encoder) this.submit();
     this.device.queue.writeBuffer(buffer, offset, data);
   }
 
   /** The open command encoder (compute pass closed), for copies and clears. */
   commands(): GPUCommandEncoder {
+    this.assertLive("Runtime.commands");
     if (this.pass) {
       this.pass.end();
       this.pass = null;
@@ -359,6 +366,7 @@ export class Runtime {
 
   /** Sends everything recorded so far. Throws errors the device reported since the last check. */
   submit(): void {
+    this.assertLive("Runtime.submit");
     this.throwIfBroken();
     if (this.encoder) {
       this.commands();
@@ -372,6 +380,7 @@ export class Runtime {
 
   /** Submits pending work and copies `bytes` of `buffer` (from `offset`) back to the CPU. */
   async read(buffer: GPUBuffer, bytes = buffer.size, offset = 0): Promise<ArrayBuffer> {
+    this.assertLive("Runtime.read");
     const size = Math.ceil(bytes / 4) * 4;
     let staging = this.staging.get(size);
     if (staging) this.staging.delete(size); // taken while mapped, so a concurrent read gets another
@@ -401,6 +410,7 @@ export class Runtime {
 
   /** Waits until the GPU has finished all submitted work; then idle buffers may be trimmed. */
   async sync(): Promise<void> {
+    this.assertLive("Runtime.sync");
     this.submit();
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfBroken();
@@ -426,8 +436,39 @@ export class Runtime {
     }
   }
 
-  destroy(): void {
+  /** Whether {@link dispose} ran: every later GPU call throws a {@link DisposedError}. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Throws a {@link DisposedError} naming `user` when this runtime is disposed. */
+  assertLive(user = "Runtime"): void {
+    if (this.#disposed) throw new DisposedError(`${user}: its runtime was disposed`);
+  }
+
+  /**
+   * Destroys the device and everything allocated on it. Models, plans, trainers and tensors made
+   * on this runtime become unusable (their calls throw {@link DisposedError}). Idempotent.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.profiler?.destroy();
+    this.profiler = null;
+    this.pool.destroyAll();
+    this.scratch.destroy();
+    for (const b of [...this.uniforms.values(), ...this.staging.values()]) b.destroy();
+    this.uniforms.clear();
+    this.staging.clear();
+    this.bindGroups.clear();
+    this.kernels.clear();
+    this.encoder = null;
+    this.pass = null;
     this.device.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 

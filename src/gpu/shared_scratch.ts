@@ -49,6 +49,12 @@ export class SharedScratch {
     return b;
   }
 
+  /** Destroys every scratch buffer (the runtime's dispose). */
+  destroy(): void {
+    for (const b of this.buffers.values()) b.destroy();
+    this.buffers.clear();
+  }
+
   /** Bytes of every scratch buffer made, superseded ones included (earlier plans bind them). */
   get bytes(): number {
     return this.made;

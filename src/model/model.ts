@@ -6,6 +6,7 @@ import type { Graph, ParamSpec } from "../graph/ir.ts";
 import type { Runtime } from "../gpu/runtime.ts";
 import { initParameters } from "./init.ts";
 import { numel } from "../tensor.ts";
+import { DisposedError } from "../util/disposed.ts";
 
 export function isTrainable(p: ParamSpec): boolean {
   return p.kind !== "running_mean" && p.kind !== "running_var";
@@ -15,6 +16,7 @@ export class Model {
   readonly params: Map<string, GPUBuffer> = new Map();
   readonly grads: Map<string, GPUBuffer> = new Map();
   readonly specs: Map<string, ParamSpec>;
+  #disposed = false;
 
   private constructor(readonly rt: Runtime, readonly graph: Graph, readonly name: string) {
     this.specs = new Map(graph.params.map((p) => [p.name, p]));
@@ -22,6 +24,7 @@ export class Model {
 
   /** Builds the model with freshly initialized parameters (see init.ts). */
   static create(rt: Runtime, graph: Graph, opts: { name?: string; seed?: number } = {}): Model {
+    rt.assertLive("Model.create");
     const m = new Model(rt, graph, opts.name ?? "model");
     const values = initParameters(graph, opts.seed ?? 0);
     for (const p of graph.params) {
@@ -32,7 +35,19 @@ export class Model {
     return m;
   }
 
+  /** Whether this model, or the runtime it lives on, was disposed. */
+  get disposed(): boolean {
+    return this.#disposed || this.rt.disposed;
+  }
+
+  /** Throws a {@link DisposedError} naming `user` when this model or its runtime is gone. */
+  assertLive(user = `model ${this.name}`): void {
+    if (this.#disposed) throw new DisposedError(`${user}: model ${this.name} was disposed`);
+    this.rt.assertLive(user);
+  }
+
   param(name: string): GPUBuffer {
+    this.assertLive();
     const b = this.params.get(name);
     if (!b) throw new Error(`${this.name} has no parameter ${name}`);
     return b;
@@ -40,6 +55,7 @@ export class Model {
 
   /** The gradient buffer of a trainable parameter, created on first request. */
   grad(name: string): GPUBuffer {
+    this.assertLive();
     let g = this.grads.get(name);
     if (!g) {
       const spec = this.specs.get(name);
@@ -57,6 +73,7 @@ export class Model {
 
   /** Uploads values by torchvision name; every given tensor must match its declared shape. */
   loadStateDict(values: Map<string, ArrayLike<number>>, opts: { strict?: boolean } = {}): void {
+    this.assertLive(`${this.name}.loadStateDict`);
     for (const [name, v] of values) {
       const spec = this.specs.get(name);
       if (!spec) throw new Error(`state dict has ${name}, which ${this.name} does not`);
@@ -75,17 +92,30 @@ export class Model {
 
   /** Reads every parameter and BN statistic back, gathered into one readback. */
   async stateDict(): Promise<Map<string, Float32Array>> {
+    this.assertLive(`${this.name}.stateDict`);
     return await gatherRead(
       this.rt,
       this.graph.params.map((p) => [p.name, this.param(p.name), numel(p.shape)]),
     );
   }
 
-  /** Returns parameter and gradient buffers to the pool. */
+  /**
+   * Returns parameter and gradient buffers to the pool. Trainers, evaluators and plans made from
+   * this model become unusable (their calls throw {@link DisposedError}). Idempotent.
+   */
   dispose(): void {
-    for (const b of [...this.params.values(), ...this.grads.values()]) this.rt.pool.release(b);
+    if (this.#disposed) return;
+    this.#disposed = true;
+    // After the runtime's dispose the pool has destroyed every buffer already.
+    if (!this.rt.disposed) {
+      for (const b of [...this.params.values(), ...this.grads.values()]) this.rt.pool.release(b);
+    }
     this.params.clear();
     this.grads.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   parameterBytes(): number {

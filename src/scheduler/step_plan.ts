@@ -14,7 +14,8 @@ import { ruleFor } from "../layers/mod.ts";
 
 export interface StepPlan {
   schedule: Schedule;
-  batch: number;
+  /** Images per step. */
+  batchSize: number;
   mode: Mode;
   memory: MemoryPlan;
   forward: Step[];
@@ -30,14 +31,15 @@ export interface StepPlan {
   dlogits: GPUBuffer | null;
   /** Activation-memory bytes the plan holds (slots plus per-op scratch). */
   plannedBytes: number;
-  release(): void;
+  /** Returns the plan's buffers to the pool (nothing to do after the runtime's dispose). */
+  dispose(): void;
 }
 
 export async function buildStepPlan(
   model: Model,
-  opts: { batch: number; mode: Mode },
+  opts: { batchSize: number; mode: Mode },
 ): Promise<StepPlan> {
-  const { batch, mode } = opts;
+  const { batchSize: batch, mode } = opts;
   if (!Number.isInteger(batch) || batch < 1) {
     throw new RangeError(`batch must be ≥ 1, got ${batch}`);
   }
@@ -102,10 +104,11 @@ export async function buildStepPlan(
     }
   }
   const out = schedule.output;
+  let disposed = false;
   const scratchBytes = scratch.reduce((a, b) => a + b.size, 0);
   return {
     schedule,
-    batch,
+    batchSize: batch,
     mode,
     memory,
     forward,
@@ -116,13 +119,15 @@ export async function buildStepPlan(
     logits: slot(`act:${out}`),
     dlogits: mode === "train" ? slot(`grad:${out}`) : null,
     plannedBytes: memory.plannedBytes + scratchBytes,
-    release() {
-      for (const b of [...slots, ...scratch]) rt.pool.release(b);
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      if (!rt.disposed) { for (const b of [...slots, ...scratch]) rt.pool.release(b); }
     },
   };
 }
 
 /** Bytes of one input batch, for callers validating what they write. */
 export function inputBytes(plan: StepPlan): number {
-  return activationBytes(plan.schedule, 0, plan.batch);
+  return activationBytes(plan.schedule, 0, plan.batchSize);
 }

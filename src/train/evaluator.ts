@@ -7,6 +7,7 @@ import type { Model } from "../model/model.ts";
 import { buildStepPlan, type StepPlan } from "../scheduler/step_plan.ts";
 import { planSoftmaxCrossEntropy, type SoftmaxXentPlan } from "../ops/loss.ts";
 import { checkBatch } from "./batch_check.ts";
+import { DisposedError } from "../util/disposed.ts";
 
 export interface EvalResult {
   loss: number;
@@ -25,6 +26,7 @@ export interface EvalBatch {
 
 export class Evaluator {
   private labelWords: Uint32Array<ArrayBuffer>;
+  #disposed = false;
 
   private constructor(
     readonly model: Model,
@@ -33,12 +35,14 @@ export class Evaluator {
     private labels: GPUBuffer,
     private dlogits: GPUBuffer,
   ) {
-    this.labelWords = new Uint32Array(plan.batch);
+    this.labelWords = new Uint32Array(plan.batchSize);
   }
 
-  static async create(model: Model, batch: number): Promise<Evaluator> {
+  static async create(model: Model, opts: { batchSize: number }): Promise<Evaluator> {
+    const batch = opts.batchSize;
+    model.assertLive("Evaluator.create");
     const rt = model.rt;
-    const plan = await buildStepPlan(model, { batch, mode: "eval" });
+    const plan = await buildStepPlan(model, { batchSize: batch, mode: "eval" });
     const labels = rt.pool.acquire(batch * 4, "eval labels");
     // The fused loss kernel always writes dlogits; eval discards them.
     const dlogits = rt.pool.acquire(batch * model.graph.classes * 4, "eval dlogits");
@@ -55,14 +59,15 @@ export class Evaluator {
     batches: AsyncIterable<EvalBatch> | Iterable<EvalBatch>,
     opts: { perClass?: boolean } = {},
   ): Promise<EvalResult> {
+    this.assertLive("Evaluator.run");
     const rt = this.model.rt,
       plan = this.plan,
       classes = this.model.graph.classes;
     this.loss.reset();
     const hits = new Float64Array(classes), totals = new Float64Array(classes);
     for await (const b of batches) {
-      checkBatch(this.model.graph, plan.batch, b.x, null);
-      for (let i = 0; i < plan.batch; i++) {
+      checkBatch(this.model.graph, plan.batchSize, b.x, null);
+      for (let i = 0; i < plan.batchSize; i++) {
         // An out-of-range label is skipped by the loss kernel: that is how padding rows vanish.
         this.labelWords[i] = i < b.size ? b.y[i] : 0xffffffff;
         if (i < b.size && !(Number.isInteger(b.y[i]) && b.y[i] >= 0 && b.y[i] < classes)) {
@@ -75,7 +80,7 @@ export class Evaluator {
       rt.replay(this.loss.steps);
       rt.submit();
       if (opts.perClass) {
-        const logits = new Float32Array(await rt.read(plan.logits, plan.batch * classes * 4));
+        const logits = new Float32Array(await rt.read(plan.logits, plan.batchSize * classes * 4));
         for (let i = 0; i < b.size; i++) {
           let best = 0;
           for (let k = 1; k < classes; k++) {
@@ -92,11 +97,29 @@ export class Evaluator {
     return out;
   }
 
-  release(): void {
+  /** Whether {@link dispose} ran, or the model or runtime this evaluator uses is gone. */
+  get disposed(): boolean {
+    return this.#disposed || this.model.disposed;
+  }
+
+  private assertLive(user: string): void {
+    if (this.#disposed) throw new DisposedError(`${user}: this evaluator was disposed`);
+    this.model.assertLive(user);
+  }
+
+  /** Returns the evaluator's plan and buffers to the pool (the model stays). Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
     const rt = this.model.rt;
-    this.plan.release();
+    this.plan.dispose();
+    if (rt.disposed) return;
     for (const b of this.loss.scratch) rt.pool.release(b);
     rt.pool.release(this.labels);
     rt.pool.release(this.dlogits);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

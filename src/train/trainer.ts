@@ -12,6 +12,7 @@ import { type OptimizerPlan, planAdamW, planSgd } from "../ops/optimizer.ts";
 import { type ClipPlan, type NormsPlan, planClipGradNorm, planNorms } from "../ops/norms.ts";
 import { numel } from "../tensor.ts";
 import { checkBatch } from "./batch_check.ts";
+import { DisposedError } from "../util/disposed.ts";
 
 export interface OptimizerConfig {
   kind: "sgd" | "adamw";
@@ -25,7 +26,8 @@ export interface OptimizerConfig {
 }
 
 export interface TrainerOptions {
-  batch: number;
+  /** Images per step; every {@link Trainer.step} takes exactly this many. */
+  batchSize: number;
   optimizer: OptimizerConfig;
   /** clip_grad_norm_ max norm, computed on the GPU; off when absent. */
   clipGradNorm?: number;
@@ -41,6 +43,7 @@ export class Trainer {
   /** Steps taken (the optimizer's 1-based step of the next update is `steps + 1`). */
   steps = 0;
   private captureNext = false;
+  #disposed = false;
   private labelWords: Uint32Array<ArrayBuffer>;
   private seedWord = new Uint32Array(1);
 
@@ -55,15 +58,16 @@ export class Trainer {
     private norms: NormsPlan,
     readonly normNames: string[],
   ) {
-    this.labelWords = new Uint32Array(plan.batch);
+    this.labelWords = new Uint32Array(plan.batchSize);
   }
 
   static async create(model: Model, opts: TrainerOptions): Promise<Trainer> {
+    model.assertLive("Trainer.create");
     const rt = model.rt;
-    const plan = await buildStepPlan(model, { batch: opts.batch, mode: "train" });
-    const labels = rt.pool.acquire(opts.batch * 4, "labels");
+    const plan = await buildStepPlan(model, { batchSize: opts.batchSize, mode: "train" });
+    const labels = rt.pool.acquire(opts.batchSize * 4, "labels");
     const loss = await planSoftmaxCrossEntropy(rt, {
-      n: opts.batch,
+      n: opts.batchSize,
       classes: model.graph.classes,
     }, { logits: plan.logits, labels, dlogits: plan.dlogits! });
 
@@ -102,12 +106,13 @@ export class Trainer {
     return new Trainer(model, plan, loss, optimizer, names, labels, clip, norms, normNames);
   }
 
-  get batch(): number {
-    return this.plan.batch;
+  get batchSize(): number {
+    return this.plan.batchSize;
   }
 
   /** Ask the next step to also compute per-layer gradient norms (read with readGradNorms). */
   captureGradNorms(): void {
+    this.assertLive("Trainer.captureGradNorms");
     this.captureNext = true;
   }
 
@@ -116,10 +121,11 @@ export class Trainer {
    * learning rate `lr`. Records and submits; returns without waiting for the GPU.
    */
   step(x: Float32Array, labels: ArrayLike<number>, lr: number): void {
+    this.assertLive("Trainer.step");
     const rt = this.model.rt, plan = this.plan;
-    checkBatch(this.model.graph, plan.batch, x, labels);
+    checkBatch(this.model.graph, plan.batchSize, x, labels);
     if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`learning rate ${lr} is not valid`);
-    for (let i = 0; i < plan.batch; i++) this.labelWords[i] = labels[i];
+    for (let i = 0; i < plan.batchSize; i++) this.labelWords[i] = labels[i];
     rt.write(plan.input, 0, x as Float32Array<ArrayBuffer>);
     rt.write(this.labels, 0, this.labelWords);
     this.steps++;
@@ -141,6 +147,7 @@ export class Trainer {
 
   /** Loss and accuracy accumulated on the GPU since the last read (one readback). */
   async readMetrics(reset = true): Promise<XentMetrics> {
+    this.assertLive("Trainer.readMetrics");
     const m = await this.loss.readMetrics();
     if (reset) this.loss.reset();
     return m;
@@ -148,17 +155,20 @@ export class Trainer {
 
   /** Norms captured by the last step that had {@link captureGradNorms} set. */
   async readGradNorms(): Promise<GradNorm[]> {
+    this.assertLive("Trainer.readGradNorms");
     const v = await this.norms.read();
     return this.normNames.map((name, i) => ({ name, norm: v[i] }));
   }
 
   /** The clip factor and total norm of the last step (clipping on only). */
   async readClip(): Promise<{ scale: number; totalNorm: number } | null> {
+    this.assertLive("Trainer.readClip");
     return this.clip ? await this.clip.readClip() : null;
   }
 
   /** Optimizer state by name (`<param>.momentum_buffer`, `.exp_avg`, `.exp_avg_sq`). */
   optimizerState(): [string, GPUBuffer, number][] {
+    this.assertLive("Trainer.optimizerState");
     const suffixes = this.optimizer.state[0]?.length === 2
       ? ["exp_avg", "exp_avg_sq"]
       : ["momentum_buffer"];
@@ -170,14 +180,35 @@ export class Trainer {
     return out;
   }
 
-  release(): void {
+  /** Whether {@link dispose} ran, or the model or runtime this trainer uses is gone. */
+  get disposed(): boolean {
+    return this.#disposed || this.model.disposed;
+  }
+
+  private assertLive(user: string): void {
+    if (this.#disposed) throw new DisposedError(`${user}: this trainer was disposed`);
+    this.model.assertLive(user);
+  }
+
+  /**
+   * Returns the trainer's plan, optimizer state and scratch to the pool. The model stays usable
+   * (it is the caller's to dispose). Idempotent.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
     const rt = this.model.rt;
-    this.plan.release();
+    this.plan.dispose();
+    if (rt.disposed) return;
     for (const b of [...this.loss.scratch, ...this.optimizer.scratch, ...this.norms.scratch]) {
       rt.pool.release(b);
     }
     if (this.clip) { for (const b of this.clip.scratch) rt.pool.release(b); }
     this.optimizer.dispose();
     rt.pool.release(this.labels);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

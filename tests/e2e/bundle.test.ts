@@ -35,7 +35,7 @@ const rt = await Runtime.create();
 const x = Tensor.fromArray(rt, [1, 2, 3], [3]);
 const y = await axpb(rt, x, 2, 1);
 console.log(JSON.stringify({ y: Array.from(await y.toArray()), adapter: rt.report.description }));
-rt.destroy();
+rt.dispose();
 `,
     );
     const res = await run(["run", "--no-prompt", "--no-config", app], new URL(`file://${dir}/`));

@@ -69,7 +69,7 @@ for (const [i, c] of modelCases().entries()) {
           new Map(c.graph.params.map((p, k) => [p.name, paramFormula(p.kind, p.shape, k)])),
         );
         const trainer = await Trainer.create(model, {
-          batch: c.batch,
+          batchSize: c.batch,
           optimizer: { kind: "sgd", lr: 0 },
         });
         const [ch, h, w] = c.graph.inputShape;
@@ -105,7 +105,7 @@ for (const [i, c] of modelCases().entries()) {
         console.log(
           `${c.name}: worst gradient error ${(100 * worst).toFixed(0)}% of its tolerance`,
         );
-        trainer.release();
+        trainer.dispose();
         model.dispose();
       },
     });

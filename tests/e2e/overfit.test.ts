@@ -25,7 +25,7 @@ for (const name of ["resnet20", "plain20"]) {
         seed: 2,
       });
       const t = await Trainer.create(model, {
-        batch: BATCH,
+        batchSize: BATCH,
         optimizer: { kind: "sgd", lr: 0.05, momentum: 0.9 },
       });
       let accuracy = 0, step = 0;
@@ -38,7 +38,7 @@ for (const name of ["resnet20", "plain20"]) {
       }
       assert.ok(accuracy >= 0.99, `${name}: ${(100 * accuracy).toFixed(1)}% after ${step} steps`);
       console.log(`${name}: ${(100 * accuracy).toFixed(1)}% after ${step} steps`);
-      t.release();
+      t.dispose();
       model.dispose();
     },
   });

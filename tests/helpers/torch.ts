@@ -50,7 +50,7 @@ export async function formulaInputLogits(
   inputLength: number,
   classes: number,
 ): Promise<Float32Array> {
-  const plan = await buildStepPlan(model, { batch, mode: "eval" });
+  const plan = await buildStepPlan(model, { batchSize: batch, mode: "eval" });
   rt.write(
     plan.input,
     0,
@@ -58,7 +58,7 @@ export async function formulaInputLogits(
   );
   rt.replay(plan.forward);
   const ours = new Float32Array(await rt.read(plan.logits, batch * classes * 4));
-  plan.release();
+  plan.dispose();
   return ours;
 }
 

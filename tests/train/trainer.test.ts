@@ -27,7 +27,7 @@ async function trainThreeSteps(rt: Runtime, graph: Graph, seed: number) {
   const { x, y } = fixedBatch(8, 12);
   const model = Model.create(rt, graph, { seed });
   const trainer = await Trainer.create(model, {
-    batch: 8,
+    batchSize: 8,
     optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
   });
   for (let i = 0; i < 3; i++) trainer.step(x, y, 0.1);
@@ -43,7 +43,7 @@ Deno.test({
       seed: 1,
     });
     const t = await Trainer.create(model, {
-      batch: 8,
+      batchSize: 8,
       optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
       clipGradNorm: 5,
     });
@@ -69,7 +69,7 @@ Deno.test({
     assert.equal(rt.counters.bindGroupsCreated, before.bindGroupsCreated, "bind groups");
     assert.equal(rt.counters.pipelinesCompiled, before.pipelinesCompiled, "pipelines");
     assert.equal(rt.counters.submits - before.submits, 5 + 2, "one submit per step + 2 reads");
-    t.release();
+    t.dispose();
     model.dispose();
   },
 });
@@ -80,14 +80,14 @@ Deno.test({
   async fn() {
     const rt = await runtime();
     const model = Model.create(rt, buildModel("resnet20", { inputShape: [1, 12, 12] }));
-    const t = await Trainer.create(model, { batch: 4, optimizer: { kind: "sgd", lr: 0.1 } });
+    const t = await Trainer.create(model, { batchSize: 4, optimizer: { kind: "sgd", lr: 0.1 } });
     assert.throws(
       () => t.step(new Float32Array(4 * 3 * 12 * 12), [0, 1, 2, 3], 0.1),
       /expected 4×1×12×12 = 576 .*432 values per image; the model was built for 1×12×12 = 144/,
     );
     assert.throws(() => t.step(new Float32Array(576), [0, 1, 2], 0.1), /3 labels for a batch of 4/);
     assert.throws(() => t.step(new Float32Array(576), [0, 1, 2, 10], 0.1), /label 10 at index 3/);
-    t.release();
+    t.dispose();
     model.dispose();
   },
 });
@@ -100,7 +100,7 @@ Deno.test({
     const graph = buildModel("resnet20", { inputShape: [1, 12, 12], shortcut: "B" });
     const a = Model.create(rt, graph, { seed: 3 });
     const ta = await Trainer.create(a, {
-      batch: 4,
+      batchSize: 4,
       optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9 },
     });
     const { x, y } = fixedBatch(4, 12);
@@ -117,7 +117,7 @@ Deno.test({
     });
     const b = Model.create(rt, graph, { seed: 99 });
     const tb = await Trainer.create(b, {
-      batch: 4,
+      batchSize: 4,
       optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9 },
     });
     const meta = await loadCheckpoint(path, b, tb);
@@ -134,7 +134,7 @@ Deno.test({
     // A checkpoint of another model is refused by name and shape.
     const other = Model.create(rt, buildModel("resnet32", { inputShape: [1, 12, 12] }));
     await assert.rejects(loadCheckpoint(path, other, null), /missing tensor|expects/);
-    for (const t of [ta, tb]) t.release();
+    for (const t of [ta, tb]) t.dispose();
     for (const m of [a, b, other]) m.dispose();
     await Deno.remove(dir, { recursive: true });
   },
@@ -264,7 +264,7 @@ Deno.test({
       const packs = stepLabels(t.plan.backward)
         .filter((l) => l.startsWith("conv2d_winograd:input_f")).length;
       runs.push({ state: await model.stateDict(), metrics, packs, bytes: t.plan.plannedBytes });
-      t.release();
+      t.dispose();
       model.dispose();
     }
     const [a, b] = runs;
@@ -291,15 +291,15 @@ Deno.test({
     for (const rt of [fused, unfused]) {
       const { model, trainer: t, metrics, x } = await trainThreeSteps(rt, graph, 6);
       const forward = stepLabels(t.plan.forward);
-      t.release();
+      t.dispose();
       // Inference with the trained running statistics (normalize_add's EVAL path).
-      const ev = await buildStepPlan(model, { batch: 8, mode: "eval" });
+      const ev = await buildStepPlan(model, { batchSize: 8, mode: "eval" });
       rt.write(ev.input, 0, x);
       rt.replay(ev.forward);
       rt.submit();
       const logits = new Float32Array(await rt.read(ev.logits, 8 * graph.classes * 4));
       const evalJoins = stepLabels(ev.forward).filter((l) => l.endsWith(":normalize_add")).length;
-      ev.release();
+      ev.dispose();
       runs.push({
         state: await model.stateDict(),
         metrics,
