@@ -5,7 +5,7 @@
  *
  * The engines take turns for `--rounds` rounds and each ratio is the median of its per-round
  * ratios: on a shared 2-core machine whose speed drifts ~2× by the hour, engines measured minutes
- * apart in one run moved 1.5–1.7× each and not together (bench/README.md, "Two cores, one
+ * apart in one run moved 1.5–1.7× each and not together (docs/journal/bench-history.md, "Two cores, one
  * workgroup"), while neighbours in one round see the same machine.
  */
 import { median } from "./stats.ts";

@@ -2,7 +2,7 @@
 // Items: the kernels move `item`s, vec4f as written (p.n counts vec4s). When n % 4 != 0,
 // src/gpu/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
 // `alias item = f32;`. llvmpipe loads storage lane by lane with a bounds branch each, so vec4
-// loads move 4× the bytes per branch (bench/README.md).
+// loads move 4× the bytes per branch (docs/journal/bench-history.md).
 // Tiling: one item per invocation, WG lanes per workgroup, grid folded by linear_workgroup.
 // Backward takes the forward OUTPUT y: y > 0 is the same mask as x > 0 and is what is kept.
 //

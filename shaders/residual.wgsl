@@ -2,7 +2,7 @@
 // Items: the kernels move `item`s, vec4f as written (p.n counts vec4s). When n % 4 != 0,
 // src/gpu/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
 // `alias item = f32;`. llvmpipe loads storage lane by lane with a bounds branch each, so a vec4
-// load moves 4× the bytes per branch (2–2.4× faster, bench/README.md).
+// load moves 4× the bytes per branch (2–2.4× faster, docs/journal/bench-history.md).
 // Tiling: one item per invocation, WG lanes per workgroup, grid folded by linear_workgroup.
 // The backward masks once and writes the gradient of BOTH branches in the same pass (the
 // gradient is identical for a and b); ACC_A / ACC_B add into da / db instead of overwriting, so

@@ -13,7 +13,7 @@
  * Tiles: P pixels × CH output channels per invocation, accumulators as named vec4 values (never
  * an indexed array). Every variant runs the whole op (K/CH dispatches) in alternating rounds of
  * one process; medians are printed. Nothing here is used by resgpu: it is the evidence for the
- * "Convolution ceiling" section of bench/README.md.
+ * "Convolution ceiling" section of docs/journal/bench-history.md.
  *
  *   deno run --allow-env experiments/probes/conv_ceiling.ts [--rounds 5] [--json]
  */

@@ -2,7 +2,7 @@
  * `deno run --allow-read --allow-env experiments/probes/texture_io.ts`: whether textures move data faster than
  * storage buffers on this adapter — 64 MB read as vec4f from a storage buffer vs `textureLoad`
  * from an rgba32float texture, and written by storage stores vs `textureStore` — alternating
- * rounds in one process (on llvmpipe both load paths run lane by lane; bench/README.md).
+ * rounds in one process (on llvmpipe both load paths run lane by lane; docs/journal/bench-history.md).
  */
 import { median } from "../../bench/stats.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";

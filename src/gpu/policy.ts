@@ -1,6 +1,6 @@
 /**
  * Which kernel variants a runtime plans by default, per kind of adapter. The two kinds want
- * opposite things, measured (bench/README.md):
+ * opposite things, measured (docs/journal/bench-history.md):
  * - `cpu`, a software adapter (Mesa's lavapipe/llvmpipe, SwiftShader): a few cores running
  *   8-wide SIMD. Small workgroups, one operand in 64 KiB uniform windows (branch-free gathers
  *   there) and dispatches of a handful of workgroups each are fastest; parallelism beyond the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared session on a lent GPU machine (the device tool; see bench/README.md, "On a real
+# One prepared session on a lent GPU machine (the device tool; see docs/journal/bench-history.md, "On a real
 # GPU"). Device time is scarce, so every step has a time limit and the long steps size
 # themselves from the throughput measured by the earlier ones, to end inside GPU_SESSION_BUDGET_S.
 #
