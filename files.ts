@@ -17,6 +17,6 @@
  *
  * @module
  */
-export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./src/train/checkpoint_file.ts";
 export { type RunSummary, type TrainConfig, trainRun } from "./src/app/run.ts";
 export { loadDataset } from "./src/data/dataset.ts";

@@ -40,3 +40,25 @@ export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluato
 export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";
 export { BatchLoader } from "./src/data/loader.ts";
 export { DisposedError } from "./src/util/disposed.ts";
+export {
+  type AppliedState,
+  applyState,
+  type ApplyStateOptions,
+  StateDictError,
+  type StateEntries,
+  type StateEntry,
+  type StateReport,
+  type StateTarget,
+} from "./src/model/state.ts";
+export type { Dtype, TensorOut } from "./src/io/safetensors.ts";
+export type { LoaderState } from "./src/data/loader.ts";
+export {
+  applyCheckpoint,
+  type ApplyCheckpointOptions,
+  type Checkpoint,
+  type CheckpointMeta,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  NonFiniteStateError,
+  type RunPosition,
+} from "./src/train/checkpoint.ts";

@@ -20,7 +20,7 @@ import { Evaluator } from "../train/evaluator.ts";
 import { makeSchedule } from "../train/lr_schedule.ts";
 import { ProgressReporter, type Sink } from "./progress.ts";
 import { dropRecordsAfter, MetricsLog, type MetricsRecord } from "./metrics_log.ts";
-import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint_file.ts";
 import { writeRunPlots } from "./run_plots.ts";
 
 export interface TrainConfig {

@@ -51,8 +51,11 @@ export interface Batch {
   last: boolean;
 }
 
+/** A loader's whole position: restoring it resumes the exact same stream of batches. */
 export interface LoaderState {
+  /** The seed of the shuffle and augmentation streams. */
   seed: number;
+  /** The epoch the next batch belongs to (epochs completed, at an epoch's end). */
   epoch: number;
   /** Next batch to be returned within `epoch`. */
   batch: number;

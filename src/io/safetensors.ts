@@ -5,6 +5,7 @@
  * reads, so checkpoints can be inspected and compared outside this runtime.
  */
 
+/** safetensors element types (F16/BF16 are read back as raw 16-bit words). */
 export type Dtype =
   | "F64"
   | "F32"
@@ -55,8 +56,11 @@ export interface TensorIn {
   data: TensorData;
 }
 
+/** A tensor read from a safetensors file. */
 export interface TensorOut {
+  /** Element type as stored. */
   dtype: Dtype;
+  /** Dimensions, outermost first. */
   shape: number[];
   /** Raw little-endian bytes, 8-byte aligned (copied out of the file buffer if needed). */
   bytes: Uint8Array;
@@ -121,7 +125,9 @@ export function encodeSafetensors(
   const prepared = entries.map(([name, t]) => {
     if (name === "__metadata__") throw new Error(`tensor name "__metadata__" is reserved`);
     const dtype = t.dtype ?? inferDtype(t.data);
-    if (!(dtype in ITEM_SIZE)) throw new Error(`tensor "${name}": unknown dtype ${dtype}`);
+    if (!Object.hasOwn(ITEM_SIZE, dtype)) {
+      throw new Error(`tensor "${name}": unknown dtype ${dtype}`);
+    }
     for (const d of t.shape) {
       if (!Number.isInteger(d) || d < 0) {
         throw new Error(`tensor "${name}": bad shape [${t.shape.join(", ")}]`);
@@ -167,36 +173,62 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Parses and validates a whole file held in memory; `file` names it in errors. */
-export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): SafetensorsFile {
-  if (bytes.length < 8) {
-    throw new Error(`${file}: too short for a safetensors file (${bytes.length} bytes)`);
+/** A tensor's entry in the header, validated: its bytes are data[begin, end). */
+export interface HeaderTensor {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** The validated header of a safetensors file. */
+export interface SafetensorsHeader {
+  /** Length of the JSON header in bytes (the data section starts at 8 + headerLength). */
+  headerLength: number;
+  metadata: Record<string, string>;
+  tensors: HeaderTensor[];
+}
+
+/**
+ * Reads the u64 header length from the first 8 bytes and checks it against the file's size and
+ * the 100 MB limit the reference reader sets, before anything of that size is allocated.
+ */
+export function headerLength(first8: Uint8Array, fileBytes: number, file: string): number {
+  if (fileBytes < 8 || first8.length < 8) {
+    throw new Error(`${file}: too short for a safetensors file (${fileBytes} bytes)`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen64 = view.getBigUint64(0, true);
-  if (headerLen64 > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
+  const len = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (len > BigInt(Math.min(MAX_HEADER, fileBytes - 8))) {
     throw new Error(
-      `${file}: header length ${headerLen64} exceeds the file (${bytes.length} bytes)` +
-        (headerLen64 > BigInt(MAX_HEADER) ? ` or the ${MAX_HEADER}-byte limit` : ""),
+      `${file}: header length ${len} exceeds the file (${fileBytes} bytes)` +
+        (len > BigInt(MAX_HEADER) ? ` or the ${MAX_HEADER}-byte limit` : ""),
     );
   }
-  const headerLen = Number(headerLen64);
+  return Number(len);
+}
+
+/**
+ * Parses and validates the JSON header against a data section of `dataLen` bytes: known dtypes,
+ * shapes whose byte size matches the offsets, and tensors that tile the data section exactly — no
+ * overlap, no gap, no trailing bytes (the reference reader refuses all three).
+ */
+export function parseSafetensorsHeader(
+  json: Uint8Array,
+  dataLen: number,
+  file = "<buffer>",
+): SafetensorsHeader {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
-      bytes.subarray(8, 8 + headerLen),
-    ));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch (e) {
     throw new Error(`${file}: header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new Error(`${file}: header is not a JSON object`);
   }
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const tensors = new Map<string, TensorOut>();
-  const ranges: { name: string; begin: number; end: number }[] = [];
+  const tensors: HeaderTensor[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -214,16 +246,17 @@ export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): Safeten
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof info !== "object" || info === null) throw new Error(`${where}: not an object`);
     const dtype = info.dtype as Dtype;
-    if (typeof dtype !== "string" || !(dtype in ITEM_SIZE)) {
+    if (typeof dtype !== "string" || !Object.hasOwn(ITEM_SIZE, dtype)) {
       throw new Error(`${where}: unknown dtype ${JSON.stringify(info.dtype)}`);
     }
     const shape = info.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new Error(`${where}: bad shape ${JSON.stringify(shape)}`);
     }
     const offs = info.data_offsets;
     if (
-      !Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)
+      !Array.isArray(offs) || offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && o >= 0)
     ) {
       throw new Error(`${where}: bad data_offsets ${JSON.stringify(offs)}`);
     }
@@ -234,6 +267,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): Safeten
           `section`,
       );
     }
+    // A product past 2⁵³ is inexact, but it is then far past any data section, so still refused.
     const want = (shape as number[]).reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype];
     if (end - begin !== want) {
       throw new Error(
@@ -241,79 +275,56 @@ export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): Safeten
           `data_offsets give ${end - begin}`,
       );
     }
-    ranges.push({ name, begin, end });
-    const abs = dataStart + begin;
-    // Typed views need alignment; third-party files need not provide it, so copy when it lacks.
-    const aligned = (bytes.byteOffset + abs) % 8 === 0;
-    const slice = aligned ? bytes.subarray(abs, abs + want) : bytes.slice(abs, abs + want);
-    tensors.set(name, { dtype, shape: shape as number[], bytes: slice });
+    tensors.push({ name, dtype, shape: shape as number[], begin, end });
   }
-  ranges.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < ranges.length; i++) {
-    const p = ranges[i - 1], r = ranges[i];
-    if (r.begin < p.end) {
+  const ranges = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i];
+    if (r.begin < covered) {
+      const p = ranges[i - 1];
       throw new Error(
         `${file}: tensor "${r.name}" [${r.begin}, ${r.end}] overlaps tensor "${p.name}" ` +
           `[${p.begin}, ${p.end}]`,
       );
     }
-  }
-  return { tensors, metadata };
-}
-
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw e;
-  }
-  return decodeSafetensors(bytes, path);
-}
-
-/**
- * Writes atomically: a crash mid-write leaves the previous checkpoint intact, because the bytes
- * go to a temporary file in the same directory (same filesystem, so rename is atomic), are
- * fsynced, and only then renamed over `path`.
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: Record<string, TensorIn> | Map<string, TensorIn>,
-  metadata?: Record<string, string>,
-): Promise<void> {
-  const bytes = encodeSafetensors(tensors, metadata);
-  const rand = crypto.getRandomValues(new Uint8Array(6));
-  const tmp = `${path}.tmp-${Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-  try {
-    const f = await Deno.open(tmp, { write: true, createNew: true });
-    try {
-      let written = 0;
-      while (written < bytes.length) written += await f.write(bytes.subarray(written));
-      await f.sync();
-    } finally {
-      f.close();
+    if (r.begin > covered) {
+      throw new Error(
+        `${file}: ${r.begin - covered} bytes before tensor "${r.name}" [${r.begin}, ${r.end}] ` +
+          "belong to no tensor",
+      );
     }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: write failed: ${(e as Error).message}`);
+    covered = r.end;
   }
-  await syncDir(path);
+  if (covered !== dataLen) {
+    throw new Error(
+      `${file}: ${dataLen - covered} trailing bytes after the tensors' ${covered} bytes of data ` +
+        "(the reference reader refuses them too)",
+    );
+  }
+  return { headerLength: json.length, metadata, tensors };
 }
 
-/** Makes the rename itself durable; best effort, since not every platform can open a dir. */
-async function syncDir(path: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // not supported here; the data itself was fsynced
+/** Parses and validates a whole file held in memory; `file` names it in errors. */
+export function decodeSafetensors(bytes: Uint8Array, file = "<buffer>"): SafetensorsFile {
+  const len = headerLength(bytes.subarray(0, 8), bytes.length, file);
+  const dataStart = 8 + len;
+  const header = parseSafetensorsHeader(
+    bytes.subarray(8, dataStart),
+    bytes.length - dataStart,
+    file,
+  );
+  return tensorsOf(header, bytes.subarray(dataStart));
+}
+
+/** The tensors of a validated header, as views of (or, unaligned, copies from) `data`. */
+export function tensorsOf(header: SafetensorsHeader, data: Uint8Array): SafetensorsFile {
+  const tensors = new Map<string, TensorOut>();
+  for (const { name, dtype, shape, begin, end } of header.tensors) {
+    // Typed views need alignment; third-party files need not provide it, so copy when it lacks.
+    const aligned = (data.byteOffset + begin) % 8 === 0;
+    const slice = aligned ? data.subarray(begin, end) : data.slice(begin, end);
+    tensors.set(name, { dtype, shape, bytes: slice });
   }
+  return { tensors, metadata: header.metadata };
 }

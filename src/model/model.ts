@@ -7,6 +7,13 @@ import type { Runtime } from "../gpu/runtime.ts";
 import { initParameters } from "./init.ts";
 import { numel } from "../tensor.ts";
 import { DisposedError } from "../util/disposed.ts";
+import {
+  type AppliedState,
+  applyState,
+  type ApplyStateOptions,
+  type StateEntries,
+  type StateEntry,
+} from "./state.ts";
 
 export function isTrainable(p: ParamSpec): boolean {
   return p.kind !== "running_mean" && p.kind !== "running_var";
@@ -27,11 +34,13 @@ export class Model {
     rt.assertLive("Model.create");
     const m = new Model(rt, graph, opts.name ?? "model");
     const values = initParameters(graph, opts.seed ?? 0);
+    const entries = new Map<string, StateEntry>();
     for (const p of graph.params) {
-      const buf = rt.pool.acquire(values.get(p.name)!.byteLength, p.name);
-      m.params.set(p.name, buf);
+      const data = values.get(p.name)!;
+      m.params.set(p.name, rt.pool.acquire(data.byteLength, p.name));
+      entries.set(p.name, { shape: p.shape, data });
     }
-    m.loadStateDict(values);
+    m.loadStateDict(entries);
     return m;
   }
 
@@ -71,23 +80,18 @@ export class Model {
     return this.graph.params.filter(isTrainable).map((p) => p.name);
   }
 
-  /** Uploads values by torchvision name; every given tensor must match its declared shape. */
-  loadStateDict(values: Map<string, ArrayLike<number>>, opts: { strict?: boolean } = {}): void {
-    this.assertLive(`${this.name}.loadStateDict`);
-    for (const [name, v] of values) {
-      const spec = this.specs.get(name);
-      if (!spec) throw new Error(`state dict has ${name}, which ${this.name} does not`);
-      const n = numel(spec.shape);
-      if (v.length !== n) {
-        throw new Error(`${name}: expected ${n} values for shape [${spec.shape}], got ${v.length}`);
-      }
-      const f = Float32Array.from(v) as Float32Array<ArrayBuffer>;
-      this.rt.write(this.param(name), 0, f);
-    }
-    if (opts.strict) {
-      const missing = [...this.specs.keys()].filter((k) => !values.has(k));
-      if (missing.length) throw new Error(`state dict lacks ${missing.slice(0, 5).join(", ")}…`);
-    }
+  /**
+   * Loads tensors by torchvision name: strict and atomic (see {@link applyState}: every name,
+   * shape and value is checked before anything is written; a `StateDictError` lists what
+   * did not fit).
+   *
+   * ```ts
+   * const fc = { shape: [10], data: new Float32Array(10) };
+   * model.loadStateDict(new Map([["fc.bias", fc]]), { strict: false });
+   * ```
+   */
+  loadStateDict(entries: StateEntries, opts: ApplyStateOptions = {}): AppliedState {
+    return applyState(this, entries, opts);
   }
 
   /** Reads every parameter and BN statistic back, gathered into one readback. */

@@ -66,7 +66,10 @@ for (const [i, c] of modelCases().entries()) {
         const rt = kernels === "tuned" ? await tunedRuntime() : await runtime(kernels);
         const model = Model.create(rt, c.graph, { name: c.name });
         model.loadStateDict(
-          new Map(c.graph.params.map((p, k) => [p.name, paramFormula(p.kind, p.shape, k)])),
+          new Map(c.graph.params.map((p, k) => [p.name, {
+            shape: p.shape,
+            data: Float32Array.from(paramFormula(p.kind, p.shape, k)),
+          }])),
         );
         const trainer = await Trainer.create(model, {
           batchSize: c.batch,

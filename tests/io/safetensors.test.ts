@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import {
   decodeSafetensors,
   encodeSafetensors,
-  readSafetensors,
   type TensorIn,
   typedView,
-  writeSafetensors,
 } from "../../src/io/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../src/io/safetensors_file.ts";
 
 function sample(): Record<string, TensorIn> {
   const w = new Float32Array(2 * 3 * 3 * 3);
