@@ -9,16 +9,15 @@
  * tiles live in the runtime's shared scratch (src/gpu/shared_scratch.ts), sized by the largest
  * layer, like the NC4HW4 and packed-weight copies.
  */
-import type { Runtime } from "../gpu/runtime.ts";
-import { conv2dOutSize, type Conv2dShape } from "../shapes.ts";
-import { winogradApplies, type WinogradTile } from "../shapes.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
-import { c4Buffer, packC4Step } from "./conv2d_pack.ts";
+import type { Runtime } from "../../gpu/runtime.ts";
+import { conv2dOutSize, type Conv2dShape } from "../../shapes.ts";
+import { winogradApplies, type WinogradTile } from "../../shapes.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../../gpu/plan.ts";
+import { WINDOW, windowOf, windowsBind } from "./common.ts";
+import { c4Buffer, packC4Step } from "./pack.ts";
 
 export type { WinogradTile };
 
-/** Floats in one 64 KiB uniform window. */
-const WINDOW = 16384;
 /** Output channels per GEMM block (one invocation's channel tile). */
 const KTILE = 16;
 /**
@@ -111,15 +110,9 @@ export function winogradUnsupported(
   if (s.c % cq !== 0) return `input channels ${s.c} are not a multiple of ${cq}`;
   if (s.k % KTILE !== 0) return `output channels ${s.k} are not a multiple of ${KTILE}`;
   if (s.c * KTILE > WINDOW) return `${s.c} input channels × 16 exceed a 64 KiB uniform window`;
-  const l = rt.limits;
-  if (
-    l.maxUniformBufferBindingSize < WINDOW * 4 ||
-    (WINDOW * 4) % rt.device.limits.minUniformBufferOffsetAlignment !== 0
-  ) {
-    return "the device's uniform bindings cannot hold a 64 KiB window";
-  }
+  if (!windowsBind(rt)) return "the device's uniform bindings cannot hold a 64 KiB window";
   const g = geometry(s, m);
-  const most = Math.min(l.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  const most = Math.min(rt.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
   if (Math.max(g.vBytes, g.mBytes) > most) {
     return `transformed tiles (${Math.max(g.vBytes, g.mBytes)} bytes) exceed the device's ` +
       `${most}-byte storage binding limit`;
@@ -206,7 +199,7 @@ async function transformOperand(
  * The steps computing y (N, K, OH, OW) = conv(x (N, C, H, W), w) + bias by F(m×m, 3×3), where
  * `s` is the convolution computed. With `flip`, w is the weight of the convolution this one
  * back-propagates through (OIHW with O = s.c, I = s.k), read transposed and rotated 180°; with
- * `accumulate`, the result is added to y. `activations` as in ConvOptions; `packedX` is x already
+ * `accumulate`, the result is added to y. `activations` as in the options (options.ts); `packedX` is x already
  * packed NC4HW4 by an earlier step (see {@link PlannedFilterGradient.dyC4}), so no pack is planned.
  * With `io.v`, the input transform V of x is written there (kept for the filter gradient) instead
  * of shared scratch.
@@ -257,9 +250,9 @@ export async function planConv2dWinograd(
     steps.push(dispatchStep(rt, gemm, [p0, v, all, mt], Math.ceil(lanes / workgroup)));
   } else {
     for (let w = 0; w < g.windows; w++) {
-      const window = { buffer: u, offset: w * WINDOW * 4, size: WINDOW * 4 };
       const inWindow = Math.min(g.bpw, g.blocks - w * g.bpw);
-      steps.push(dispatchStep(rt, gemm, [params(w * g.bpw), v, window, mt], tgroups * inWindow));
+      const b = [params(w * g.bpw), v, windowOf(u, w), mt];
+      steps.push(dispatchStep(rt, gemm, b, tgroups * inWindow));
     }
   }
   // Whole tile rows as vec4 stores when no tile straddles the right edge.
