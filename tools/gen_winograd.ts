@@ -1,5 +1,5 @@
 /**
- * Writes shaders/conv2d_winograd.wgsl from the transform matrices in src/reference/winograd.ts.
+ * Writes shaders/conv2d_winograd.gen.wgsl from the transform matrices in src/reference/winograd.ts.
  * The kernels are straight-line code — every patch value, transformed value and accumulator a
  * named `let`/`var`, never an indexed array — because lavapipe keeps indexed private arrays in
  * memory, and a 6×6 transform written by hand is 100 lines nobody could check; generated from
@@ -9,7 +9,7 @@
  */
 import { WINOGRAD, type WinogradTile } from "../src/reference/winograd.ts";
 
-const OUT = new URL("../shaders/conv2d_winograd.wgsl", import.meta.url);
+const OUT = new URL("../shaders/conv2d_winograd.gen.wgsl", import.meta.url);
 /**
  * Tiles per GEMM invocation (the accumulator tile is PX tiles × 16 channels): `gemm` holds 16,
  * `gemm_px4` 4, for layers with too few tiles to fill 16 per lane (fewer still: gemm_lanes_k).
@@ -591,7 +591,7 @@ if (Deno.args.includes("--check")) {
     current = await Deno.readTextFile(OUT);
   } catch { /* missing counts as stale */ }
   if (current !== text) {
-    console.error("shaders/conv2d_winograd.wgsl is stale: run `deno task shaders`");
+    console.error("shaders/conv2d_winograd.gen.wgsl is stale: run `deno task shaders`");
     Deno.exit(1);
   }
 } else {
