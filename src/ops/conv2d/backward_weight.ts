@@ -149,13 +149,11 @@ async function planStorageDy(
   io: Io,
   kernel: Extract<BackwardWeightKernel, { dy: "storage" }>,
 ): Promise<PlannedFilterGradient> {
-  const { oh } = conv2dOutSize(s);
   const wg = kernel.workgroup;
   const ktiles = Math.ceil(s.k / TILE_COLS);
   const rtiles = Math.ceil(s.c * s.kh * s.kw / (wg * TILE_ROWS));
   const k = await rt.kernel("conv2d_backward_weight", "backward_weight", { WG: wg });
-  const { splits, rowsPer } = rowSplits(s.n * oh, kernel.splits);
-  return planSplitDispatch(rt, s, io, k, { rtiles, rowsPer, splits }, splits * rtiles * ktiles);
+  return planRowSplits(rt, s, io, k, rtiles, kernel.splits, (splits) => splits * rtiles * ktiles);
 }
 
 /**
@@ -168,52 +166,49 @@ async function planRowLanes(
   io: Io,
   kernel: Extract<BackwardWeightKernel, { kind: "row-lanes" }>,
 ): Promise<PlannedFilterGradient> {
-  const { oh } = conv2dOutSize(s);
   const r = s.c * s.kh * s.kw;
   const ktiles = Math.ceil(s.k / TILE_COLS);
   const rtiles = Math.ceil(r / 16);
   // Taps per tile: a multiple of 4 (the kernel's tap groups), as few as cover R in rtiles tiles.
   const taps = 4 * Math.ceil(r / (4 * rtiles));
   const wg = kernel.workgroup;
+  const k = await rt.kernel("conv2d_backward_weight", "backward_weight_px", { WG: wg, TAPS: taps });
   // Within the policy's scratch budget for the splits' K×R slices.
   const byScratch = Math.floor(rt.policy.splitScratchBytes / (s.k * r * 4));
-  const { splits, rowsPer } = rowSplits(s.n * oh, Math.min(kernel.splits, byScratch));
-  const k = await rt.kernel("conv2d_backward_weight", "backward_weight_px", { WG: wg, TAPS: taps });
-  const groups = Math.ceil(splits / wg) * rtiles * ktiles;
-  return planSplitDispatch(rt, s, io, k, { rtiles, rowsPer, splits }, groups);
+  const wanted = Math.min(kernel.splits, byScratch);
+  const groupsFor = (splits: number) => Math.ceil(splits / wg) * rtiles * ktiles;
+  return planRowSplits(rt, s, io, k, rtiles, wanted, groupsFor);
 }
 
 /**
- * `wanted` splits of `rows` rows made whole: at least one, each with a row (so every slice is
- * written), and no empty trailing split.
+ * One dispatch of `k` (x and dy from storage) over `groupsFor(splits)` workgroups, the N·OH
+ * rows in `wanted` splits made whole — at least one, each with a row (so every slice is
+ * written), no empty trailing split — each writing its own K×R slice, then their sum into dw
+ * in split order.
  */
-function rowSplits(rows: number, wanted: number): { splits: number; rowsPer: number } {
-  const rowsPer = Math.ceil(rows / Math.max(1, Math.min(wanted, rows)));
-  return { splits: Math.ceil(rows / rowsPer), rowsPer };
-}
-
-/**
- * One dispatch of `k` over `groups` workgroups reading x and dy from storage, each row split
- * writing its own K×R slice, then their sum into dw in split order.
- */
-async function planSplitDispatch(
+async function planRowSplits(
   rt: Runtime,
   s: Conv2dShape,
   io: Io,
   k: Kernel,
-  g: { rtiles: number; rowsPer: number; splits: number },
-  groups: number,
+  rtiles: number,
+  wanted: number,
+  groupsFor: (splits: number) => number,
 ): Promise<PlannedFilterGradient> {
   const { oh, ow } = conv2dOutSize(s);
+  const rows = s.n * oh;
+  const rowsPer = Math.ceil(rows / Math.max(1, Math.min(wanted, rows)));
+  const splits = Math.ceil(rows / rowsPer);
+  const groups = groupsFor(splits);
   const r = s.c * s.kh * s.kw;
   const ktiles = Math.ceil(s.k / TILE_COLS);
   const params = rt.uniform(packParams([
     ...shapeWords(s, oh, ow),
-    ...[r, ktiles, g.rtiles, groups, g.rowsPer, 0, 0, 0, 0],
+    ...[r, ktiles, rtiles, groups, rowsPer, 0, 0, 0, 0],
   ]));
   const steps: Step[] = [];
   const scratch: GPUBuffer[] = [];
-  await planSliceSum(rt, g.splits, s.k * r, io.dw, "conv2d.dw_splits", steps, scratch, (out) => {
+  await planSliceSum(rt, splits, s.k * r, io.dw, "conv2d.dw_splits", steps, scratch, (out) => {
     steps.push(dispatchStep(rt, k, [params, io.x, io.dy, out], groups));
   });
   return { steps, scratch };

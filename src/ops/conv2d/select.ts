@@ -172,20 +172,14 @@ function useUniformWeights(rt: Runtime, rows: number, opt?: "uniform" | "storage
   return opt ? opt === "uniform" : fits && rt.policy.convWeights === "auto";
 }
 
-/** The forward's Winograd tile, or 0 (see {@link plannedWinogradTile}). */
-function forwardWinograd(rt: Runtime, s: Conv2dShape, opts: ConvForwardOptions): 0 | WinogradTile {
-  const direct = namesDirect(opts.weights, opts.channelSplits, opts);
-  return winogradTile(rt, s, winogradRequest(opts, direct));
+/** Whether forward options name a direct-kernel variant. */
+function forwardNamesDirect(opts: ConvForwardOptions): boolean {
+  return namesDirect(opts.weights, opts.channelSplits, opts);
 }
 
-/** The filter gradient's Winograd tile, or 0 (see {@link plannedWinogradTile}). */
-function backwardWeightWinograd(
-  rt: Runtime,
-  s: Conv2dShape,
-  opts: ConvBackwardWeightOptions,
-): 0 | WinogradTile {
-  const direct = namesDirect(opts.dy ?? opts.lanes, opts.pixelSplits, { tiled: opts.tiled });
-  return winogradTile(rt, s, winogradRequest(opts, direct), true);
+/** Whether filter-gradient options name a direct-kernel variant. */
+function backwardWeightNamesDirect(opts: ConvBackwardWeightOptions): boolean {
+  return namesDirect(opts.dy ?? opts.lanes, opts.pixelSplits, { tiled: opts.tiled });
 }
 
 /**
@@ -213,8 +207,8 @@ export function plannedWinogradTile(
   opts: ConvForwardOptions | ConvBackwardWeightOptions = {},
 ): 0 | WinogradTile {
   return dir === "forward"
-    ? forwardWinograd(rt, s, opts as ConvForwardOptions)
-    : backwardWeightWinograd(rt, s, opts as ConvBackwardWeightOptions);
+    ? winogradTile(rt, s, winogradRequest(opts, forwardNamesDirect(opts)))
+    : winogradTile(rt, s, winogradRequest(opts, backwardWeightNamesDirect(opts)), true);
 }
 
 /** The forward's kernels for `s` (checked) with `wg` invocations per workgroup. */
@@ -225,10 +219,10 @@ export function selectForward(
   wg: number,
   given: Operands,
 ): ForwardKernel {
-  const tile = forwardWinograd(rt, s, opts);
-  if (given.keptTransform && !tile) throw keptTransformMisused("forward");
+  const direct = forwardNamesDirect(opts);
+  const tile = winogradTile(rt, s, winogradRequest(opts, direct));
   if (tile) return { kind: "winograd", tile };
-  const direct = namesDirect(opts.weights, opts.channelSplits, opts);
+  if (given.keptTransform) throw keptTransformMisused("forward");
   if (useTiled(rt, opts, direct)) return { kind: "tiled", splits: opts.channelSplits };
   const { oh, ow } = conv2dOutSize(s);
   const m = s.n * oh * ow;
@@ -299,11 +293,11 @@ export function selectBackwardWeight(
   opts: ConvBackwardWeightOptions,
   given: Operands,
 ): BackwardWeightKernel {
-  const tile = backwardWeightWinograd(rt, s, opts);
-  if (given.keptTransform && !tile) throw keptTransformMisused("filter gradient");
+  const direct = backwardWeightNamesDirect(opts);
+  const tile = winogradTile(rt, s, winogradRequest(opts, direct), true);
   if (tile) return { kind: "winograd", tile };
+  if (given.keptTransform) throw keptTransformMisused("filter gradient");
   if (!given.x) throw new RangeError("conv2d filter gradient: x is needed (no kept transform)");
-  const direct = namesDirect(opts.dy ?? opts.lanes, opts.pixelSplits, { tiled: opts.tiled });
   if (useTiled(rt, opts, direct)) return { kind: "tiled", splits: opts.pixelSplits };
   const { oh, ow } = conv2dOutSize(s);
   const r = s.c * s.kh * s.kw;
