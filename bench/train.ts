@@ -4,7 +4,7 @@
  * training and forward images/s of the paper's models at their benchmark shapes, first step
  * (plan + compile, and with --tune the autotuner's timing) apart, with planned memory.
  * `--winograd` overrides the kernel policy's 3×3 algorithm (0 = direct kernels); `--tiled` plans
- * the workgroup-tiled convolutions (src/ops/conv2d_tiled.ts) where no Winograd tile applies;
+ * the workgroup-tiled convolutions (src/ops/conv2d/tiled.ts) where no Winograd tile applies;
  * `--winograd-keep` overrides whether training keeps each Winograd layer's input transform for
  * its filter gradient; `--fuse-join` whether a batch norm feeding a residual join alone computes
  * the join in its normalize pass.

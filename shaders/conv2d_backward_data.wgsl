@@ -26,6 +26,10 @@
 
 //!include common/grid.wgsl
 //!include common/conv2d_tile.wgsl
+//!include common/conv2d_acc.wgsl
+// Weights (binding 2: w, wu, ws) and NC4HW4 dy (binding 1: act_c4): conv2d_pack.wgsl packs them
+// transposed, row i = (ky·KW + kx)·K + k holding 16 input channels.
+//!include common/conv2d_gather.wgsl
 
 override WG: u32 = 16u;
 
@@ -47,56 +51,10 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
-// `backward_data_uw_x4` reads dy packed NC4HW4 by conv2d_pack.wgsl `pack_c4` (K % 4 = 0): one
-// vec4 load brings 4 output channels of a pixel, i.e. 4 reduction steps of one slot.
-@group(0) @binding(1) var<storage, read> dyv: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-// `backward_data_uw` reads weights from one 64 KiB window of conv2d_pack.wgsl's packed layout
-// (transpose = 1): row i = (ky·KW + kx)·K + k holds 16 input channels in wu[4i..4i+3].
-@group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
-// `backward_data_lanes_k_x4` reads every tile of the packed layout as storage: tile t's row i
-// at ws[t·wstride + 4i …].
-@group(0) @binding(2) var<storage, read> ws: array<vec4f>;
-
-fn wu_row(i: u32) -> Row16 {
-  let b = 4u * i;
-  return Row16(wu[b], wu[b + 1u], wu[b + 2u], wu[b + 3u]);
-}
-
-// Row i of packed tile t read as storage (`_lanes_k_x4`): the same rows as wu_row's window.
-fn ws_row(t: u32, i: u32) -> Row16 {
-  let b = t * p.wstride + 4u * i;
-  return Row16(ws[b], ws[b + 1u], ws[b + 2u], ws[b + 3u]);
-}
-
-// Weights of 16 input channels (`stride` apart) at one (k, ky, kx).
-fn w_row(base: u32, stride: u32) -> Row16 {
-  return Row16(
-    vec4f(w[base], w[base + stride], w[base + 2u * stride], w[base + 3u * stride]),
-    vec4f(w[base + 4u * stride], w[base + 5u * stride], w[base + 6u * stride], w[base + 7u * stride]),
-    vec4f(w[base + 8u * stride], w[base + 9u * stride], w[base + 10u * stride], w[base + 11u * stride]),
-    vec4f(w[base + 12u * stride], w[base + 13u * stride], w[base + 14u * stride],
-          w[base + 15u * stride]),
-  );
-}
 
 fn dy4(a: vec4u, ok: vec4<bool>) -> vec4f {
   return select(vec4f(0.0), vec4f(dy[a.x], dy[a.y], dy[a.z], dy[a.w]), ok);
-}
-
-struct Acc {
-  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
-  r4: Row16, r5: Row16, r6: Row16, r7: Row16,
-}
-
-fn mac(acc: Acc, va: vec4f, vb: vec4f, wv: Row16) -> Acc {
-  return Acc(
-    row16_mac(acc.r0, va.x, wv), row16_mac(acc.r1, va.y, wv),
-    row16_mac(acc.r2, va.z, wv), row16_mac(acc.r3, va.w, wv),
-    row16_mac(acc.r4, vb.x, wv), row16_mac(acc.r5, vb.y, wv),
-    row16_mac(acc.r6, vb.z, wv), row16_mac(acc.r7, vb.w, wv),
-  );
 }
 
 // Writes 16 channels of one input pixel; `o` is the dx index of (n, 0, iy, ix).
@@ -161,11 +119,6 @@ fn pixels_at(base: u32, step: u32) -> Pixels {
 }
 
 // dy addresses of output channel 0 reached through tap (ky, kx), and which slots it reaches.
-struct TapAddr {
-  a0: vec4u, a1: vec4u,
-  ok0: vec4<bool>, ok1: vec4<bool>,
-}
-
 fn tap(px: Pixels, ky: u32, kx: u32) -> TapAddr {
   let s = p.stride;
   // Exact divisions within a phase; negative differences wrap to huge u32s, failing `< oh`.
@@ -194,11 +147,6 @@ fn store(px: Pixels, acc: Acc, c0: u32) {
   store_row(acc.r5, px.live1.y, o1.y, c0);
   store_row(acc.r6, px.live1.z, o1.z, c0);
   store_row(acc.r7, px.live1.w, o1.w, c0);
-}
-
-fn acc_zero() -> Acc {
-  let z = row16_zero();
-  return Acc(z, z, z, z, z, z, z, z);
 }
 
 // Only taps with ky ≡ iy + pad (mod s) reach an output row; the phase fixes them for the whole
@@ -282,27 +230,6 @@ fn backward_data_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     }
   }
   store(px, acc, c0);
-}
-
-// 4 output channels of slot pixel `a` (vec4 index), zero where the tap reaches no output.
-fn dyc4(a: u32, ok: bool) -> vec4f {
-  return select(vec4f(0.0), dyv[a], ok);
-}
-
-// 4 reduction steps (output channels 4k..4k+3 at one tap) of the 8 slots of `ta`, rows i..i+3.
-fn mac4(acc: Acc, ta: TapAddr, r0: Row16, r1: Row16, r2: Row16, r3: Row16) -> Acc {
-  let q0 = dyc4(ta.a0.x, ta.ok0.x);
-  let q1 = dyc4(ta.a0.y, ta.ok0.y);
-  let q2 = dyc4(ta.a0.z, ta.ok0.z);
-  let q3 = dyc4(ta.a0.w, ta.ok0.w);
-  let q4 = dyc4(ta.a1.x, ta.ok1.x);
-  let q5 = dyc4(ta.a1.y, ta.ok1.y);
-  let q6 = dyc4(ta.a1.z, ta.ok1.z);
-  let q7 = dyc4(ta.a1.w, ta.ok1.w);
-  var a = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), r0);
-  a = mac(a, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), r1);
-  a = mac(a, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), r2);
-  return mac(a, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), r3);
 }
 
 // Pixels of a 16-pixel invocation tile's half h with dy image starts in vec4 units.

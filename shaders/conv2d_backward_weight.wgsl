@@ -25,6 +25,7 @@
 
 //!include common/grid.wgsl
 //!include common/conv2d_tile.wgsl
+//!include common/conv2d_acc.wgsl
 
 override WG: u32 = 16u;
 
@@ -63,20 +64,6 @@ fn dy_row(base: u32, stride: u32) -> Row16 {
 
 fn x4(a: vec4u, ok: vec4<bool>) -> vec4f {
   return select(vec4f(0.0), vec4f(x[a.x], x[a.y], x[a.z], x[a.w]), ok);
-}
-
-struct Acc {
-  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
-  r4: Row16, r5: Row16, r6: Row16, r7: Row16,
-}
-
-fn mac(acc: Acc, va: vec4f, vb: vec4f, d: Row16) -> Acc {
-  return Acc(
-    row16_mac(acc.r0, va.x, d), row16_mac(acc.r1, va.y, d),
-    row16_mac(acc.r2, va.z, d), row16_mac(acc.r3, va.w, d),
-    row16_mac(acc.r4, vb.x, d), row16_mac(acc.r5, vb.y, d),
-    row16_mac(acc.r6, vb.z, d), row16_mac(acc.r7, vb.w, d),
-  );
 }
 
 fn store_row(v: Row16, r: u32, k0: u32, split: u32) {
@@ -174,11 +161,6 @@ fn store(tp: Taps, acc: Acc, k0: u32, split: u32) {
   store_row(acc.r5, tp.r1.y, k0, split);
   store_row(acc.r6, tp.r1.z, k0, split);
   store_row(acc.r7, tp.r1.w, k0, split);
-}
-
-fn acc_zero() -> Acc {
-  let z = row16_zero();
-  return Acc(z, z, z, z, z, z, z, z);
 }
 
 // A 1-D folded grid's workgroup g as (channel tile k0, tap tile, split), channel tile fastest.

@@ -34,6 +34,10 @@
 
 //!include common/grid.wgsl
 //!include common/conv2d_tile.wgsl
+//!include common/conv2d_acc.wgsl
+// Weights (binding 2: w, wu, ws) and NC4HW4 x (binding 1: act_c4): row i of the packed layout is
+// i = (ky·KW + kx)·C + c, 16 output channels.
+//!include common/conv2d_gather.wgsl
 
 override WG: u32 = 16u;
 
@@ -51,40 +55,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-// The `_x4` entry points read x packed NC4HW4 by conv2d_pack.wgsl `pack_c4` (C % 4 = 0): one vec4
-// load brings 4 channels of a pixel, i.e. 4 reduction steps of one slot.
-@group(0) @binding(1) var<storage, read> xv: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-// The `_uw` entry points read weights from one 64 KiB window of conv2d_pack.wgsl's packed
-// layout instead: row i of the reduction is 16 channels in 4 vec4s at wu[4i..4i+3].
-@group(0) @binding(2) var<uniform> wu: array<vec4f, 4096>;
-// `forward_lanes_k_x4` reads every tile of the packed layout as storage: tile t's row i at
-// ws[t·wstride + 4i …].
-@group(0) @binding(2) var<storage, read> ws: array<vec4f>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-// Weights of 16 output channels (rows `stride` apart) at one receptive-field offset.
-fn w_row(base: u32, stride: u32) -> Row16 {
-  return Row16(
-    vec4f(w[base], w[base + stride], w[base + 2u * stride], w[base + 3u * stride]),
-    vec4f(w[base + 4u * stride], w[base + 5u * stride], w[base + 6u * stride], w[base + 7u * stride]),
-    vec4f(w[base + 8u * stride], w[base + 9u * stride], w[base + 10u * stride], w[base + 11u * stride]),
-    vec4f(w[base + 12u * stride], w[base + 13u * stride], w[base + 14u * stride],
-          w[base + 15u * stride]),
-  );
-}
-
-fn wu_row(i: u32) -> Row16 {
-  let b = 4u * i;
-  return Row16(wu[b], wu[b + 1u], wu[b + 2u], wu[b + 3u]);
-}
-
-// Row i of packed tile t read as storage (`_lanes_k_x4`): the same rows as wu_row's window.
-fn ws_row(t: u32, i: u32) -> Row16 {
-  let b = t * p.wstride + 4u * i;
-  return Row16(ws[b], ws[b + 1u], ws[b + 2u], ws[b + 3u]);
-}
 
 // x at four addresses; masked-off lanes read x[0] and contribute 0 (zero padding).
 fn x4(a: vec4u, ok: vec4<bool>) -> vec4f {
@@ -123,11 +95,6 @@ fn store_row(r: Row16, m: u32, k0: u32) {
   }
 }
 
-struct Acc {
-  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
-  r4: Row16, r5: Row16, r6: Row16, r7: Row16,
-}
-
 fn store(t: Tile, acc: Acc) {
   store_row(acc.r0, t.m0.x, t.k0);
   store_row(acc.r1, t.m0.y, t.k0);
@@ -137,21 +104,6 @@ fn store(t: Tile, acc: Acc) {
   store_row(acc.r5, t.m1.y, t.k0);
   store_row(acc.r6, t.m1.z, t.k0);
   store_row(acc.r7, t.m1.w, t.k0);
-}
-
-// One reduction step: 8 pixel values × 16 weights.
-fn mac(acc: Acc, xa: vec4f, xb: vec4f, wv: Row16) -> Acc {
-  return Acc(
-    row16_mac(acc.r0, xa.x, wv), row16_mac(acc.r1, xa.y, wv),
-    row16_mac(acc.r2, xa.z, wv), row16_mac(acc.r3, xa.w, wv),
-    row16_mac(acc.r4, xb.x, wv), row16_mac(acc.r5, xb.y, wv),
-    row16_mac(acc.r6, xb.z, wv), row16_mac(acc.r7, xb.w, wv),
-  );
-}
-
-fn acc_zero() -> Acc {
-  let z = row16_zero();
-  return Acc(z, z, z, z, z, z, z, z);
 }
 
 // Per pixel slot (0-3 in …0, 4-7 in …1): inside M, top-left input coordinate of its window
@@ -186,11 +138,6 @@ fn pixels(t: Tile) -> Pixels {
 
 // x addresses of channel 0 at tap (ky, kx) and which slots are inside the image; padding is
 // decided once per tap for all C input channels.
-struct TapAddr {
-  a0: vec4u, a1: vec4u,
-  ok0: vec4<bool>, ok1: vec4<bool>,
-}
-
 fn tap(px: Pixels, ky: u32, kx: u32) -> TapAddr {
   let y0 = px.iy0 + i32(ky);
   let y1 = px.iy1 + i32(ky);
@@ -343,11 +290,6 @@ fn forward_1x1_uw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   store(t, acc);
 }
 
-// 4 channels of slot pixel `a` (vec4 index), zero where masked off (padding).
-fn xc4(a: u32, ok: bool) -> vec4f {
-  return select(vec4f(0.0), xv[a], ok);
-}
-
 // Slots 8h..8h+7 of a 16-pixel invocation tile (h = 0, 1): invocation `lid` of tile g holds
 // pixels g·16·WG + i·WG + lid, i < 16, so each weight row gathered feeds 256 multiply-adds.
 fn tile16(g: u32, lid: u32, h: u32) -> Tile {
@@ -363,22 +305,6 @@ fn pixels4(t: Tile) -> Pixels {
   px.xo0 /= vec4u(4u);
   px.xo1 /= vec4u(4u);
   return px;
-}
-
-// 4 reduction steps (channels 4c..4c+3 at one tap) of the 8 slots of `ta`, rows i..i+3.
-fn mac4(acc: Acc, ta: TapAddr, r0: Row16, r1: Row16, r2: Row16, r3: Row16) -> Acc {
-  let q0 = xc4(ta.a0.x, ta.ok0.x);
-  let q1 = xc4(ta.a0.y, ta.ok0.y);
-  let q2 = xc4(ta.a0.z, ta.ok0.z);
-  let q3 = xc4(ta.a0.w, ta.ok0.w);
-  let q4 = xc4(ta.a1.x, ta.ok1.x);
-  let q5 = xc4(ta.a1.y, ta.ok1.y);
-  let q6 = xc4(ta.a1.z, ta.ok1.z);
-  let q7 = xc4(ta.a1.w, ta.ok1.w);
-  var a = mac(acc, vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q4.x, q5.x, q6.x, q7.x), r0);
-  a = mac(a, vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q4.y, q5.y, q6.y, q7.y), r1);
-  a = mac(a, vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q4.z, q5.z, q6.z, q7.z), r2);
-  return mac(a, vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q4.w, q5.w, q6.w, q7.w), r3);
 }
 
 // 16 pixels × 16 channels per invocation: the weight rows (the same for every lane, but gathered

@@ -1,5 +1,5 @@
 // 2-D convolution as a workgroup-tiled implicit GEMM, for hardware GPUs (the kernel policy's
-// `convTiled`; src/ops/conv2d_tiled.ts plans it). The direct kernels (conv2d_forward.wgsl …) keep
+// `convTiled`; src/ops/conv2d/tiled.ts plans it). The direct kernels (conv2d_forward.wgsl …) keep
 // each invocation's operands in registers only, loading every x and w value from global memory
 // per invocation — right for lavapipe, where workgroup memory is emulated lane by lane, but on a
 // GPU each global load then feeds only ~5 multiply-adds. Here a workgroup stages both operand

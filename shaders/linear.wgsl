@@ -173,6 +173,7 @@ fn col_sum(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 //   (uniform). pack_a / pack_b: 0 params, 1 a or b (read), 2 a4 or the window buffer (read_write).
 
 //!include common/conv2d_tile.wgsl
+//!include common/conv2d_acc.wgsl
 
 struct PackParams {
   // Rows M (pack_a) or columns N (pack_b), K, vec4s or rows to write, column chunks (pack_b).
@@ -238,25 +239,6 @@ struct PackedParams {
 @group(0) @binding(1) var<storage, read> a4: array<vec4f>;
 @group(0) @binding(3) var<storage, read> pbias: array<f32>;
 @group(0) @binding(4) var<uniform> bu: array<vec4f, 4096>;
-
-struct Acc {
-  r0: Row16, r1: Row16, r2: Row16, r3: Row16,
-  r4: Row16, r5: Row16, r6: Row16, r7: Row16,
-}
-
-fn acc_zero() -> Acc {
-  let z = row16_zero();
-  return Acc(z, z, z, z, z, z, z, z);
-}
-
-fn mac(acc: Acc, xa: vec4f, xb: vec4f, wv: Row16) -> Acc {
-  return Acc(
-    row16_mac(acc.r0, xa.x, wv), row16_mac(acc.r1, xa.y, wv),
-    row16_mac(acc.r2, xa.z, wv), row16_mac(acc.r3, xa.w, wv),
-    row16_mac(acc.r4, xb.x, wv), row16_mac(acc.r5, xb.y, wv),
-    row16_mac(acc.r6, xb.z, wv), row16_mac(acc.r7, xb.w, wv),
-  );
-}
 
 fn b_row(i: u32) -> Row16 {
   let b = 4u * i;

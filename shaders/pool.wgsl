@@ -43,6 +43,20 @@ fn lane(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return linear_workgroup(wid, nwg) * WG + lid;
 }
 
+// Element o of y (the forwards' invocations) as plane, row and column.
+struct OutPixel { plane: u32, oy: u32, ox: u32 }
+
+fn out_pixel(o: u32) -> OutPixel {
+  return OutPixel(o / (p.ow * p.oh), (o / p.ow) % p.oh, o % p.ow);
+}
+
+// Element i of x (the backwards' invocations) as plane, row and column.
+struct InPixel { plane: u32, iy: u32, ix: u32 }
+
+fn in_pixel(i: u32) -> InPixel {
+  return InPixel(i / (p.w * p.h), (i / p.w) % p.h, i % p.w);
+}
+
 // Output index range [lo, hi) along one axis whose stride-s, size-k windows (offset −pad) hold
 // input coordinate i: o·s − pad ≤ i ≤ o·s − pad + k − 1.
 fn covering(i: u32, outs: u32) -> vec2u {
@@ -65,16 +79,14 @@ fn max_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   if (o >= p.planes * p.oh * p.ow) {
     return;
   }
-  let ox = o % p.ow;
-  let oy = (o / p.ow) % p.oh;
-  let plane = o / (p.ow * p.oh);
-  let y0 = i32(oy * p.stride) - i32(p.pad);
-  let x0 = i32(ox * p.stride) - i32(p.pad);
+  let px = out_pixel(o);
+  let y0 = i32(px.oy * p.stride) - i32(p.pad);
+  let x0 = i32(px.ox * p.stride) - i32(p.pad);
   var best = 0.0;
   var arg = 0xffffffffu;
   for (var ky = max(y0, 0); ky < min(y0 + i32(p.k), i32(p.h)); ky++) {
     for (var kx = max(x0, 0); kx < min(x0 + i32(p.k), i32(p.w)); kx++) {
-      let i = (plane * p.h + u32(ky)) * p.w + u32(kx);
+      let i = (px.plane * p.h + u32(ky)) * p.w + u32(kx);
       let v = mf_x[i];
       if (arg == 0xffffffffu || v > best) {
         best = v;
@@ -97,15 +109,13 @@ fn max_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   if (i >= p.planes * p.h * p.w) {
     return;
   }
-  let ix = i % p.w;
-  let iy = (i / p.w) % p.h;
-  let plane = i / (p.w * p.h);
-  let ry = covering(iy, p.oh);
-  let rx = covering(ix, p.ow);
+  let px = in_pixel(i);
+  let ry = covering(px.iy, p.oh);
+  let rx = covering(px.ix, p.ow);
   var acc = 0.0;
   for (var oy = ry.x; oy < ry.y; oy++) {
     for (var ox = rx.x; ox < rx.y; ox++) {
-      let o = (plane * p.oh + oy) * p.ow + ox;
+      let o = (px.plane * p.oh + oy) * p.ow + ox;
       if (mb_arg[o] == i) {
         acc += mb_dy[o];
       }
@@ -159,9 +169,8 @@ fn avg_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   if (o >= p.planes * p.oh * p.ow) {
     return;
   }
-  let ox = o % p.ow;
-  let oy = (o / p.ow) % p.oh;
-  af_y[o] = window_mean(o / (p.ow * p.oh), avg_win(oy, p.h), avg_win(ox, p.w));
+  let px = out_pixel(o);
+  af_y[o] = window_mean(px.plane, avg_win(px.oy, p.h), avg_win(px.ox, p.w));
 }
 
 @compute @workgroup_size(WG)
@@ -171,11 +180,10 @@ fn adaptive_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (o >= p.planes * p.oh * p.ow) {
     return;
   }
-  let ox = o % p.ow;
-  let oy = (o / p.ow) % p.oh;
-  let wy = adaptive_win(oy, p.h, p.oh);
-  let wx = adaptive_win(ox, p.w, p.ow);
-  af_y[o] = window_mean(o / (p.ow * p.oh), wy, wx);
+  let px = out_pixel(o);
+  let wy = adaptive_win(px.oy, p.h, p.oh);
+  let wx = adaptive_win(px.ox, p.w, p.ow);
+  af_y[o] = window_mean(px.plane, wy, wx);
 }
 
 @group(0) @binding(1) var<storage, read> ab_dy: array<f32>;
@@ -196,17 +204,15 @@ fn avg_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   if (i >= p.planes * p.h * p.w) {
     return;
   }
-  let ix = i % p.w;
-  let iy = (i / p.w) % p.h;
-  let plane = i / (p.w * p.h);
-  let ry = covering(iy, p.oh);
-  let rx = covering(ix, p.ow);
+  let px = in_pixel(i);
+  let ry = covering(px.iy, p.oh);
+  let rx = covering(px.ix, p.ow);
   var acc = 0.0;
   for (var oy = ry.x; oy < ry.y; oy++) {
     let ey = avg_win(oy, p.h).extent;
     for (var ox = rx.x; ox < rx.y; ox++) {
       let d = f32(ey * avg_win(ox, p.w).extent);
-      acc += ab_dy[(plane * p.oh + oy) * p.ow + ox] / d;
+      acc += ab_dy[(px.plane * p.oh + oy) * p.ow + ox] / d;
     }
   }
   dx_store(i, acc);
@@ -219,9 +225,9 @@ fn adaptive_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.planes * p.h * p.w) {
     return;
   }
-  let ix = i % p.w;
-  let iy = (i / p.w) % p.h;
-  let plane = i / (p.w * p.h);
+  let px = in_pixel(i);
+  let iy = px.iy;
+  let ix = px.ix;
   // Bins holding row iy are ⌊iy·OH/H⌋ ..= ⌈(iy+1)·OH/H⌉ − 1 (and likewise for columns).
   let oy1 = min(((iy + 1u) * p.oh + p.h - 1u) / p.h, p.oh);
   let ox1 = min(((ix + 1u) * p.ow + p.w - 1u) / p.w, p.ow);
@@ -236,7 +242,7 @@ fn adaptive_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       if (ix < wx.lo || ix >= wx.hi) {
         continue;
       }
-      acc += ab_dy[(plane * p.oh + oy) * p.ow + ox] / f32(wy.extent * wx.extent);
+      acc += ab_dy[(px.plane * p.oh + oy) * p.ow + ox] / f32(wy.extent * wx.extent);
     }
   }
   dx_store(i, acc);

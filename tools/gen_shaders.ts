@@ -1,7 +1,9 @@
 /**
  * Inlines every `shaders/**.wgsl` into `src/gpu/shaders.gen.ts`, so importing resgpu needs no
  * file access at run time and esbuild bundles shaders like any other module. Lines of the form
- * `//!include path.wgsl` are replaced by that file (relative to shaders/), once per shader.
+ * `//!include path.wgsl` are replaced by that file (relative to shaders/), once per shader. A
+ * generated shader (`name.gen.wgsl`, written by another tool) is keyed by its name alone, so
+ * kernels and their labels do not say how the WGSL was made.
  *
  * `--check` exits non-zero when the generated file is stale (CI runs it through `deno task check`).
  */
@@ -43,7 +45,7 @@ body +=
 body += "export const SHADERS = {\n";
 for (const f of files) {
   const src = await expand(f, new Set());
-  body += `  ${JSON.stringify(f.replace(/\.wgsl$/, ""))}: ${JSON.stringify(src)},\n`;
+  body += `  ${JSON.stringify(f.replace(/(\.gen)?\.wgsl$/, ""))}: ${JSON.stringify(src)},\n`;
 }
 body += "} as const;\n\nexport type ShaderName = keyof typeof SHADERS;\n";
 

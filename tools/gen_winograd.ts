@@ -1,5 +1,5 @@
 /**
- * Writes shaders/conv2d_winograd.wgsl from the transform matrices in src/reference/winograd.ts.
+ * Writes shaders/conv2d_winograd.gen.wgsl from the transform matrices in src/reference/winograd.ts.
  * The kernels are straight-line code — every patch value, transformed value and accumulator a
  * named `let`/`var`, never an indexed array — because lavapipe keeps indexed private arrays in
  * memory, and a 6×6 transform written by hand is 100 lines nobody could check; generated from
@@ -9,7 +9,7 @@
  */
 import { WINOGRAD, type WinogradTile } from "../src/reference/winograd.ts";
 
-const OUT = new URL("../shaders/conv2d_winograd.wgsl", import.meta.url);
+const OUT = new URL("../shaders/conv2d_winograd.gen.wgsl", import.meta.url);
 /**
  * Tiles per GEMM invocation (the accumulator tile is PX tiles × 16 channels): `gemm` holds 16,
  * `gemm_px4` 4, for layers with too few tiles to fill 16 per lane (fewer still: gemm_lanes_k).
@@ -414,7 +414,7 @@ const header =
 // On lavapipe each multiply-add's operand loads cost more than the arithmetic (bench/README.md,
 // "Convolution ceiling"), so fewer multiply-adds at the same loads per multiply-add is what pays.
 //
-// Four passes (src/ops/conv2d_winograd.ts plans them):
+// Four passes (src/ops/conv2d/winograd.ts plans them):
 //   filter_f{2,4}  w (OIHW, or transposed and rotated for backward-data) → U in 64 KiB uniform
 //                  windows: block b = ξ·(K/16) + k/16 holds C rows of 16 channels (4 vec4s).
 //   input_f{2,4}   x (NCHW; \`_c4\`: packed NC4HW4 by conv2d_pack.wgsl, one vec4 load per pixel)
@@ -591,7 +591,7 @@ if (Deno.args.includes("--check")) {
     current = await Deno.readTextFile(OUT);
   } catch { /* missing counts as stale */ }
   if (current !== text) {
-    console.error("shaders/conv2d_winograd.wgsl is stale: run `deno task shaders`");
+    console.error("shaders/conv2d_winograd.gen.wgsl is stale: run `deno task shaders`");
     Deno.exit(1);
   }
 } else {

@@ -10,7 +10,7 @@ import {
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
-} from "../../src/ops/conv2d.ts";
+} from "../../src/ops/conv2d/mod.ts";
 import { conv2dOutSize } from "../../src/reference/conv.ts";
 
 const shape = (

@@ -1,7 +1,7 @@
 /**
  * Winograd F(2×2, 3×3) and F(4×4, 3×3) against the direct kernels in all three directions,
  * at the 3×3 64→64 32×32 batch-32 target and ResNet-20's stride-1 layer shapes: the planned
- * ops (`ConvOptions.winograd` = 0, 2, 4) alternating in one process, medians of `--rounds`, each
+ * ops (option `winograd` = 0, 2, 4) alternating in one process, medians of `--rounds`, each
  * timed over `--reps` replays per submit. GFLOP/s counts the dense convolution's 2·N·K·C·9·OH·OW
  * for all three (so Winograd's is "effective", as cuDNN's Winograd numbers are); `error` is the
  * forward's max |y − ref| over max |ref| against the float64 direct reference. With `--passes`,
@@ -18,7 +18,7 @@ import {
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
-} from "../../src/ops/conv2d.ts";
+} from "../../src/ops/conv2d/mod.ts";
 import type { Planned, Step } from "../../src/gpu/plan.ts";
 import { conv2dForward } from "../../src/reference/conv.ts";
 

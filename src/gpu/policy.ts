@@ -50,7 +50,7 @@ export interface KernelPolicy {
    */
   convWinograd: 0 | 2 | 4;
   /**
-   * Convolutions by the workgroup-tiled implicit GEMM (src/ops/conv2d_tiled.ts) instead of the
+   * Convolutions by the workgroup-tiled implicit GEMM (src/ops/conv2d/tiled.ts) instead of the
    * direct kernels (a Winograd tile, where one applies, still wins). Software adapters: no —
    * their workgroup memory is emulated lane by lane. GPUs: not until measured there (the
    * autotuner and `tools/device/gpu_session.sh` time it).

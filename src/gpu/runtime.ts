@@ -44,7 +44,7 @@ export interface RuntimeOptions extends AcquireOptions {
    */
   winograd?: 0 | 2 | 4;
   /**
-   * Convolutions by the workgroup-tiled kernels (src/ops/conv2d_tiled.ts) or not, instead of
+   * Convolutions by the workgroup-tiled kernels (src/ops/conv2d/tiled.ts) or not, instead of
    * the policy's choice (benchmarks compare the two this way).
    */
   tiled?: boolean;

@@ -7,7 +7,7 @@ import {
   plannedWinogradTile,
   tunedConvOptions,
   winogradInputBytes,
-} from "../ops/conv2d.ts";
+} from "../ops/conv2d/mod.ts";
 import type { Planned } from "../gpu/plan.ts";
 import type { LayerContext, LayerRule, PlanningContext } from "./rule.ts";
 import type { Layer } from "./layer.ts";

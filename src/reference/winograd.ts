@@ -7,7 +7,7 @@
  * for the (m+2)×(m+2) input patch d and the 3×3 filter g, summed over input channels in the
  * transformed domain — (m+2)² multiply-adds per channel pair instead of 9m². The matrices here are
  * the single source of the transforms: tools/gen_winograd.ts writes them into
- * shaders/conv2d_winograd.wgsl and the tests check both against the direct correlation.
+ * shaders/conv2d_winograd.gen.wgsl and the tests check both against the direct correlation.
  */
 import { conv2dOutSize, type Conv2dShape, winogradApplies, type WinogradTile } from "../shapes.ts";
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, runtime, stepLabels } from "../helpers/gpu.ts";
 import { Tuner } from "../../src/gpu/tuner.ts";
-import { planTuningCandidate, tunedConvOptions } from "../../src/ops/conv2d.ts";
+import { planTuningCandidate, tunedConvOptions } from "../../src/ops/conv2d/mod.ts";
 import type { Step } from "../../src/gpu/plan.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
 

@@ -21,7 +21,7 @@ import {
   planConv2dBackwardData,
   planConv2dBackwardWeight,
   planConv2dForward,
-} from "../../src/ops/conv2d.ts";
+} from "../../src/ops/conv2d/mod.ts";
 import {
   conv2dBackwardData,
   conv2dBackwardWeight,
@@ -111,21 +111,21 @@ async function checkAll(s: Conv2dShape, inp: Inputs, label: string, o: CheckOpti
 
   runOnce(
     rt,
-    await planConv2dForward(rt, s, { x, w, bias, y }, { ...wg, splits: o.forwardSplits }),
+    await planConv2dForward(rt, s, { x, w, bias, y }, { ...wg, channelSplits: o.forwardSplits }),
   );
   runOnce(
     rt,
     await planConv2dBackwardData(rt, s, { dy, w, dx }, { accumulate: !!o.accumulate }, {
       ...wg,
       tiled: o.tiled && transposable,
-      splits: o.forwardSplits,
+      channelSplits: o.forwardSplits,
     }),
   );
   runOnce(
     rt,
     await planConv2dBackwardWeight(rt, s, { x, dy, dw, db }, {
       ...wg,
-      splits: o.splits,
+      pixelSplits: o.splits,
       dy: o.dy ?? (o.splits && !o.tiled && !o.lanes ? "storage" : undefined),
       lanes: o.lanes,
     }),
@@ -602,12 +602,12 @@ Deno.test({
     const rt = await runtime();
     const b = rt.pool.acquire(1 << 16);
     const s = conv(2, 8, 6, 6, 70, 3, 1, 1);
-    const labels = async (o: { tiled: true; splits?: number }) =>
+    const labels = async (o: { tiled: true; channelSplits?: number }) =>
       (await planConv2dForward(rt, s, { x: b, w: b, y: b, bias: b }, o)).steps.map((st) =>
         st.kind === "dispatch" ? st.kernel.label : st.kind
       );
     assert.deepEqual(await labels({ tiled: true }), ["conv2d_tiled:forward"]);
-    assert.deepEqual(await labels({ tiled: true, splits: 2 }), [
+    assert.deepEqual(await labels({ tiled: true, channelSplits: 2 }), [
       "conv2d_tiled:forward",
       "conv2d_reduce:sum_splits_bias",
     ]);

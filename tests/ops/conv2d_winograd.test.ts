@@ -29,7 +29,7 @@ import {
   planConv2dForward,
   plannedWinogradTile,
   winogradInputBytes,
-} from "../../src/ops/conv2d.ts";
+} from "../../src/ops/conv2d/mod.ts";
 import {
   conv2dBackwardData,
   conv2dBackwardWeight,

@@ -75,7 +75,7 @@ if want train; then
   cat "$OUT/train.json"
 fi
 if want tiled; then
-  # The workgroup-tiled convolutions (src/ops/conv2d_tiled.ts), unmeasured on a GPU when written:
+  # The workgroup-tiled convolutions (src/ops/conv2d/tiled.ts), unmeasured on a GPU when written:
   # against train.json's default (direct) kernels, same models, same call.
   step "bench:train --tiled (workgroup-memory implicit-GEMM convolutions)"
   timeout "$(lim 45)" deno task bench:train --tiled --json >"$OUT/runs/train_tiled.json"

@@ -7,7 +7,7 @@
 // On lavapipe each multiply-add's operand loads cost more than the arithmetic (bench/README.md,
 // "Convolution ceiling"), so fewer multiply-adds at the same loads per multiply-add is what pays.
 //
-// Four passes (src/ops/conv2d_winograd.ts plans them):
+// Four passes (src/ops/conv2d/winograd.ts plans them):
 //   filter_f{2,4}  w (OIHW, or transposed and rotated for backward-data) → U in 64 KiB uniform
 //                  windows: block b = ξ·(K/16) + k/16 holds C rows of 16 channels (4 vec4s).
 //   input_f{2,4}   x (NCHW; `_c4`: packed NC4HW4 by conv2d_pack.wgsl, one vec4 load per pixel)

@@ -11,10 +11,10 @@
  * forward, pixels for the filter gradient) toward the policy's invocation target, within its
  * split cap and scratch budget; conv2d_reduce.wgsl sums the partial slices in split order.
  */
-import type { Runtime } from "../gpu/runtime.ts";
-import { conv2dOutSize, type Conv2dShape } from "../shapes.ts";
-import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
-import { planSliceSum, reductionSplits } from "./reduction_splits.ts";
+import type { Runtime } from "../../gpu/runtime.ts";
+import { conv2dOutSize, type Conv2dShape } from "../../shapes.ts";
+import { dispatchStep, packParams, type Planned, type Step } from "../../gpu/plan.ts";
+import { planSliceSum, reductionSplits } from "./splits.ts";
 
 /** The GEMM tile one workgroup computes (rows × columns) and the reduction step. */
 const TILE = 64;
@@ -52,7 +52,7 @@ function gemmSizes(rt: Runtime, s: Conv2dShape) {
 }
 
 /**
- * Splits of a reduction of `length` for `tiles` workgroups (reduction_splits.ts), in whole
+ * Splits of a reduction of `length` for `tiles` workgroups (splits.ts), in whole
  * 16-long steps, ≥ 4 steps each when chosen automatically.
  */
 function splitsFor(

@@ -3,8 +3,8 @@
  * conv2d_reduce.wgsl), shared by the direct kernels (split over channels) and the tiled ones
  * (split over 16-long reduction steps), and the planning of a split filter gradient's sum.
  */
-import type { Runtime } from "../gpu/runtime.ts";
-import { dispatchStep, packParams, type Step } from "../gpu/plan.ts";
+import type { Runtime } from "../../gpu/runtime.ts";
+import { dispatchStep, packParams, type Step } from "../../gpu/plan.ts";
 
 /**
  * Splits of a reduction of `units` indivisible pieces (channels, or the tiled kernel's steps):
