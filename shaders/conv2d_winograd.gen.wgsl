@@ -4,7 +4,7 @@
 // 3×3 stride-1 convolution by Winograd minimal filtering F(m×m, 3×3), m = 2 or 4 (Lavin & Gray):
 // Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A per m×m output tile, summed over input channels in the
 // transformed domain — (m+2)²/(9m²) of the direct convolution's multiply-adds (1/2.25, 1/4).
-// On lavapipe each multiply-add's operand loads cost more than the arithmetic (bench/README.md,
+// On lavapipe each multiply-add's operand loads cost more than the arithmetic (docs/journal/bench-history.md,
 // "Convolution ceiling"), so fewer multiply-adds at the same loads per multiply-add is what pays.
 //
 // Four passes (src/ops/conv2d/winograd.ts plans them):

@@ -4,7 +4,7 @@
  * the direct kernels of shaders/conv2d_forward.wgsl. Lavapipe (Mesa 22.3) scalarizes a load
  * only at a constant offset: every other load is per lane, storage loads with a bounds branch
  * each, uniform loads branch-free, vec4 loads ~2.4× cheaper per float than f32 — hence one
- * operand in uniform windows, the other as vec4s (bench/README.md).
+ * operand in uniform windows, the other as vec4s (docs/journal/bench-history.md).
  */
 import type { Runtime } from "../../gpu/runtime.ts";
 import type { Conv2dShape } from "../../shapes.ts";

@@ -70,7 +70,7 @@ export interface Operands {
 const ROW_LANES_WG = 8;
 /**
  * `backward_weight_px` splits (invocations per tile): on lavapipe 128 timed best or equal of
- * 128 / 512 / 2048 from the 1-channel stem to 1×1 64-channel layers (bench/README.md).
+ * 128 / 512 / 2048 from the 1-channel stem to 1×1 64-channel layers (docs/journal/bench-history.md).
  */
 const ROW_LANES_SPLITS = 128;
 

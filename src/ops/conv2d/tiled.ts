@@ -3,7 +3,7 @@
  * tiles, both operands staged in workgroup memory): forward, backward-data of stride-1
  * convolutions (the forward of the transposed convolution, filter read flipped) and the filter
  * gradient. For hardware GPUs, where the direct kernels' per-invocation global loads bound them;
- * lavapipe loads workgroup memory lane by lane like storage (bench/README.md), so the cpu policy
+ * lavapipe loads workgroup memory lane by lane like storage (docs/journal/bench-history.md), so the cpu policy
  * keeps its own kernels. Neither policy plans it by default yet: it was written without a GPU
  * to measure it on (`tools/device/gpu_session.sh` times it, and the GPU autotuner offers it).
  *
