@@ -20,3 +20,4 @@
 export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./src/train/checkpoint_file.ts";
 export { type RunSummary, type TrainConfig, trainRun } from "./src/app/run.ts";
 export { loadDataset } from "./src/data/dataset.ts";
+export { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "./src/host/deno_env.ts";

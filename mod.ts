@@ -9,7 +9,8 @@
  *
  * @module
  */
-export { GpuError, type Kernel, Runtime } from "./src/gpu/runtime.ts";
+export { GpuError, type Kernel, Runtime, type RuntimeOptions } from "./src/gpu/runtime.ts";
+export type { TuneCache } from "./src/gpu/tuner.ts";
 export {
   type AdapterReport,
   type DeviceLimits,
@@ -38,7 +39,20 @@ export {
 } from "./src/train/trainer.ts";
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
 export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";
-export { BatchLoader } from "./src/data/loader.ts";
+export {
+  type Batch,
+  BatchLoader,
+  type LoaderOptions,
+  type LoaderState,
+} from "./src/data/loader.ts";
+export {
+  type Dataset,
+  type Splits,
+  subsetDataset,
+  syntheticDataset,
+  type SyntheticDatasetOptions,
+} from "./src/data/in_memory.ts";
+export { type AugmentOptions, type ChannelStats, computeChannelStats } from "./src/data/augment.ts";
 export { DisposedError } from "./src/util/disposed.ts";
 export {
   type AppliedState,

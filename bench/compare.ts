@@ -10,6 +10,7 @@
  */
 import { median } from "./stats.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { measureThroughput } from "./train_measure.ts";
 import { tf, TfResNet20 } from "./tfjs_resnet.ts";
 
@@ -94,7 +95,7 @@ async function torchThroughput(): Promise<Rates | null> {
   }
 }
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const tfjs = await tfjsEngine();
 const r2 = (v: number) => +v.toFixed(2);
 interface Round {

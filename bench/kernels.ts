@@ -3,6 +3,7 @@
  * layer shapes, with the adapter's name. Cases live in bench/cases/*.ts.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { type BenchCase, type BenchResult, timeCase } from "./harness.ts";
 
 const json = Deno.args.includes("--json");
@@ -17,7 +18,7 @@ for (const f of files) {
   cases.push(...(mod.cases as BenchCase[]));
 }
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const results: BenchResult[] = [];
 if (!json) {
   console.log(

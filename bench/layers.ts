@@ -11,6 +11,7 @@
  * Each section keeps its fastest of `--rounds` replays (steady state, the first step excluded).
  */
 import { Runtime } from "../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { buildModel } from "../src/zoo/registry.ts";
 import { Model } from "../src/model/model.ts";
 import { Trainer } from "../src/train/trainer.ts";
@@ -29,7 +30,7 @@ if (by !== "layer" && by !== "kernel") throw new RangeError(`--by ${by}: expecte
 const rounds = Number(arg("rounds", "3"));
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds ${rounds}`);
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const shortcut = arg("shortcut", "") as "" | "A" | "B" | "C";
 const model = Model.create(
   rt,

@@ -10,6 +10,7 @@
  * the join in its normalize pass.
  */
 import { Runtime } from "../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { measureThroughput, type ThroughputResult } from "./train_measure.ts";
 
 const json = Deno.args.includes("--json");
@@ -44,6 +45,7 @@ const cases: [string, { inputShape: [number, number, number]; batch: number }][]
 ];
 
 const rt = await Runtime.create({
+  ...runtimeOptionsFromEnv(),
   ...(tune ? { tune: true } : {}),
   winograd,
   tiled,

@@ -7,6 +7,7 @@
  */
 import { median } from "../../bench/stats.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../../src/host/deno_env.ts";
 
 interface Variant {
   name: string;
@@ -67,7 +68,7 @@ const chosen = only.length
   ? variants.filter((v) => only.some((o) => v.name.includes(o)))
   : variants;
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 console.log(`adapter: ${rt.report.description}; n = ${n}`);
 const bufs = [0, 1, 2].map(() => {
   const b = rt.pool.acquire(n * 4, "lever");

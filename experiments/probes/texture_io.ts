@@ -6,8 +6,9 @@
  */
 import { median } from "../../bench/stats.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../../src/host/deno_env.ts";
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const dev = rt.device;
 const W = 2048, H = 2048; // 4 Mi texels of 16 bytes
 const PER = 16; // texels per invocation, strided so each step of a workgroup is contiguous

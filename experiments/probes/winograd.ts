@@ -13,6 +13,7 @@
 import { median } from "../../bench/stats.ts";
 import { defineFlags, parseArgsOrExit } from "../../src/app/args.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../../src/host/deno_env.ts";
 import {
   type Conv2dShape,
   planConv2dBackwardData,
@@ -55,7 +56,7 @@ const SHAPES: Conv2dShape[] = [
 const TILES = [0, 2, 4] as const;
 const NAMES = { 0: "direct", 2: "winograd F(2,3)", 4: "winograd F(4,3)" };
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 function rng(seed: number) {

@@ -4,6 +4,7 @@
  * call {@link trainRun}.
  */
 import { Runtime } from "../gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../host/deno_env.ts";
 import { buildModel, type ShortcutOption } from "../zoo/registry.ts";
 import { Model } from "../model/model.ts";
 import { countParameters } from "../graph/ir.ts";
@@ -104,7 +105,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     shortcut: cfg.shortcut,
     width: cfg.width,
   });
-  const rt = hooks.runtime ?? await Runtime.create();
+  const rt = hooks.runtime ?? await Runtime.create(runtimeOptionsFromEnv());
   const model = Model.create(rt, graph, { name: cfg.model, seed: cfg.seed });
   const trainer = await Trainer.create(model, {
     batchSize: cfg.batch,

@@ -6,6 +6,7 @@ import { defineFlags, parseArgsOrExit } from "../app/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
 import { trainRun } from "../app/run.ts";
 import { Runtime } from "../gpu/runtime.ts";
+import { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "../host/deno_env.ts";
 import { listModels } from "../zoo/registry.ts";
 import { exitOnError } from "./errors.ts";
 
@@ -91,12 +92,6 @@ const flags = defineFlags({
 
 const args = parseArgsOrExit(flags, Deno.args, "deno task train [flags]");
 
-/** The per-user tuner cache (XDG), or a file in the working directory without a home. */
-function tuneCachePath(): string {
-  const base = Deno.env.get("XDG_CACHE_HOME") ??
-    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache` : ".");
-  return `${base}/resgpu/tune.json`;
-}
 const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
 if (!args.data && data === "synthetic") {
   console.log(
@@ -134,7 +129,12 @@ try {
     gradNormEvery: args.gradNormEvery,
   }, {
     handleSigint: true,
-    runtime: args.tune ? await Runtime.create({ tune: { cache: tuneCachePath() } }) : undefined,
+    runtime: args.tune
+      ? await Runtime.create({
+        ...runtimeOptionsFromEnv(),
+        tune: { cache: tuneCacheFile(defaultTuneCachePath()) },
+      })
+      : undefined,
   });
   console.log(
     `done (${s.stopped}): test accuracy ${(100 * s.testAccuracy).toFixed(2)}%, ` +

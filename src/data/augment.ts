@@ -3,7 +3,7 @@
  * random horizontal flip), written straight into an NCHW Float32Array batch slot.
  */
 
-import type { Dataset } from "./dataset.ts";
+import type { Dataset } from "./in_memory.ts";
 import type { Rng } from "../util/rng.ts";
 
 /** Mean and standard deviation per channel, in [0, 1] pixel units. */

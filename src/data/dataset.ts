@@ -1,29 +1,13 @@
 /**
- * One image-classification data set shape for every source (IDX, CIFAR binary, synthetic), so the
- * loader and the trainer never care where the pixels came from.
+ * Data sets from disk by name or folder (IDX, CIFAR-10 binary batches) and the synthetic set, as
+ * the in-memory {@link Dataset} every source produces (src/data/in_memory.ts).
  */
 
 import { CIFAR10_CLASSES, findCifarDir, loadCifar10 } from "./cifar.ts";
 import { findIdxFile, IDX_FILES, readIdxPair } from "./idx.ts";
-import { generateSynthetic, SYNTHETIC_CLASSES } from "./synthetic.ts";
+import { type Dataset, type Splits, subsetDataset, syntheticDataset } from "./in_memory.ts";
 
-export interface Dataset {
-  /** count × channels × height × width; Uint8 in 0..255, Float32 in [0, 1]. */
-  images: Uint8Array | Float32Array;
-  labels: Uint8Array;
-  count: number;
-  channels: number;
-  height: number;
-  width: number;
-  classes: number;
-  name: string;
-  classNames?: string[];
-}
-
-export interface Splits {
-  train: Dataset;
-  test: Dataset;
-}
+export { type Dataset, type Splits, subsetDataset };
 
 export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/";
 export const MNIST_DIR = "/usr/share/datasets/mnist/";
@@ -74,7 +58,7 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
       splits = await loadCifarDir(opts.dir ?? CIFAR10_DIR);
       break;
     case "synthetic":
-      splits = loadSynthetic(opts);
+      splits = syntheticDataset(opts);
       break;
     default:
       splits = await loadDirectory(spec);
@@ -87,21 +71,6 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
 
 export function fashionMnistAvailable(dir = FASHION_MNIST_DIR): boolean {
   return Object.values(IDX_FILES).every((stem) => findIdxFile(dir, stem) !== null);
-}
-
-/** First `n` samples as views (no copy); `n` larger than the set is an error, not a no-op. */
-export function subsetDataset(ds: Dataset, n: number): Dataset {
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`subset must be a positive integer: ${n}`);
-  if (n > ds.count) {
-    throw new Error(`subset ${n} is larger than ${ds.name} (${ds.count} samples)`);
-  }
-  const per = ds.channels * ds.height * ds.width;
-  return {
-    ...ds,
-    images: ds.images.subarray(0, n * per),
-    labels: ds.labels.subarray(0, n),
-    count: n,
-  };
 }
 
 async function loadDirectory(dir: string): Promise<Splits> {
@@ -170,25 +139,4 @@ async function loadCifarDir(dir: string): Promise<Splits> {
     classNames: CIFAR10_CLASSES,
   });
   return { train: make(train, "train"), test: make(test, "test") };
-}
-
-function loadSynthetic(opts: LoadOptions): Splits {
-  const seed = opts.seed ?? 0;
-  const channels = opts.channels ?? 1;
-  const size = channels === 3 ? 32 : 28;
-  const make = (count: number, s: number, split: string): Dataset => ({
-    ...generateSynthetic({ count, seed: s, channels, size }),
-    count,
-    channels,
-    height: size,
-    width: size,
-    classes: 10,
-    name: `synthetic/${split}`,
-    classNames: SYNTHETIC_CLASSES,
-  });
-  // Different seeds per split so test images are never copies of training images.
-  return {
-    train: make(opts.trainCount ?? 10000, seed * 2 + 1, "train"),
-    test: make(opts.testCount ?? 2000, seed * 2 + 2, "test"),
-  };
 }

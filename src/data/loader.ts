@@ -20,7 +20,7 @@ import {
   writeSample,
 } from "./augment.ts";
 import { Rng } from "../util/rng.ts";
-import type { Dataset } from "./dataset.ts";
+import type { Dataset } from "./in_memory.ts";
 
 const PERM_TAG = 0x5f1e;
 const AUG_TAG = 0xa06;

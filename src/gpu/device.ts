@@ -26,7 +26,10 @@ export interface AdapterReport {
   description: string;
   vendor: string;
   architecture: string;
-  /** `vulkan`, `gl`, … as chosen by DENO_WEBGPU_BACKEND, or "default" when unset. */
+  /**
+   * The graphics API the host chose, as {@link AcquireOptions.backend} names it (`vulkan`,
+   * `gl`, … from DENO_WEBGPU_BACKEND in Deno programs), or "default".
+   */
   backend: string;
   isFallbackAdapter: boolean;
   features: OptionalFeature[];
@@ -40,7 +43,9 @@ export class NoAdapterError extends Error {
         "On Linux without a GPU install Mesa's software drivers: " +
         "`apt-get install -y mesa-vulkan-drivers` (Vulkan/lavapipe) or use OpenGL/llvmpipe " +
         "(libgl1-mesa-dri) with DENO_WEBGPU_BACKEND=gl. With a GPU, check its driver and pick " +
-        "its API with DENO_WEBGPU_BACKEND=vulkan|gl|metal|dx12.",
+        "its API with DENO_WEBGPU_BACKEND=vulkan|gl|metal|dx12. In a browser: one with WebGPU " +
+        "on (Chrome or Edge 113+; on Linux start Chromium with --enable-unsafe-webgpu), on a " +
+        "page served over http://localhost or https.",
     );
     this.name = "NoAdapterError";
   }
@@ -66,21 +71,18 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Features to leave off even when offered (e.g. to test the f32-only path). */
   disable?: OptionalFeature[];
+  /**
+   * The graphics API the host picked for WebGPU (Deno: the DENO_WEBGPU_BACKEND environment
+   * variable), recorded in the report and in the tuner's cache key; WebGPU itself does not say.
+   * Default "default".
+   */
+  backend?: string;
 }
 
 export interface Acquired {
   adapter: GPUAdapter;
   device: GPUDevice;
   report: AdapterReport;
-}
-
-function backendName(): string {
-  try {
-    return Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default";
-  } catch {
-    // Without --allow-env we cannot know; the adapter still works.
-    return "default";
-  }
 }
 
 export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired> {
@@ -121,7 +123,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
       description: info.description || info.device || "unknown adapter",
       vendor: info.vendor,
       architecture: info.architecture,
-      backend: backendName(),
+      backend: opts.backend || "default",
       isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
       features,
       limits,

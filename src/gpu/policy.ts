@@ -133,23 +133,11 @@ const SOFTWARE = /llvmpipe|lavapipe|swiftshader|softpipe|warp/i;
 
 /**
  * `cpu` for a software adapter (reported as a fallback, or named like one), else `gpu`.
- * `override` (or the RESGPU_KERNELS environment variable, when readable) forces one.
+ * `override` forces one (Deno programs: the RESGPU_KERNELS environment variable, through
+ * `runtimeOptionsFromEnv` in files.ts).
  */
 export function kernelPolicy(report: AdapterReport, override?: PolicyTarget): KernelPolicy {
-  const forced = override ?? envTarget();
-  if (forced) return POLICIES[forced];
+  if (override) return POLICIES[override];
   const software = report.isFallbackAdapter || SOFTWARE.test(report.description);
   return POLICIES[software ? "cpu" : "gpu"];
-}
-
-function envTarget(): PolicyTarget | undefined {
-  // Query first: reading without the permission would prompt on a terminal.
-  const granted = Deno.permissions.querySync?.({ name: "env", variable: "RESGPU_KERNELS" });
-  if (granted?.state !== "granted") return undefined;
-  const v = Deno.env.get("RESGPU_KERNELS");
-  if (v === undefined || v === "") return undefined;
-  if (v !== "cpu" && v !== "gpu") {
-    throw new Error(`RESGPU_KERNELS must be "cpu" or "gpu", got "${v}"`);
-  }
-  return v;
 }

@@ -18,7 +18,7 @@ import {
 import { BufferPool } from "./buffer_pool.ts";
 import { SharedScratch } from "./shared_scratch.ts";
 import { type KernelPolicy, kernelPolicy, type PolicyTarget } from "./policy.ts";
-import { Tuner } from "./tuner.ts";
+import { type TuneCache, Tuner } from "./tuner.ts";
 import type { Kernel, Step } from "./step.ts";
 import { foldGrid, type Grid } from "./dispatch.ts";
 import { GpuError } from "./gpu_error.ts";
@@ -30,14 +30,18 @@ export { GpuError, type Kernel };
 
 /** A compiled entry point of a shader family, specialized by override constants. */
 export interface RuntimeOptions extends AcquireOptions {
-  /** Force a kernel policy instead of the adapter's (see policy.ts); tests use it. */
+  /**
+   * Force a kernel policy instead of the adapter's (see policy.ts): `cpu` for software
+   * adapters' variants, `gpu` for hardware ones' (Deno programs: RESGPU_KERNELS, read by
+   * `runtimeOptionsFromEnv` in files.ts).
+   */
   kernels?: PolicyTarget;
   /**
    * Autotune kernel variants per shape at plan time (tuner.ts): `true` caches choices in
-   * memory, `{ cache }` also in that JSON file. Default: the RESGPU_TUNE environment variable
-   * (`1`, or a cache file path) when readable, else off.
+   * memory, `{ cache }` also in that store (`tuneCacheFile(path)` from files.ts for a JSON
+   * file). Default off (Deno programs: RESGPU_TUNE, read by `runtimeOptionsFromEnv`).
    */
-  tune?: boolean | { cache: string };
+  tune?: boolean | { cache: TuneCache };
   /**
    * 3×3 stride-1 convolutions by Winograd F(m×m, 3×3) with this m, or 0 for the direct kernels,
    * instead of the policy's choice (benchmarks compare the two this way).
@@ -114,7 +118,7 @@ export class Runtime {
         ? {}
         : { fuseBatchNormJoin: opts.fuseBatchNormJoin }),
     };
-    const tune = opts.tune ?? envTune();
+    const tune = opts.tune ?? false;
     this.tuner = tune ? new Tuner(this, typeof tune === "object" ? tune.cache : undefined) : null;
     const l = acq.report.limits;
     this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
@@ -470,14 +474,4 @@ export class Runtime {
   [Symbol.dispose](): void {
     this.dispose();
   }
-}
-
-/** RESGPU_TUNE: unset or empty = off, `1` = in memory, anything else = a cache file path. */
-function envTune(): boolean | { cache: string } {
-  // Query first: reading without the permission would prompt on a terminal.
-  const q = Deno.permissions.querySync?.({ name: "env", variable: "RESGPU_TUNE" });
-  if (q?.state !== "granted") return false;
-  const v = Deno.env.get("RESGPU_TUNE");
-  if (!v) return false;
-  return v === "1" ? true : { cache: v };
 }

@@ -1,9 +1,11 @@
 /**
  * A small autotuner: for one op at one shape, plan each candidate variant, time it on this
  * adapter and keep the fastest. Choices are cached per adapter (description, backend, kernel
- * policy) in memory and, when a cache file is given, on disk, so a second run plans with no
- * timing at all. Opt-in (`Runtime.create({ tune: … })`, `RESGPU_TUNE`, `train --tune`):
- * timing costs seconds on a GPU and minutes on a software adapter.
+ * policy) in memory and, when a {@link TuneCache} is given, in it (a file for Deno programs:
+ * `tuneCacheFile` in files.ts), so a second run plans with no timing at all. Opt-in
+ * (`Runtime.create({ tune: … })`, `RESGPU_TUNE`, `train --tune`): timing costs seconds on a GPU
+ * and minutes on a software adapter. The tuner itself touches no file: the cache is an object the
+ * host provides, so it runs in a browser too.
  *
  * Candidates run on the tuner's own scratch buffers, never on a model's tensors, so tuning has
  * no effect on values: every variant computes the same function and is tested for it.
@@ -34,6 +36,26 @@ export interface TuneRecord {
   ms?: Record<string, number>;
 }
 
+/**
+ * Where a tuner keeps its choices between runs: the host's storage (a file for Deno programs,
+ * `localStorage` or nothing in a browser). Text in, text out; the tuner owns the format.
+ *
+ * @example A cache in memory (what `tune: true` does without one)
+ * ```ts
+ * import type { TuneCache } from "./mod.ts";
+ * let text: string | null = null;
+ * const cache: TuneCache = { name: "memory", read: () => text, write: (t) => text = t };
+ * ```
+ */
+export interface TuneCache {
+  /** Names the store in errors (a file path, a storage key). */
+  readonly name: string;
+  /** The stored text, or null when nothing is stored yet. */
+  read(): string | null;
+  /** Replaces the stored text; should be atomic (a reader never sees half of it). */
+  write(text: string): void;
+}
+
 /** Cache file format: adapter key → "op|shape" → candidate name. */
 type CacheFile = { version: 1; adapters: Record<string, Record<string, string>> };
 
@@ -48,16 +70,15 @@ export class Tuner {
   /** Every decision this tuner made or read, in order (for logs and benchmarks). */
   readonly records: TuneRecord[] = [];
 
-  constructor(private readonly host: TuningHost, private readonly cachePath?: string) {
+  constructor(private readonly host: TuningHost, private readonly store?: TuneCache) {
     this.adapterKey = host.adapterKey;
-    if (cachePath) {
+    if (store) {
       try {
-        const parsed = JSON.parse(Deno.readTextFileSync(cachePath)) as CacheFile;
-        if (parsed.version === 1 && parsed.adapters) this.file = parsed;
+        const text = store.read();
+        const parsed = text === null ? null : JSON.parse(text) as CacheFile;
+        if (parsed?.version === 1 && parsed.adapters) this.file = parsed;
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) {
-          throw new Error(`tuner cache ${cachePath} is unreadable (${e}); delete it to retune`);
-        }
+        throw new Error(`tuner cache ${store.name} is unreadable (${e}); delete it to retune`);
       }
       this.cache = this.file.adapters[this.adapterKey] ??= {};
     }
@@ -132,12 +153,6 @@ export class Tuner {
   }
 
   private save(): void {
-    if (!this.cachePath) return;
-    const dir = this.cachePath.replace(/\/[^/]*$/, "");
-    if (dir && dir !== this.cachePath) Deno.mkdirSync(dir, { recursive: true });
-    // Temp file + rename: a run killed mid-write never leaves a half-written cache.
-    const tmp = `${this.cachePath}.tmp`;
-    Deno.writeTextFileSync(tmp, JSON.stringify(this.file, null, 1) + "\n");
-    Deno.renameSync(tmp, this.cachePath);
+    this.store?.write(JSON.stringify(this.file, null, 1) + "\n");
   }
 }

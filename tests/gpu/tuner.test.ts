@@ -5,6 +5,7 @@ import { Tuner } from "../../src/gpu/tuner.ts";
 import { planTuningCandidate, tunedConvOptions } from "../../src/ops/conv2d/mod.ts";
 import type { Step } from "../../src/gpu/plan.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
+import { tuneCacheFile } from "../../src/host/deno_env.ts";
 
 const shape = { n: 4, c: 16, h: 12, w: 12, k: 16, kh: 3, kw: 3, stride: 1, padding: 1 };
 
@@ -18,7 +19,7 @@ Deno.test({
     // adds an unsplit forward).
     const rt = await runtime("cpu");
     // A tuner on the shared runtime without replacing its (null) one: swap it in for this test.
-    const tuner = new Tuner(rt, cache);
+    const tuner = new Tuner(rt, tuneCacheFile(cache));
     const prev = rt.tuner;
     (rt as { tuner: Tuner | null }).tuner = tuner;
     try {
@@ -59,7 +60,7 @@ Deno.test({
       const file = JSON.parse(await Deno.readTextFile(cache));
       const entries = Object.values(file.adapters)[0] as Record<string, string>;
       assert.equal(Object.keys(entries).length, 2);
-      const again = new Tuner(rt, cache);
+      const again = new Tuner(rt, tuneCacheFile(cache));
       (rt as { tuner: Tuner | null }).tuner = again;
       assert.deepEqual(await tunedConvOptions(rt, "backward_weight", shape), dw);
       assert.equal(again.records[0].ms, undefined, "a cache hit runs no candidate");
@@ -77,7 +78,10 @@ Deno.test({
     const rt = await runtime();
     const path = await Deno.makeTempFile();
     await Deno.writeTextFile(path, "{not json");
-    assert.throws(() => new Tuner(rt, path), new RegExp(`tuner cache ${path} is unreadable`));
+    assert.throws(
+      () => new Tuner(rt, tuneCacheFile(path)),
+      new RegExp(`tuner cache ${path} is unreadable`),
+    );
     await Deno.remove(path);
   },
 });

@@ -1,5 +1,6 @@
 /** One runtime per test process and kernel policy: creating devices is slow on software adapters. */
 import { Runtime } from "../../src/gpu/runtime.ts";
+import { runtimeOptionsFromEnv } from "../../src/host/deno_env.ts";
 import type { PolicyTarget } from "../../src/gpu/policy.ts";
 import type { Step } from "../../src/gpu/plan.ts";
 
@@ -9,7 +10,8 @@ const shared = new Map<string, Promise<Runtime>>();
  * The shared runtime; `kernels` forces a kernel policy, so the GPU policy's variants (storage
  * operands, 64-wide workgroups, wide split reductions) are checked on a software adapter too.
  * `winogradKeepInput` and `fuseBatchNormJoin` override those policy choices (one shared runtime
- * per combination).
+ * per combination). The environment's settings (RESGPU_KERNELS, DENO_WEBGPU_BACKEND, …) apply as in
+ * a Deno program's `Runtime.create(runtimeOptionsFromEnv())`.
  */
 export function runtime(
   kernels?: PolicyTarget,
@@ -19,7 +21,10 @@ export function runtime(
     opts.fuseBatchNormJoin ?? "policy"
   }`;
   let rt = shared.get(key);
-  if (!rt) shared.set(key, rt = Runtime.create({ kernels, ...opts }));
+  if (!rt) {
+    const env = runtimeOptionsFromEnv();
+    shared.set(key, rt = Runtime.create({ ...env, ...opts, kernels: kernels ?? env.kernels }));
+  }
   return rt;
 }
 
@@ -35,7 +40,7 @@ let tuned: Promise<Runtime> | null = null;
 
 /** A runtime that autotunes conv variants at plan time (choices kept in memory). */
 export function tunedRuntime(): Promise<Runtime> {
-  tuned ??= Runtime.create({ tune: true });
+  tuned ??= Runtime.create({ ...runtimeOptionsFromEnv(), tune: true });
   return tuned;
 }
 
