@@ -55,8 +55,9 @@ fn xent_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   }
   let base = r * p.classes;
 
-  // Max and the first index attaining it.
-  var mv = -3.4028235e38;
+  // Max and the first index attaining it. -FLT_MAX spelled exactly: Chromium's WGSL compiler
+  // rejects -3.4028235e38, which lies past the largest f32 (Deno's rounds it down).
+  var mv = -3.4028234663852886e38f;
   var mi = 0xffffffffu;
   for (var j = lid; j < p.classes; j += WG) {
     let v = logits[base + j];
