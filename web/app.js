@@ -147,7 +147,8 @@ async function train() {
     seed: s.seed,
     augment: { pad: 0, flip: false },
   });
-  let step = 0, t0 = performance.now(), tFirst = 0, windowStart = 0;
+  const t0 = performance.now();
+  let step = 0, tFirst = 0, windowStart = 0;
   let firstNorms = null;
   try {
     outer: while (step < s.steps) {
