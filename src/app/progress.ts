@@ -41,7 +41,7 @@ export function formatProgress(s: ProgressState): string {
     `epoch ${String(s.epoch).padStart(String(s.epochs).length)}/${s.epochs}`,
     `step ${String(s.step).padStart(width)}/${s.totalSteps}`,
     `loss ${Number.isFinite(s.loss) ? s.loss.toFixed(4) : String(s.loss)}`,
-    `acc ${(s.accuracy * 100).toFixed(1).padStart(5)}%`,
+    `acc ${Number.isFinite(s.accuracy) ? (s.accuracy * 100).toFixed(1).padStart(5) : "    -"}%`,
     `${rate} img/s`,
     `ETA ${formatDuration(s.etaSec ?? NaN)}`,
   ].join("  ");
@@ -63,6 +63,12 @@ export interface ReporterOptions {
   tty?: boolean;
   /** Non-TTY: print every N steps (and the last). Default 100. */
   every?: number;
+  /**
+   * Non-TTY: also print a line whenever this many milliseconds passed since the last one (from
+   * {@link ProgressReporter.update} or {@link ProgressReporter.tick}), so a log shows a live run
+   * however slow its steps. Default 30,000.
+   */
+  heartbeatMs?: number;
   /** EMA weight of the newest rate sample. Default 0.1. */
   alpha?: number;
   /** TTY: minimum milliseconds between redraws, so fast steps don't flood the terminal. */
@@ -94,6 +100,13 @@ export class ProgressReporter {
   #imagesPerSec: number | undefined;
   #secPerStep: number | undefined;
   #liveLine = false;
+  readonly #heartbeatMs: number;
+  #lastPrint: number;
+  #last: { epoch: number; loss: number; accuracy: number } = {
+    epoch: 1,
+    loss: NaN,
+    accuracy: NaN,
+  };
 
   constructor(readonly opts: ReporterOptions) {
     this.#sink = opts.sink ?? stdoutSink;
@@ -103,6 +116,8 @@ export class ProgressReporter {
     this.#minRedrawMs = opts.minRedrawMs ?? 100;
     this.#now = opts.now ?? (() => performance.now());
     this.#lastTime = this.#now();
+    this.#heartbeatMs = opts.heartbeatMs ?? 30_000;
+    this.#lastPrint = this.#lastTime;
   }
 
   /** Resets the rate clock, e.g. after evaluation so its time isn't counted as training. */
@@ -120,28 +135,52 @@ export class ProgressReporter {
     }
     this.#lastTime = t;
     this.#lastStep = u.step;
+    this.#last = { epoch: u.epoch, loss: u.loss, accuracy: u.accuracy };
 
     const total = this.opts.totalSteps;
     const last = u.step >= total;
-    const line = formatProgress({
-      epoch: u.epoch,
-      epochs: this.opts.epochs,
-      step: u.step,
-      totalSteps: total,
-      loss: u.loss,
-      accuracy: u.accuracy,
-      imagesPerSec: this.#imagesPerSec,
-      etaSec: this.#secPerStep === undefined ? undefined : (total - u.step) * this.#secPerStep,
-    });
+    const line = this.#line(u.step);
     if (this.#tty) {
       if (!last && t - this.#lastDraw < this.#minRedrawMs) return;
       this.#lastDraw = t;
       // \x1b[K clears what's left of a longer previous line.
       this.#sink(`\r${line}\x1b[K`);
       this.#liveLine = true;
-    } else if (u.step % this.#every === 0 || last) {
-      this.#sink(line + "\n");
+    } else if (u.step % this.#every === 0 || last || t - this.#lastPrint >= this.#heartbeatMs) {
+      this.#print(line, t);
     }
+  }
+
+  /**
+   * A step was taken (`step` steps so far) whose metrics are not read yet: off a terminal, prints
+   * a line with the last read loss and accuracy when the heartbeat interval has passed since the
+   * last line. Cheap enough to call after every step.
+   */
+  tick(step: number, epoch = this.#last.epoch): void {
+    if (this.#tty) return;
+    const t = this.#now();
+    if (t - this.#lastPrint < this.#heartbeatMs) return;
+    this.#last.epoch = epoch;
+    this.#print(this.#line(step), t);
+  }
+
+  #line(step: number): string {
+    const total = this.opts.totalSteps;
+    return formatProgress({
+      epoch: this.#last.epoch,
+      epochs: this.opts.epochs,
+      step,
+      totalSteps: total,
+      loss: this.#last.loss,
+      accuracy: this.#last.accuracy,
+      imagesPerSec: this.#imagesPerSec,
+      etaSec: this.#secPerStep === undefined ? undefined : (total - step) * this.#secPerStep,
+    });
+  }
+
+  #print(line: string, t: number): void {
+    this.#sink(line + "\n");
+    this.#lastPrint = t;
   }
 
   /** A permanent message (epoch summary, eval result) that must not be overwritten. */
@@ -152,6 +191,7 @@ export class ProgressReporter {
       this.#liveLine = false;
     } else {
       this.#sink(message + "\n");
+      this.#lastPrint = this.#now();
     }
   }
 

@@ -289,6 +289,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
         if (capture) trainer.captureGradNorms();
         trainer.step(b.x, b.y, lrAt(trainer.steps));
         windowSteps++;
+        progress.tick(trainer.steps, epoch + 1); // off a terminal: a line at least every 30 s
         if (capture) {
           const norms = await trainer.readGradNorms();
           record({

@@ -92,3 +92,53 @@ Deno.test("progress: TTY rewrites one line, throttles, and keeps log lines", () 
   assert.ok(out.includes("\r\x1b[Kcheckpoint saved\n"));
   assert.equal(out[out.length - 1], "\n");
 });
+
+Deno.test("progress: off a terminal a line at least every 30 s, also between metric reads", () => {
+  const out: string[] = [];
+  let t = 0;
+  const r = new ProgressReporter({
+    epochs: 1,
+    totalSteps: 1000,
+    tty: false,
+    every: 100,
+    sink: (s) => out.push(s),
+    now: () => t,
+  });
+  // 7 s per step: before any metrics are read, the heartbeat alone prints (steps 5, 10, …).
+  for (let step = 1; step <= 12; step++) {
+    t += 7000;
+    r.tick(step);
+  }
+  assert.equal(out.length, 2);
+  assert.match(out[0], /step {4}5\/1000 {2}loss NaN {2}acc {5}-%/);
+  assert.match(out[1], /step {3}10\/1000/);
+  // A metrics read 31 s after the last line prints though 13 is no multiple of `every`…
+  t += 17000;
+  r.update({ epoch: 1, step: 13, loss: 0.5, accuracy: 0.8, images: 64 });
+  assert.equal(out.length, 3);
+  assert.match(out[2], /step {3}13\/1000 {2}loss 0\.5000 {2}acc {2}80\.0%/);
+  // …and resets the clock: ticks within 30 s of it stay quiet, the next one after prints.
+  t += 29000;
+  r.tick(14);
+  assert.equal(out.length, 3);
+  t += 2000;
+  r.tick(15);
+  assert.equal(out.length, 4);
+  assert.match(out[3], /step {3}15\/1000 {2}loss 0\.5000/);
+  assert.ok(out.every((s) => s.endsWith("\n") && !s.includes("\r")));
+});
+
+Deno.test("progress: a terminal's live line does not get heartbeat lines", () => {
+  const out: string[] = [];
+  let t = 0;
+  const r = new ProgressReporter({
+    epochs: 1,
+    totalSteps: 10,
+    tty: true,
+    sink: (s) => out.push(s),
+    now: () => t,
+  });
+  t += 60_000;
+  r.tick(1);
+  assert.deepEqual(out, []);
+});
