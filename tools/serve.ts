@@ -4,6 +4,7 @@
  * page cannot work opened as a file. Binds to the loopback interface only.
  */
 import { extname, join, normalize } from "node:path";
+import { freePortAfter } from "../src/app/dashboard.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -58,9 +59,10 @@ if (import.meta.main) {
     }, staticHandler(root));
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
+      const free = freePortAfter(port);
       console.error(
-        `error: port ${port} is in use; pick another: deno task serve ${port === 8000 ? 8080 : 0}` +
-          (port === 8000 ? "" : " (0: any free port)"),
+        `error: port ${port} is in use; try deno task serve ${free ?? 0}` +
+          (free ? " (0 picks any free port)" : ""),
       );
       Deno.exit(2);
     }

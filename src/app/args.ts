@@ -34,6 +34,8 @@ export interface NumberFlag extends Common {
   default?: number;
   min?: number;
   max?: number;
+  /** The value of the flag given bare, with no value after it (`--dashboard` alone). */
+  bare?: number;
 }
 export interface BooleanFlag extends Common {
   type: "boolean";
@@ -172,6 +174,10 @@ export function parseArgs<S extends Spec>(
       const next = argv[i + 1];
       // Negative numbers (`-1`) are values; only `--x` reads as the next flag.
       if (next === undefined || next.startsWith("--")) {
+        if ((f.type === "number" || f.type === "int") && f.bare !== undefined) {
+          out[key] = f.bare;
+          continue;
+        }
         throw new ArgsError(`--${name}: missing value (${describeType(f)})`);
       }
       raw = next;

@@ -9,6 +9,7 @@ import { Runtime } from "../gpu/runtime.ts";
 import { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "../host/deno_env.ts";
 import { listModels } from "../zoo/registry.ts";
 import { exitOnError } from "./errors.ts";
+import { type Dashboard, startDashboard } from "../app/dashboard.ts";
 
 /** The no-flag job: minutes on a 2-core machine with a software GPU (see README). */
 const DEFAULT_JOB = { subset: 3200, testSubset: 2000 };
@@ -82,6 +83,14 @@ const flags = defineFlags({
     min: 1,
     help: "read loss/accuracy from the GPU every N steps",
   },
+  dashboard: {
+    type: "int",
+    min: 0,
+    max: 65535,
+    bare: 8765,
+    help: "serve a live page of the run (loss, error, lr, images/s, gradient norms) on " +
+      "http://localhost:PORT/ (PORT 8765 when not given; 0 picks a free one)",
+  },
   gradNormEvery: {
     type: "int",
     default: 25,
@@ -101,7 +110,12 @@ if (!args.data && data === "synthetic") {
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 const out = args.out ?? `runs/${args.model}-${data.replace(/[^\w.-]/g, "_")}-${stamp}`;
 
+let dashboard: Dashboard | null = null;
 try {
+  if (args.dashboard !== undefined) {
+    dashboard = startDashboard(out, args.dashboard);
+    console.log(`dashboard: ${dashboard.url} (follows ${out}/metrics.jsonl)`);
+  }
   const s = await trainRun({
     model: args.model,
     shortcut: args.shortcut,
@@ -143,5 +157,7 @@ try {
   );
   if (s.stopped === "interrupted") Deno.exit(130);
 } catch (e) {
+  await dashboard?.close();
   exitOnError(e);
 }
+await dashboard?.close();

@@ -117,3 +117,19 @@ Deno.test("args: --help lists every flag with its default", () => {
   assert.match(help, /--\[no-\]shuffle\s+Shuffle \(unset: per data set\)\n/);
   assert.match(help, /--help/);
 });
+
+Deno.test("args: a number flag with a bare value takes it alone, or the number after it", () => {
+  const spec = defineFlags({
+    dashboard: { type: "int", min: 0, bare: 8765, help: "port" },
+    epochs: { type: "int", default: 3, help: "epochs" },
+  });
+  assert.equal(parseArgs(spec, ["--dashboard"]).dashboard, 8765);
+  assert.deepEqual(parseArgs(spec, ["--dashboard", "--epochs", "2"]), {
+    dashboard: 8765,
+    epochs: 2,
+  });
+  assert.equal(parseArgs(spec, ["--dashboard", "9000"]).dashboard, 9000);
+  assert.equal(parseArgs(spec, ["--dashboard=0"]).dashboard, 0);
+  assert.equal(parseArgs(spec, []).dashboard, undefined);
+  assert.throws(() => parseArgs(spec, ["--epochs"]), /--epochs: missing value/);
+});
