@@ -120,7 +120,10 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     adapter,
     device,
     report: {
-      description: info.description || info.device || "unknown adapter",
+      // Chromium leaves description empty and names its adapter by vendor and architecture
+      // ("google swiftshader").
+      description: info.description || info.device ||
+        [info.vendor, info.architecture].filter(Boolean).join(" ") || "unknown adapter",
       vendor: info.vendor,
       architecture: info.architecture,
       backend: opts.backend || "default",
