@@ -65,7 +65,6 @@ export {
   type StateTarget,
 } from "./src/model/state.ts";
 export type { Dtype, TensorOut } from "./src/io/safetensors.ts";
-export type { LoaderState } from "./src/data/loader.ts";
 export {
   applyCheckpoint,
   type ApplyCheckpointOptions,
