@@ -5,7 +5,7 @@
  * and runs in a browser from the bundle.
  *
  * ```ts
- * import { trainRun } from "./files.ts";
+ * import { trainRun } from "@resgpu/resgpu/files";
  * const summary = await trainRun({
  *   model: "resnet20", data: "synthetic", subset: 256, testSubset: 128, epochs: 1,
  *   batch: 32, evalBatch: 64, optimizer: "sgd", lr: 0.1, momentum: 0.9, nesterov: false,

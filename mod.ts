@@ -2,7 +2,7 @@
  * resgpu: residual networks trained on WebGPU with hand-written WGSL kernels.
  *
  * ```ts
- * import { Runtime, Tensor } from "./mod.ts";
+ * import { Runtime, Tensor } from "@resgpu/resgpu";
  * const rt = await Runtime.create();
  * console.log(rt.report.description);
  * ```
@@ -11,7 +11,9 @@
  */
 export { GpuError, type Kernel, Runtime, type RuntimeOptions } from "./src/gpu/runtime.ts";
 export type { TuneCache } from "./src/gpu/tuner.ts";
+export { type KernelPolicy, type PolicyTarget } from "./src/gpu/policy.ts";
 export {
+  type AcquireOptions,
   type AdapterReport,
   type DeviceLimits,
   NoAdapterError,
@@ -28,6 +30,10 @@ export {
   type Graph,
   GraphBuilder,
   type GraphNode,
+  type GraphNodeBase,
+  type OpName,
+  type ParamSpec,
+  type SampleShape,
 } from "./src/graph/ir.ts";
 export { buildModel, listModels, modelInfo, type ModelOptions } from "./src/zoo/registry.ts";
 export { Model } from "./src/model/model.ts";

@@ -7,9 +7,22 @@
 import type { Runtime } from "./gpu/runtime.ts";
 import { DisposedError } from "./util/disposed.ts";
 
+/** Element type of a {@link Tensor} (resgpu computes in f32). */
 export type DType = "f32";
+/** How a tensor's elements are ordered: images NCHW, feature matrices NC, conv weights OIHW, else flat. */
 export type Layout = "NCHW" | "NC" | "OIHW" | "flat";
 
+/**
+ * Elements in a tensor of `shape` (the product of its dimensions).
+ *
+ * @example
+ * ```ts
+ * import { numel } from "@resgpu/resgpu";
+ * console.log(numel([2, 3, 4])); // 24
+ * ```
+ *
+ * @throws {RangeError} a dimension that is not a non-negative integer.
+ */
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {
@@ -23,21 +36,42 @@ function defaultLayout(shape: readonly number[]): Layout {
   return shape.length === 4 ? "NCHW" : shape.length === 2 ? "NC" : "flat";
 }
 
+/**
+ * An f32 array on the GPU: a pooled buffer with its shape and layout. It belongs to its runtime;
+ * `dispose()` returns the buffer to the pool (or `using t = …`), and a tensor used after it or
+ * after its runtime's dispose throws {@link DisposedError}.
+ *
+ * @example
+ * ```ts
+ * import { axpb, Runtime, Tensor } from "@resgpu/resgpu";
+ * using rt = await Runtime.create();
+ * using x = Tensor.fromArray(rt, [1, 2, 3], [3]);
+ * using y = await axpb(rt, x, 2, 1);
+ * console.log(await y.toArray()); // Float32Array [3, 5, 7]
+ * ```
+ */
 export class Tensor {
   private disposed = false;
 
   private constructor(
+    /** The runtime whose pool holds the data. */
     readonly rt: Runtime,
+    /** The GPU buffer (a pool size class: may be larger than {@link Tensor.bytes}). */
     readonly buffer: GPUBuffer,
+    /** Dimensions, outermost first. */
     readonly shape: readonly number[],
+    /** Element type. */
     readonly dtype: DType,
+    /** Element order. */
     readonly layout: Layout,
   ) {}
 
+  /** Elements (the product of the shape). */
   get size(): number {
     return numel(this.shape);
   }
 
+  /** Bytes of its data (4 per element). */
   get bytes(): number {
     return this.size * 4;
   }
@@ -53,6 +87,7 @@ export class Tensor {
     return new Tensor(rt, buf, [...shape], "f32", layout);
   }
 
+  /** A tensor of zeros from the pool. */
   static zeros(
     rt: Runtime,
     shape: readonly number[],
@@ -63,6 +98,7 @@ export class Tensor {
     return t;
   }
 
+  /** A tensor holding `data` (as f32), which must have exactly `numel(shape)` elements. */
   static fromArray(
     rt: Runtime,
     data: ArrayLike<number>,
@@ -90,6 +126,7 @@ export class Tensor {
     this.rt.device.queue.writeBuffer(this.buffer, 0, f);
   }
 
+  /** Its contents, read back after the work submitted so far (waits for the GPU). */
   async toArray(): Promise<Float32Array> {
     this.check();
     return new Float32Array(await this.rt.read(this.buffer, this.bytes));
@@ -102,10 +139,12 @@ export class Tensor {
     if (!this.rt.disposed) this.rt.pool.release(this.buffer);
   }
 
+  /** {@link Tensor.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
 
+  /** Throws {@link DisposedError} when this tensor or its runtime is disposed. */
   private check(): void {
     if (this.disposed) throw new DisposedError(`tensor [${this.shape}] used after dispose()`);
     this.rt.assertLive(`tensor [${this.shape}]`);

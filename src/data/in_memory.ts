@@ -10,7 +10,7 @@ import { generateSynthetic, SYNTHETIC_CLASSES } from "./synthetic.ts";
  *
  * @example
  * ```ts
- * import type { Dataset } from "./mod.ts";
+ * import type { Dataset } from "@resgpu/resgpu";
  * const tiny: Dataset = {
  *   images: new Uint8Array(2 * 1 * 4 * 4), labels: Uint8Array.of(0, 1), count: 2,
  *   channels: 1, height: 4, width: 4, classes: 2, name: "tiny",
@@ -51,7 +51,7 @@ export interface Splits {
  *
  * @example
  * ```ts
- * import { subsetDataset, syntheticDataset } from "./mod.ts";
+ * import { subsetDataset, syntheticDataset } from "@resgpu/resgpu";
  * const { train } = syntheticDataset({ trainCount: 100 });
  * console.log(subsetDataset(train, 10).count); // 10
  * ```
@@ -91,7 +91,7 @@ export interface SyntheticDatasetOptions {
  *
  * @example
  * ```ts
- * import { syntheticDataset } from "./mod.ts";
+ * import { syntheticDataset } from "@resgpu/resgpu";
  * const { train, test } = syntheticDataset({ seed: 1, trainCount: 512, testCount: 128 });
  * console.log(train.count, train.height, train.classNames?.[0]); // 512 28 circle
  * ```

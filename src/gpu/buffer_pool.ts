@@ -23,6 +23,7 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** What a runtime's buffer pool holds ({@link Runtime.pool}`.stats()`). */
 export interface PoolStats {
   /** Bytes of every live GPU buffer the pool created. */
   allocatedBytes: number;
@@ -30,12 +31,15 @@ export interface PoolStats {
   inUseBytes: number;
   /** Bytes released but waiting for a submit before reuse. */
   pendingBytes: number;
+  /** Live GPU buffers. */
   buffers: number;
   /** GPU buffers created over the pool's life (a steady-state loop must not grow this). */
   created: number;
 }
 
+/** A buffer larger than the device allows; the message names the limit and suggests a smaller batch or input. */
 export class BufferLimitError extends Error {
+  /** The error for `what` needing `bytes` over the device's `limitName` of `limit`. */
   constructor(what: string, bytes: number, limitName: string, limit: number) {
     super(
       `${what} needs ${bytes} bytes, above this device's ${limitName} of ${limit} bytes; ` +

@@ -5,38 +5,62 @@
 
 /** Optional features resgpu can use when present. */
 export const OPTIONAL_FEATURES = ["shader-f16", "timestamp-query", "subgroups"] as const;
+/** One of {@link OPTIONAL_FEATURES}. */
 export type OptionalFeature = typeof OPTIONAL_FEATURES[number];
 
 /** The limits kernels and the planner consult, copied from the device. */
 export interface DeviceLimits {
+  /** Largest storage buffer binding, bytes. */
   maxStorageBufferBindingSize: number;
+  /** Largest buffer, bytes. */
   maxBufferSize: number;
+  /** Storage buffers one kernel may bind. */
   maxStorageBuffersPerShaderStage: number;
+  /** Workgroup memory, bytes. */
   maxComputeWorkgroupStorageSize: number;
+  /** Invocations in one workgroup. */
   maxComputeInvocationsPerWorkgroup: number;
+  /** Workgroup size in x. */
   maxComputeWorkgroupSizeX: number;
+  /** Workgroup size in y. */
   maxComputeWorkgroupSizeY: number;
+  /** Workgroups per dispatch dimension. */
   maxComputeWorkgroupsPerDimension: number;
+  /** Largest uniform buffer binding, bytes. */
   maxUniformBufferBindingSize: number;
+  /** Bind groups per pipeline. */
   maxBindGroups: number;
+  /** Alignment of a storage binding's offset, bytes. */
   minStorageBufferOffsetAlignment: number;
 }
 
+/** What a runtime's adapter is ({@link Runtime.report}): name, backend, features and limits. */
 export interface AdapterReport {
+  /** The adapter's name (e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA H100 80GB HBM3`). */
   description: string;
+  /** Its vendor, as WebGPU reports it. */
   vendor: string;
+  /** Its architecture, as WebGPU reports it. */
   architecture: string;
   /**
    * The graphics API the host chose, as {@link AcquireOptions.backend} names it (`vulkan`,
    * `gl`, … from DENO_WEBGPU_BACKEND in Deno programs), or "default".
    */
   backend: string;
+  /** Whether WebGPU calls it a fallback (software) adapter. */
   isFallbackAdapter: boolean;
+  /** The optional features the device was created with. */
   features: OptionalFeature[];
+  /** The device's limits (every limit the adapter offers is requested). */
   limits: DeviceLimits;
 }
 
+/**
+ * No WebGPU adapter: the message names the cause and how to get one (Mesa's software drivers,
+ * DENO_WEBGPU_BACKEND, a browser with WebGPU on).
+ */
 export class NoAdapterError extends Error {
+  /** The error; `detail` says what failed. */
   constructor(detail: string) {
     super(
       `resgpu: no WebGPU adapter found (${detail}). ` +
@@ -65,9 +89,11 @@ const LIMIT_NAMES: (keyof DeviceLimits)[] = [
   "minStorageBufferOffsetAlignment",
 ];
 
+/** Which adapter and device features {@link Runtime.create} asks for. */
 export interface AcquireOptions {
   /** Injected for tests; defaults to `navigator.gpu`. */
   gpu?: GPU | null;
+  /** WebGPU's adapter preference (`high-performance`, `low-power`). */
   powerPreference?: GPUPowerPreference;
   /** Features to leave off even when offered (e.g. to test the f32-only path). */
   disable?: OptionalFeature[];

@@ -12,9 +12,12 @@
  */
 import type { AdapterReport } from "./device.ts";
 
+/** Which adapters' kernel variants: `cpu` (software adapters) or `gpu` (hardware). */
 export type PolicyTarget = "cpu" | "gpu";
 
+/** The kernel variants a runtime plans by default ({@link Runtime.policy}), per kind of adapter. */
 export interface KernelPolicy {
+  /** The kind of adapter these choices are for. */
   target: PolicyTarget;
   /**
    * Conv forward/backward-data weights: `auto` = uniform windows when they fit, and lanes over

@@ -28,7 +28,12 @@ import { type ShaderName, SHADERS } from "./shaders.gen.ts";
 
 export { GpuError, type Kernel };
 
-/** A compiled entry point of a shader family, specialized by override constants. */
+/**
+ * Options of {@link Runtime.create}: which adapter and features, and which kernel variants to plan
+ * instead of the adapter's policy. All optional; a Deno program can start from
+ * `runtimeOptionsFromEnv()` (files.ts), which reads RESGPU_KERNELS, RESGPU_TUNE and
+ * DENO_WEBGPU_BACKEND.
+ */
 export interface RuntimeOptions extends AcquireOptions {
   /**
    * Force a kernel policy instead of the adapter's (see policy.ts): `cpu` for software
@@ -67,15 +72,41 @@ export interface RuntimeOptions extends AcquireOptions {
 /** A buffer, or a window of one, bound at consecutive binding indices from 0. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
+/**
+ * One WebGPU device and everything resgpu keeps on it: the buffer pool, compiled kernels and the
+ * command stream. Create one per program (creating devices is slow on software adapters) and
+ * share it; models, trainers and tensors made on it hold its memory and become unusable, throwing
+ * {@link DisposedError}, once it is disposed. Work is recorded and sent with one submit per step;
+ * only {@link Runtime.read} and {@link Runtime.sync} wait for the GPU.
+ *
+ * @example
+ * ```ts
+ * import { Runtime } from "@resgpu/resgpu";
+ * using rt = await Runtime.create(); // throws NoAdapterError, naming the fix, without an adapter
+ * console.log(rt.report.description, rt.policy.target, rt.limits.maxBufferSize);
+ * ```
+ */
 export class Runtime {
+  /** The WebGPU device (owned: {@link Runtime.dispose} destroys it). */
   readonly device: GPUDevice;
+  /** The adapter: name, backend, features and limits. */
   readonly report: AdapterReport;
   /** Kernel variants planned by default on this adapter (see policy.ts). */
   readonly policy: KernelPolicy;
-  /** Per-shape variant choice when tuning is on (see tuner.ts), else null. */
+  /**
+   * Per-shape variant choice when tuning is on (see tuner.ts), else null.
+   * @ignore
+   */
   readonly tuner: Tuner | null;
+  /**
+   * Every GPU buffer the runtime's plans and tensors use, pooled by size class.
+   * @ignore
+   */
   readonly pool: BufferPool;
-  /** Grow-only scratch shared by every plan (packed operands, transformed tiles). */
+  /**
+   * Grow-only scratch shared by every plan (packed operands, transformed tiles).
+   * @ignore
+   */
   readonly scratch: SharedScratch;
   #disposed = false;
   private kernels = new Map<string, Promise<Kernel>>();
@@ -131,10 +162,17 @@ export class Runtime {
     });
   }
 
+  /**
+   * Acquires an adapter and a device with every limit the adapter offers, and picks the kernel
+   * policy for it (`cpu` for software adapters, `gpu` otherwise) unless `opts.kernels` forces one.
+   *
+   * @throws {NoAdapterError} no WebGPU, or no adapter (the message says how to get one).
+   */
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
     return new Runtime(await acquireDevice(opts), opts);
   }
 
+  /** The device's limits (as {@link AdapterReport.limits}). */
   get limits(): DeviceLimits {
     return this.report.limits;
   }
@@ -142,6 +180,7 @@ export class Runtime {
   /**
    * The kernel for `entry` of shader family `name`, compiled once per (source, entry, constants).
    * Compile and validation errors are thrown with the family, entry point and WGSL message.
+   * @ignore
    */
   kernel(
     name: ShaderName,
@@ -151,7 +190,10 @@ export class Runtime {
     return this.kernelFromSource(`${name}:${entry}`, SHADERS[name], entry, constants);
   }
 
-  /** Like {@link kernel} for WGSL not in shaders/ (tests, generated variants). */
+  /**
+   * Like {@link kernel} for WGSL not in shaders/ (tests, generated variants).
+   * @ignore
+   */
   kernelFromSource(
     label: string,
     code: string,
@@ -170,6 +212,7 @@ export class Runtime {
     return k;
   }
 
+  /** Compiles one pipeline, turning WebGPU's errors into a {@link GpuError} naming the kernel. */
   private async compile(
     label: string,
     code: string,
@@ -197,6 +240,7 @@ export class Runtime {
     return { id: ++this.kernelCount, label, pipeline, layout: pipeline.getBindGroupLayout(0) };
   }
 
+  /** A small stable id per buffer, for bind group cache keys. */
   private bufferId(b: GPUBuffer): number {
     let id = this.bufferIds.get(b);
     if (id === undefined) {
@@ -206,7 +250,10 @@ export class Runtime {
     return id;
   }
 
-  /** A bind group for `kernel` over `bindings` (binding i = bindings[i]), reused when seen before. */
+  /**
+   * A bind group for `kernel` over `bindings` (binding i = bindings[i]), reused when seen before.
+   * @ignore
+   */
   bindGroup(kernel: Kernel, bindings: Binding[]): GPUBindGroup {
     this.assertLive("Runtime.bindGroup");
     let key = `${kernel.id}`;
@@ -289,7 +336,10 @@ export class Runtime {
     return `${this.report.description} | ${this.report.backend} | ${this.policy.target}`;
   }
 
-  /** Records planned `steps` into the open command stream (no submit). */
+  /**
+   * Records planned `steps` into the open command stream (no submit).
+   * @ignore
+   */
   replay(steps: readonly Step[]): void {
     for (const s of steps) {
       if (s.kind === "dispatch") this.dispatch(s.kernel, s.bindGroup, s.groups);
@@ -300,6 +350,7 @@ export class Runtime {
   /**
    * Records `kernel` over `groups` workgroups: a 1-D count is folded by {@link foldGrid} (the
    * kernel must use `linear_workgroup`), a 3-D grid is used as given and checked against limits.
+   * @ignore
    */
   dispatch(kernel: Kernel, bindGroup: GPUBindGroup, groups: number | Grid): void {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
@@ -471,6 +522,7 @@ export class Runtime {
     this.device.destroy();
   }
 
+  /** {@link Runtime.dispose}, for `using rt = await Runtime.create()`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

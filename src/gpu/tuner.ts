@@ -42,7 +42,7 @@ export interface TuneRecord {
  *
  * @example A cache in memory (what `tune: true` does without one)
  * ```ts
- * import type { TuneCache } from "./mod.ts";
+ * import type { TuneCache } from "@resgpu/resgpu";
  * let text: string | null = null;
  * const cache: TuneCache = { name: "memory", read: () => text, write: (t) => text = t };
  * ```

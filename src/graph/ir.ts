@@ -10,24 +10,31 @@
 /** Per-sample activation shape: [C, H, W] for images, [F] for feature vectors. */
 export type SampleShape = readonly number[];
 
+/** A parameter or buffer a graph declares: its torchvision name, shape and kind. */
 export interface ParamSpec {
   /** torchvision state_dict name, e.g. `layer1.0.bn1.weight`. */
   name: string;
+  /** Dimensions (conv OIHW, linear [out, in], BN [C]). */
   shape: readonly number[];
   /** Buffers (BN running stats) are state but not trained. */
   kind: "weight" | "bias" | "bn_weight" | "bn_bias" | "running_mean" | "running_var";
 }
 
-interface NodeBase {
+/** What every {@link GraphNode} has: id, module path, inputs and output shape. */
+export interface GraphNodeBase {
+  /** Index in {@link Graph.nodes}. */
   id: number;
   /** Module path; unique for nodes that own parameters. */
   name: string;
+  /** Ids of the nodes it reads. */
   inputs: number[];
+  /** Its output shape for one sample. */
   shape: SampleShape;
 }
 
+/** One layer of a {@link Graph}: an op with its settings. */
 export type GraphNode =
-  & NodeBase
+  & GraphNodeBase
   & (
     | { op: "input" }
     | {
@@ -57,18 +64,28 @@ export type GraphNode =
     | { op: "dropout"; p: number }
   );
 
+/** The op kinds a graph can hold. */
 export type OpName = GraphNode["op"];
 
 /** A node before it has an id (Omit distributed over the union so each op keeps its fields). */
 export type NewNode = GraphNode extends infer N ? N extends GraphNode ? Omit<N, "id"> : never
   : never;
 
+/**
+ * A network: its layers in topological order, its parameters by torchvision name, its input
+ * shape and class count. Built by the zoo ({@link buildModel}) or a {@link GraphBuilder}; pure data,
+ * no GPU.
+ */
 export interface Graph {
+  /** Layers in topological order (node i's inputs come before it). */
   nodes: GraphNode[];
+  /** Parameters and BN buffers, in torchvision's state_dict order. */
   params: ParamSpec[];
   /** Node whose output is the logits (N × classes). */
   output: number;
+  /** Shape of one input sample ([C, H, W]). */
   inputShape: SampleShape;
+  /** Classes the output scores. */
   classes: number;
 }
 
@@ -76,12 +93,28 @@ function convOut(size: number, kernel: number, stride: number, padding: number):
   return Math.floor((size + 2 * padding - kernel) / stride) + 1;
 }
 
-/** Builds a {@link Graph}, inferring shapes and failing early on inconsistent wiring. */
+/**
+ * Builds a {@link Graph}, inferring shapes and failing early on inconsistent wiring. Each method
+ * adds a layer reading earlier nodes by id and returns the new node's id.
+ *
+ * @example A small CNN
+ * ```ts
+ * import { countParameters, GraphBuilder } from "@resgpu/resgpu";
+ * const g = new GraphBuilder([1, 28, 28]);
+ * let x = g.relu(g.batchnorm("bn1", g.conv2d("conv1", g.input, 8, { kernel: 3, padding: 1 })));
+ * x = g.flatten(g.adaptiveAvgpool(x, 1, 1));
+ * const graph = g.finish(g.linear("fc", x, 10));
+ * console.log(countParameters(graph)); // 72 + 16 + 90 = 178
+ * ```
+ */
 export class GraphBuilder {
+  /** Nodes added so far. */
   readonly nodes: GraphNode[] = [];
+  /** Parameters declared so far. */
   readonly params: ParamSpec[] = [];
   private names = new Set<string>();
 
+  /** A graph whose input (node 0) is one sample of `inputShape` ([C, H, W]). */
   constructor(readonly inputShape: SampleShape) {
     if (inputShape.length !== 3 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
       throw new Error(`input shape must be [C, H, W] positive integers, got [${inputShape}]`);
@@ -89,14 +122,17 @@ export class GraphBuilder {
     this.nodes.push({ id: 0, name: "input", inputs: [], shape: [...inputShape], op: "input" });
   }
 
+  /** The input node's id (0). */
   get input(): number {
     return 0;
   }
 
+  /** Output shape of node `id` for one sample. */
   shapeOf(id: number): SampleShape {
     return this.node(id).shape;
   }
 
+  /** A square convolution `name` of `x` to `outChannels` (weight; bias when asked). */
   conv2d(
     name: string,
     x: number,
@@ -124,6 +160,7 @@ export class GraphBuilder {
     });
   }
 
+  /** Batch norm `name` over `x`'s channels (weight, bias and running statistics). */
   batchnorm(name: string, x: number, eps = 1e-5, momentum = 0.1): number {
     const [c] = this.image(x, name);
     this.param(name, "weight", [c], "bn_weight");
@@ -133,22 +170,26 @@ export class GraphBuilder {
     return this.add({ op: "batchnorm", name, inputs: [x], shape: this.shapeOf(x), eps, momentum });
   }
 
+  /** max(x, 0). */
   relu(x: number, name = ""): number {
     return this.add({ op: "relu", name, inputs: [x], shape: this.shapeOf(x) });
   }
 
+  /** Max pooling. */
   maxpool(x: number, kernel: number, stride: number, padding = 0, name = ""): number {
     const [c, h, w] = this.image(x, name || "maxpool");
     const shape = [c, convOut(h, kernel, stride, padding), convOut(w, kernel, stride, padding)];
     return this.add({ op: "maxpool", name, inputs: [x], shape, kernel, stride, padding });
   }
 
+  /** Average pooling (padding counts as zeros, as torch's default). */
   avgpool(x: number, kernel: number, stride: number, padding = 0, name = ""): number {
     const [c, h, w] = this.image(x, name || "avgpool");
     const shape = [c, convOut(h, kernel, stride, padding), convOut(w, kernel, stride, padding)];
     return this.add({ op: "avgpool", name, inputs: [x], shape, kernel, stride, padding });
   }
 
+  /** Adaptive average pooling to `outH`×`outW`. */
   adaptiveAvgpool(x: number, outH: number, outW: number, name = "avgpool"): number {
     const [c] = this.image(x, name);
     return this.add({
@@ -161,6 +202,7 @@ export class GraphBuilder {
     });
   }
 
+  /** relu(a + b): the residual join (shapes must match). */
   addRelu(a: number, b: number, name = ""): number {
     const sa = this.shapeOf(a), sb = this.shapeOf(b);
     if (sa.join() !== sb.join()) {
@@ -169,6 +211,7 @@ export class GraphBuilder {
     return this.add({ op: "add_relu", name, inputs: [a, b], shape: sa });
   }
 
+  /** Option-A shortcut: subsample by `stride`, zero-pad channels to `outChannels`. */
   shortcutA(x: number, outChannels: number, stride: number, name = ""): number {
     const [c, h, w] = this.image(x, name || "shortcut");
     if (outChannels < c) throw new Error(`${name}: option A cannot reduce ${c} → ${outChannels}`);
@@ -176,6 +219,7 @@ export class GraphBuilder {
     return this.add({ op: "shortcut_a", name, inputs: [x], shape, outChannels, stride });
   }
 
+  /** [C, H, W] → [C·H·W]. */
   flatten(x: number): number {
     const s = this.shapeOf(x);
     return this.add({
@@ -186,6 +230,7 @@ export class GraphBuilder {
     });
   }
 
+  /** Fully connected layer `name` to `outFeatures`. */
   linear(name: string, x: number, outFeatures: number, bias = true): number {
     const s = this.shapeOf(x);
     if (s.length !== 1) throw new Error(`${name}: linear needs a flattened input, got [${s}]`);
@@ -194,10 +239,12 @@ export class GraphBuilder {
     return this.add({ op: "linear", name, inputs: [x], shape: [outFeatures], outFeatures, bias });
   }
 
+  /** Dropout with drop probability `p` (training only). */
   dropout(x: number, p: number): number {
     return this.add({ op: "dropout", name: "", inputs: [x], shape: this.shapeOf(x), p });
   }
 
+  /** The graph, with node `output` as the logits (N × classes). */
   finish(output: number): Graph {
     const s = this.shapeOf(output);
     if (s.length !== 1) throw new Error(`graph output must be N×classes, got [${s}]`);
@@ -210,18 +257,21 @@ export class GraphBuilder {
     };
   }
 
+  /** Node `id`, or an error naming it. */
   private node(id: number): GraphNode {
     const n = this.nodes[id];
     if (!n) throw new Error(`no node ${id}`);
     return n;
   }
 
+  /** `x`'s [C, H, W], or an error naming the layer that needed an image. */
   private image(x: number, name: string): readonly [number, number, number] {
     const s = this.shapeOf(x);
     if (s.length !== 3) throw new Error(`${name}: needs a [C, H, W] input, got [${s}]`);
     return [s[0], s[1], s[2]];
   }
 
+  /** Declares `module.leaf`; a repeated name is an error. */
   private param(module: string, leaf: string, shape: number[], kind: ParamSpec["kind"]): void {
     const name = `${module}.${leaf}`;
     if (this.names.has(name)) throw new Error(`duplicate parameter ${name}`);
@@ -229,6 +279,7 @@ export class GraphBuilder {
     this.params.push({ name, shape, kind });
   }
 
+  /** Appends `n` with the next id. */
   private add(n: NewNode): number {
     const id = this.nodes.length;
     this.nodes.push({ ...n, id } as GraphNode);

@@ -27,8 +27,8 @@ function readEnv(name: string): string | undefined {
  *
  * @example
  * ```ts
- * import { Runtime } from "./mod.ts";
- * import { runtimeOptionsFromEnv } from "./files.ts";
+ * import { Runtime } from "@resgpu/resgpu";
+ * import { runtimeOptionsFromEnv } from "@resgpu/resgpu/files";
  * const rt = await Runtime.create({ ...runtimeOptionsFromEnv(), powerPreference: "high-performance" });
  * console.log(rt.report.backend, rt.policy.target);
  * rt.dispose();
@@ -59,8 +59,8 @@ export function runtimeOptionsFromEnv(): RuntimeOptions {
  *
  * @example
  * ```ts
- * import { Runtime } from "./mod.ts";
- * import { tuneCacheFile } from "./files.ts";
+ * import { Runtime } from "@resgpu/resgpu";
+ * import { tuneCacheFile } from "@resgpu/resgpu/files";
  * const rt = await Runtime.create({ tune: { cache: tuneCacheFile("runs/tune.json") } });
  * rt.dispose();
  * ```

@@ -86,6 +86,8 @@ export class Model {
    * did not fit).
    *
    * ```ts
+   * import type { Model } from "@resgpu/resgpu";
+   * declare const model: Model;
    * const fc = { shape: [10], data: new Float32Array(10) };
    * model.loadStateDict(new Map([["fc.bias", fc]]), { strict: false });
    * ```

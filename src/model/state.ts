@@ -80,7 +80,8 @@ export interface AppliedState extends StateReport {
  * the first few of each kind, then counts.
  *
  * ```ts
- * import { applyState, StateDictError } from "./mod.ts";
+ * import { applyState, type Model, type StateEntries, StateDictError } from "@resgpu/resgpu";
+ * declare const model: Model, entries: StateEntries;
  * try {
  *   applyState(model, entries);
  * } catch (e) {
@@ -240,7 +241,8 @@ function checkEntry(name: string, entry: StateEntry): void {
  * (non-strict) and unexpected (non-strict).
  *
  * ```ts
- * import { applyState } from "./mod.ts";
+ * import { applyState, type Model, type StateEntries } from "@resgpu/resgpu";
+ * declare const model: Model, entries: StateEntries;
  * // A backbone from a 1000-class checkpoint into a 10-class model: keep the model's own fc.
  * const done = applyState(model, entries, { skip: ["fc.*"] });
  * console.log(`${done.loaded.length} tensors loaded`);

@@ -77,7 +77,8 @@ const OPTIMIZER = "optimizer.";
  * checkpoint with an error naming the tensors, so no file is ever written from poisoned weights.
  *
  * ```ts
- * import { encodeCheckpoint } from "./mod.ts";
+ * import { encodeCheckpoint, type Model, type Trainer } from "@resgpu/resgpu";
+ * declare const model: Model, trainer: Trainer;
  * const bytes = await encodeCheckpoint(model, trainer, {
  *   model: "resnet20", epoch: 1, step: 390, loader: { seed: 0, epoch: 1, batch: 0 }, config: {},
  * });
@@ -147,7 +148,8 @@ export class NonFiniteStateError extends Error {
  * config); the tensors are checked when applied ({@link applyCheckpoint}).
  *
  * ```ts
- * import { decodeCheckpoint } from "./mod.ts";
+ * import { decodeCheckpoint } from "@resgpu/resgpu";
+ * declare const bytes: Uint8Array; // a checkpoint file's contents
  * const ckpt = decodeCheckpoint(bytes);
  * console.log(ckpt.meta.model, ckpt.meta.step);
  * ```
@@ -224,7 +226,8 @@ function f32Entry(t: TensorOut, name: string, source: string): StateEntry {
  * (a `StateDictError` lists what does not). Returns where the run stood.
  *
  * ```ts
- * import { applyCheckpoint, decodeCheckpoint } from "./mod.ts";
+ * import { applyCheckpoint, decodeCheckpoint, type Model, type Trainer } from "@resgpu/resgpu";
+ * declare const bytes: Uint8Array, model: Model, trainer: Trainer;
  * const meta = applyCheckpoint(decodeCheckpoint(bytes), model, trainer);
  * trainer.steps = meta.step;
  * ```

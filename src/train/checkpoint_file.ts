@@ -20,7 +20,9 @@ import {
  * Refuses, writing nothing, when a weight or optimizer value is not finite.
  *
  * ```ts
- * import { saveCheckpoint } from "./files.ts";
+ * import type { Model, Trainer } from "@resgpu/resgpu";
+ * import { saveCheckpoint } from "@resgpu/resgpu/files";
+ * declare const model: Model, trainer: Trainer;
  * await saveCheckpoint("runs/x/checkpoint.safetensors", model, trainer, {
  *   model: "resnet20", epoch: 1, step: 390, loader: { seed: 0, epoch: 1, batch: 0 }, config: {},
  * });
@@ -39,7 +41,7 @@ export async function saveCheckpoint(
  * Reads a checkpoint file and validates its metadata without touching any model.
  *
  * ```ts
- * import { readCheckpoint } from "./files.ts";
+ * import { readCheckpoint } from "@resgpu/resgpu/files";
  * console.log((await readCheckpoint("runs/x/checkpoint.safetensors")).meta.step);
  * ```
  */
@@ -52,7 +54,9 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
  * atomic unless `{ strict: false }` (see applyCheckpoint). Returns where the run stood.
  *
  * ```ts
- * import { loadCheckpoint } from "./files.ts";
+ * import type { Model, Trainer } from "@resgpu/resgpu";
+ * import { loadCheckpoint } from "@resgpu/resgpu/files";
+ * declare const model: Model, trainer: Trainer;
  * const meta = await loadCheckpoint("runs/x/checkpoint.safetensors", model, trainer);
  * trainer.steps = meta.step;
  * ```
