@@ -18,6 +18,13 @@
  * @module
  */
 export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./src/train/checkpoint_file.ts";
-export { type RunSummary, type TrainConfig, trainRun } from "./src/app/run.ts";
-export { loadDataset } from "./src/data/dataset.ts";
+export {
+  DivergedError,
+  type RunHooks,
+  type RunSummary,
+  type TrainConfig,
+  trainRun,
+} from "./src/app/run.ts";
+export { loadDataset, type LoadOptions } from "./src/data/dataset.ts";
+export type { Sink } from "./src/app/progress.ts";
 export { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "./src/host/deno_env.ts";

@@ -1,10 +1,47 @@
 /**
- * resgpu: residual networks trained on WebGPU with hand-written WGSL kernels.
+ * resgpu: residual networks trained and run on WebGPU, every layer a hand-written WGSL compute
+ * shader. This entry point is the core: it reads no file and no environment and needs no `Deno`
+ * global, so it runs in Deno and in a browser (`deno task build` bundles it to dist/resgpu.js
+ * with dist/resgpu.d.ts). What reads files — data sets on disk, checkpoint files, whole training
+ * runs — is in `@resgpu/resgpu/files`.
  *
+ * Ownership: a {@link Runtime} owns the device; models, trainers, evaluators, plans and tensors
+ * live on it. Whoever creates an object disposes it (`dispose()` or `using`); trainers and
+ * evaluators use a model without owning it. Anything used after it, or what it depends on, was
+ * disposed throws {@link DisposedError} naming what was disposed.
+ *
+ * Train a ResNet:
  * ```ts
- * import { Runtime, Tensor } from "@resgpu/resgpu";
- * const rt = await Runtime.create();
- * console.log(rt.report.description);
+ * import { BatchLoader, buildModel, computeChannelStats, Model, Runtime, syntheticDataset, Trainer } from "@resgpu/resgpu";
+ * using rt = await Runtime.create();
+ * const { train } = syntheticDataset({ trainCount: 1024 }); // or loadDataset() from ./files
+ * using model = Model.create(rt, buildModel("resnet20", { inputShape: [1, 28, 28], classes: 10 }));
+ * using trainer = await Trainer.create(model, { batchSize: 64, optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9 } });
+ * const loader = BatchLoader.train(train, { batchSize: 64, stats: computeChannelStats(train) });
+ * for await (const b of loader.epoch()) trainer.step(b.x, b.y, 0.1);
+ * console.log(await trainer.readMetrics()); // mean loss and accuracy over the epoch
+ * ```
+ *
+ * Run it (inference, BN running statistics):
+ * ```ts
+ * import { BatchLoader, computeChannelStats, Evaluator, type Model, syntheticDataset } from "@resgpu/resgpu";
+ * declare const model: Model; // trained as above, or with weights from a checkpoint
+ * const { train, test } = syntheticDataset({ trainCount: 1024, testCount: 256 });
+ * using evaluator = await Evaluator.create(model, { batchSize: 128 });
+ * const batches = BatchLoader.test(test, { batchSize: 128, stats: computeChannelStats(train) });
+ * console.log((await evaluator.run(batches.epoch())).accuracy);
+ * ```
+ *
+ * Embed or benchmark the kernels: a tensor op, the adapter, planned memory:
+ * ```ts
+ * import { axpb, buildModel, buildStepPlan, Model, Runtime, Tensor } from "@resgpu/resgpu";
+ * using rt = await Runtime.create({ kernels: "gpu" }); // force the GPU policy's kernels
+ * using x = Tensor.fromArray(rt, [1, 2, 3], [3]);
+ * console.log(await (await axpb(rt, x, 2, 1)).toArray(), rt.report.description);
+ * using model = Model.create(rt, buildModel("resnet50", { inputShape: [3, 64, 64] }));
+ * const plan = await buildStepPlan(model, { batchSize: 16, mode: "train" });
+ * console.log(`${(plan.plannedBytes / 2 ** 20).toFixed(0)} MiB of activations`);
+ * plan.dispose();
  * ```
  *
  * @module
@@ -35,7 +72,15 @@ export {
   type ParamSpec,
   type SampleShape,
 } from "./src/graph/ir.ts";
-export { buildModel, listModels, modelInfo, type ModelOptions } from "./src/zoo/registry.ts";
+export {
+  buildModel,
+  type Family,
+  listModels,
+  type ModelInfo,
+  modelInfo,
+  type ModelOptions,
+  type ShortcutOption,
+} from "./src/zoo/registry.ts";
 export { Model } from "./src/model/model.ts";
 export {
   type GradNorm,
@@ -44,7 +89,9 @@ export {
   type TrainerOptions,
 } from "./src/train/trainer.ts";
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
+export type { XentMetrics } from "./src/ops/loss.ts";
 export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";
+export type { Mode } from "./src/layers/layer.ts";
 export {
   type Batch,
   BatchLoader,

@@ -47,6 +47,7 @@ export function formatProgress(s: ProgressState): string {
   ].join("  ");
 }
 
+/** Where progress text goes (a line, or a terminal's redraw with `\r`). */
 export type Sink = (text: string) => void;
 
 const encoder = new TextEncoder();

@@ -24,29 +24,55 @@ import { dropRecordsAfter, MetricsLog, type MetricsRecord } from "./metrics_log.
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint_file.ts";
 import { writeRunPlots } from "./run_plots.ts";
 
+/**
+ * A training run's settings: the `deno task train` command line as an object, field for flag
+ * (`--batch` is `batch`, `--wd` is `wd`, `--test-subset` is `testSubset`). It keeps the flags'
+ * spelling on purpose, because it is the record of a command (config.json, checkpoints) and
+ * should read like the command that made it; the library's classes say `batchSize` and
+ * `weightDecay`. `deno task train --help` gives each flag's default.
+ */
 export interface TrainConfig {
+  /** A zoo name ({@link listModels}) or `resnetN`/`plainN` for a CIFAR depth N = 6n+2. */
   model: string;
+  /** Where shapes change: A zero-pad, B projection, C projection everywhere. */
   shortcut?: ShortcutOption;
+  /** Multiplies every layer's channel count. */
   width?: number;
+  /** `fashion-mnist`, `mnist`, `cifar10`, `synthetic` or a folder of IDX / CIFAR-10 files. */
   data: string;
+  /** Passes over the training set. */
   epochs: number;
+  /** Training images per step (`--batch`). */
   batch: number;
+  /** Test images per evaluation batch. */
   evalBatch: number;
+  /** SGD with momentum, or AdamW. */
   optimizer: "sgd" | "adamw";
+  /** Peak learning rate. */
   lr: number;
+  /** SGD momentum. */
   momentum: number;
+  /** Nesterov momentum (SGD). */
   nesterov: boolean;
+  /** Weight decay. */
   wd: number;
+  /** Learning-rate schedule after the warm-up. */
   schedule: "step" | "cosine" | "constant";
   /** Linear warm-up steps. */
   warmup: number;
+  /** Train on the first N training images only. */
   subset?: number;
+  /** Test on the first N test images only. */
   testSubset?: number;
+  /** Seeds initialization, shuffling, augmentation and the synthetic set. */
   seed: number;
+  /** Run folder: config.json, metrics.jsonl, plots, checkpoint, summary.json. */
   out: string;
+  /** A checkpoint to continue from. */
   resume?: string;
   /** Evaluate on the test set every N epochs (and after the last). */
   evalEvery: number;
+  /** Clip the global gradient norm to this (off when absent). */
   clipGradNorm?: number;
   /** The paper's pad-4 crop + flip; unset: augmentsByDefault(data). */
   augment?: boolean;
@@ -56,31 +82,50 @@ export interface TrainConfig {
   gradNormEvery: number;
 }
 
+/** What {@link trainRun} returns (and writes to summary.json). */
 export interface RunSummary {
+  /** The run folder. */
   out: string;
+  /** The model's name. */
   model: string;
+  /** Trainable parameters. */
   parameters: number;
+  /** Training steps taken. */
   steps: number;
+  /** Epochs completed. */
   epochs: number;
+  /** Mean training loss of the last logged window. */
   trainLoss: number;
+  /** Training accuracy of the last logged window, in [0, 1]. */
   trainAccuracy: number;
+  /** Test loss of the last evaluation. */
   testLoss: number;
+  /** Test accuracy of the last evaluation, in [0, 1]. */
   testAccuracy: number;
+  /** Test accuracy per class. */
   perClass: number[];
+  /** Training images per second (evaluation excluded). */
   imagesPerSec: number;
+  /** Wall time of the run. */
   seconds: number;
+  /** Why the run ended. */
   stopped: "finished" | "interrupted" | "diverged";
 }
 
+/** The loss became NaN or infinite: the message names the step and the last good checkpoint. */
 export class DivergedError extends Error {
+  /** The error with its message. */
   constructor(message: string) {
     super(message);
     this.name = "DivergedError";
   }
 }
 
+/** How {@link trainRun} talks to its host (all optional). */
 export interface RunHooks {
+  /** Where progress lines go (default stdout). */
   sink?: Sink;
+  /** Whether the sink is a terminal (a live line) or a log (plain lines); default: stdout's. */
   tty?: boolean;
   /** Shared runtime (the degradation study trains many models on one device). */
   runtime?: Runtime;
@@ -92,6 +137,25 @@ export interface RunHooks {
 
 const CHECKPOINT = "checkpoint.safetensors";
 
+/**
+ * The whole `deno task train` job as a function: loads the data set, builds and trains the model,
+ * evaluates every `evalEvery` epochs, writes the run folder (config.json, metrics.jsonl, plots,
+ * checkpoints every epoch, summary.json) and returns the summary. Resumes from `cfg.resume`.
+ *
+ * @example
+ * ```ts
+ * import { trainRun } from "@resgpu/resgpu/files";
+ * const s = await trainRun({
+ *   model: "resnet8", data: "synthetic", subset: 256, testSubset: 128, epochs: 1, batch: 32,
+ *   evalBatch: 64, optimizer: "sgd", lr: 0.1, momentum: 0.9, nesterov: false, wd: 5e-4,
+ *   schedule: "cosine", warmup: 0, seed: 0, out: "runs/example", evalEvery: 1, logEvery: 4,
+ *   gradNormEvery: 0,
+ * });
+ * console.log(s.testAccuracy, s.imagesPerSec);
+ * ```
+ *
+ * @throws {DivergedError} the loss became NaN or infinite (the last good checkpoint is kept).
+ */
 export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<RunSummary> {
   const t0 = performance.now();
   const { train, test } = await loadDataset(cfg.data, {

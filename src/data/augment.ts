@@ -8,7 +8,9 @@ import type { Rng } from "../util/rng.ts";
 
 /** Mean and standard deviation per channel, in [0, 1] pixel units. */
 export interface ChannelStats {
+  /** Mean per channel. */
   mean: Float32Array;
+  /** Standard deviation per channel (1 where a channel is constant). */
   std: Float32Array;
 }
 
@@ -43,9 +45,11 @@ export function computeChannelStats(ds: Dataset): ChannelStats {
   return { mean, std };
 }
 
+/** Training-time augmentation: the paper's random crop after padding, and horizontal flips. */
 export interface AugmentOptions {
   /** Zero padding before the random crop; 0 disables cropping. The paper uses 4. */
   pad: number;
+  /** Flip each image left-right with probability ½. */
   flip: boolean;
 }
 

@@ -26,6 +26,7 @@ export const FASHION_MNIST_CLASSES = [
   "Ankle boot",
 ];
 
+/** Options of {@link loadDataset}. */
 export interface LoadOptions {
   /** Overrides the default directory of a named data set. */
   dir?: string;
@@ -33,16 +34,30 @@ export interface LoadOptions {
   subset?: number;
   /** Keep only the first N test samples. */
   testSubset?: number;
-  /** Synthetic only. */
+  /** Synthetic only: the seed its images are drawn from. */
   seed?: number;
+  /** Synthetic only: training images (default 10,000). */
   trainCount?: number;
+  /** Synthetic only: test images (default 2,000). */
   testCount?: number;
+  /** Synthetic only: 1 grey 28×28 (default) or 3 colour 32×32. */
   channels?: 1 | 3;
 }
 
 /**
- * `spec` is a data set name or a directory, which is recognised as IDX (MNIST-style files) or
- * CIFAR-10 binary batches by the files it contains.
+ * A data set from disk as training and test {@link Dataset}s: `spec` is a name
+ * (`fashion-mnist`, `mnist`, `cifar10` from their Debian folders, or `synthetic`, drawn from the
+ * seed) or a folder, recognised as IDX (MNIST-style) files or CIFAR-10 binary batches by what it
+ * holds.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from "@resgpu/resgpu/files";
+ * const { train, test } = await loadDataset("synthetic", { subset: 512, testSubset: 128 });
+ * console.log(train.name, train.count, test.count); // synthetic/train 512 128
+ * ```
+ *
+ * @throws {Error} an unknown name or folder, a missing or malformed file (named in the message).
  */
 export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise<Splits> {
   let splits: Splits;

@@ -25,19 +25,28 @@ import type { Dataset } from "./in_memory.ts";
 const PERM_TAG = 0x5f1e;
 const AUG_TAG = 0xa06;
 
+/**
+ * Options of the {@link BatchLoader} constructor ({@link BatchLoader.train} and
+ * {@link BatchLoader.test} set the usual ones).
+ */
 export interface LoaderOptions {
+  /** Images per batch. */
   batchSize: number;
   /** Normalization statistics, normally `computeChannelStats(train)`. */
   stats: ChannelStats;
+  /** Visit the samples in a fresh random order every epoch (default false). */
   shuffle?: boolean;
+  /** Random crop and flip (default none). */
   augment?: AugmentOptions;
   /** Drop the last partial batch (training) or keep it (evaluation). */
   dropLast?: boolean;
+  /** Seeds the order and the augmentation (default 0). */
   seed?: number;
   /** Use only the first N samples. */
   subset?: number;
 }
 
+/** One batch, normalized NCHW, in a buffer the loader reuses. */
 export interface Batch {
   /** batchSize × C × H × W; rows past `size` are zero. Valid until the next `next()` call. */
   x: Float32Array;
@@ -45,9 +54,11 @@ export interface Batch {
   y: Int32Array;
   /** Real samples in this batch (less than batchSize only for a kept last partial batch). */
   size: number;
+  /** The epoch it belongs to (0-based). */
   epoch: number;
   /** Batch index within the epoch. */
   index: number;
+  /** Whether it is the epoch's last batch. */
   last: boolean;
 }
 
@@ -61,12 +72,31 @@ export interface LoaderState {
   batch: number;
 }
 
+/**
+ * Batches of a {@link Dataset} for training or testing: normalized (and, for training, shuffled
+ * and augmented) NCHW f32 in two reused buffers, the next batch prepared while the caller waits
+ * on the GPU with the current one. Deterministic in its seed: {@link BatchLoader.state} and
+ * {@link BatchLoader.restore} resume the exact same stream.
+ *
+ * @example
+ * ```ts
+ * import { BatchLoader, computeChannelStats, syntheticDataset } from "@resgpu/resgpu";
+ * const { train } = syntheticDataset({ trainCount: 256 });
+ * const stats = computeChannelStats(train);
+ * const loader = BatchLoader.train(train, { batchSize: 64, stats, seed: 0 });
+ * for await (const b of loader.epoch()) console.log(b.index, b.x.length, b.y.length); // 4 batches
+ * ```
+ */
 export class BatchLoader {
+  /** Images per batch. */
   readonly batchSize: number;
+  /** Samples it draws from (the data set, or its subset). */
   readonly count: number;
+  /** Batches in one epoch. */
   readonly batchesPerEpoch: number;
   /** Size of the final batch of an epoch (= batchSize when the last partial one is dropped). */
   readonly lastBatchSize: number;
+  /** Floats per sample (C·H·W). */
   readonly sampleSize: number;
 
   #ds: Dataset;
@@ -85,6 +115,11 @@ export class BatchLoader {
   /** Bumped by restore() so a prefetch scheduled before it is discarded. */
   #generation = 0;
 
+  /**
+   * A loader over `ds`.
+   *
+   * @throws {Error} a bad batch size or subset, or statistics of another channel count (named).
+   */
   constructor(ds: Dataset, opts: LoaderOptions) {
     const n = opts.subset ?? ds.count;
     if (!Number.isInteger(n) || n <= 0 || n > ds.count) {
@@ -152,6 +187,11 @@ export class BatchLoader {
       : { seed: this.#seed, epoch: this.#epoch, batch: this.#batch };
   }
 
+  /**
+   * Continues from `state` (as saved by {@link BatchLoader.state}): the same batches follow.
+   *
+   * @throws {Error} a state out of range for this loader.
+   */
   restore(state: LoaderState): void {
     if (!(state.batch >= 0 && state.batch <= this.batchesPerEpoch) || !(state.epoch >= 0)) {
       throw new Error(

@@ -280,6 +280,7 @@ export class Runtime {
   /**
    * A uniform buffer holding `data`, shared by every caller asking for the same bytes: shape
    * parameters repeat across layers and steps, so these are created at plan time only.
+   * @ignore
    */
   uniform(data: ArrayBufferView | ArrayBuffer): GPUBuffer {
     this.assertLive("Runtime.uniform");
@@ -320,7 +321,10 @@ export class Runtime {
     this.device.queue.writeBuffer(buffer, offset, data);
   }
 
-  /** The open command encoder (compute pass closed), for copies and clears. */
+  /**
+   * The open command encoder (compute pass closed), for copies and clears.
+   * @ignore
+   */
   commands(): GPUCommandEncoder {
     this.assertLive("Runtime.commands");
     if (this.pass) {
@@ -331,7 +335,10 @@ export class Runtime {
     return this.encoder;
   }
 
-  /** Adapter description, backend and kernel policy: what tuned choices are cached under. */
+  /**
+   * Adapter description, backend and kernel policy: what tuned choices are cached under.
+   * @ignore
+   */
   get adapterKey(): string {
     return `${this.report.description} | ${this.report.backend} | ${this.policy.target}`;
   }
@@ -478,7 +485,10 @@ export class Runtime {
     return this.pool.trim();
   }
 
-  /** Throws the first pending device error, or a lost device. */
+  /**
+   * Throws the first pending device error, or a lost device.
+   * @ignore
+   */
   throwIfBroken(): void {
     if (this.lost) throw new GpuError(`GPU device lost (${this.lost})`);
     if (this.errors.length) {

@@ -15,17 +15,42 @@ import {
   type StateEntry,
 } from "./state.ts";
 
+/** Whether the optimizer updates `p` (weights and biases do; BN running statistics do not). */
 export function isTrainable(p: ParamSpec): boolean {
   return p.kind !== "running_mean" && p.kind !== "running_var";
 }
 
+/**
+ * A network on the GPU: its {@link Graph} and one buffer per parameter and batch-norm statistic,
+ * by torchvision's names. A model belongs to its runtime and is shared by the trainers,
+ * evaluators and plans made for it (they do not dispose it); `dispose()` frees its buffers, and
+ * anything using it afterwards throws {@link DisposedError}.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, Model, Runtime } from "@resgpu/resgpu";
+ * using rt = await Runtime.create();
+ * using model = Model.create(rt, buildModel("resnet20"), { name: "resnet20", seed: 0 });
+ * console.log(model.trainableNames().length, model.parameterBytes());
+ * ```
+ */
 export class Model {
+  /** Parameter and BN-statistic buffers by name (f32, PyTorch layouts). */
   readonly params: Map<string, GPUBuffer> = new Map();
+  /** Gradient buffers by trainable parameter name, made when a training plan asks for them. */
   readonly grads: Map<string, GPUBuffer> = new Map();
+  /** Each parameter's name, shape and kind. */
   readonly specs: Map<string, ParamSpec>;
   #disposed = false;
 
-  private constructor(readonly rt: Runtime, readonly graph: Graph, readonly name: string) {
+  private constructor(
+    /** The runtime holding the buffers. */
+    readonly rt: Runtime,
+    /** The network. */
+    readonly graph: Graph,
+    /** Names the model in messages. */
+    readonly name: string,
+  ) {
     this.specs = new Map(graph.params.map((p) => [p.name, p]));
   }
 
@@ -55,6 +80,11 @@ export class Model {
     this.rt.assertLive(user);
   }
 
+  /**
+   * The buffer of parameter `name`.
+   *
+   * @throws {Error} no such parameter.
+   */
   param(name: string): GPUBuffer {
     this.assertLive();
     const b = this.params.get(name);
@@ -76,6 +106,7 @@ export class Model {
     return g;
   }
 
+  /** Names of the parameters an optimizer updates, in graph order. */
   trainableNames(): string[] {
     return this.graph.params.filter(isTrainable).map((p) => p.name);
   }
@@ -120,10 +151,12 @@ export class Model {
     this.grads.clear();
   }
 
+  /** {@link Model.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
 
+  /** Bytes of every parameter and statistic. */
   parameterBytes(): number {
     return this.graph.params.reduce((a, p) => a + numel(p.shape) * 4, 0);
   }

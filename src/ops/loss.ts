@@ -14,11 +14,17 @@ export const METRICS_BYTES = 32;
  * [0] lossSum f32 (Σ per-sample loss), [1] lossComp f32 (Kahan compensation, internal),
  * [2] correct u32, [3] samples u32 (valid labels only), [4] badLabels u32, [5] steps u32.
  */
+/** Loss and accuracy summed on the GPU over the steps since the last read ({@link Trainer.readMetrics}). */
 export interface XentMetrics {
+  /** Sum of the per-sample cross-entropy losses. */
   lossSum: number;
+  /** Samples whose top class was the label. */
   correct: number;
+  /** Samples counted (valid labels only). */
   samples: number;
+  /** Labels outside 0…classes−1 (skipped, and counted here so they are never silent). */
   badLabels: number;
+  /** Steps summed. */
   steps: number;
   /** lossSum / samples (NaN before any sample). */
   meanLoss: number;

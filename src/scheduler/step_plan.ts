@@ -12,20 +12,49 @@ import { type MemoryPlan, planMemory } from "./memory.ts";
 import type { Keeps, LayerContext } from "../layers/rule.ts";
 import { ruleFor } from "../layers/mod.ts";
 
+/**
+ * A model's forward (and, in training, backward) pass at one batch size, planned once: every
+ * kernel compiled, every buffer placed, ready to replay. {@link Trainer} and {@link Evaluator}
+ * own theirs; one from {@link buildStepPlan} is the caller's to dispose.
+ */
 export interface StepPlan {
+  /**
+   * The fused layer order.
+   * @ignore
+   */
   schedule: Schedule;
   /** Images per step. */
   batchSize: number;
+  /** `train` (forward and backward) or `eval` (forward with BN running statistics). */
   mode: Mode;
+  /**
+   * Where each activation lives in the plan's memory.
+   * @ignore
+   */
   memory: MemoryPlan;
+  /**
+   * The forward pass's steps.
+   * @ignore
+   */
   forward: Step[];
+  /**
+   * The backward pass's steps (empty in eval mode).
+   * @ignore
+   */
   backward: Step[];
-  /** Per-layer step ranges, for per-layer timing and debugging. */
+  /**
+   * Per-layer step ranges, for per-layer timing and debugging.
+   * @ignore
+   */
   layerSteps: { layer: Layer; forward: Step[]; backward: Step[] }[];
-  /** u32 the trainer writes each step: dropout's mask seed. */
+  /**
+   * u32 the trainer writes each step: dropout's mask seed.
+   * @ignore
+   */
   seed: GPUBuffer;
   /** Where the host writes the input batch (NCHW f32). */
   input: GPUBuffer;
+  /** Where the forward pass leaves the logits (batch × classes f32). */
   logits: GPUBuffer;
   /** Gradient of the logits (train mode), written by the loss. */
   dlogits: GPUBuffer | null;
@@ -35,6 +64,10 @@ export interface StepPlan {
   dispose(): void;
 }
 
+/**
+ * Plans `model`'s step at `opts.batchSize` in `opts.mode` (the caller disposes the plan).
+ * {@link Trainer.create} and {@link Evaluator.create} do this for you.
+ */
 export async function buildStepPlan(
   model: Model,
   opts: { batchSize: number; mode: Mode },

@@ -14,31 +14,65 @@ import { numel } from "../tensor.ts";
 import { checkBatch } from "./batch_check.ts";
 import { DisposedError } from "../util/disposed.ts";
 
+/** The optimizer of a {@link Trainer}: SGD (torch.optim.SGD's semantics) or AdamW. */
 export interface OptimizerConfig {
+  /** Which optimizer. */
   kind: "sgd" | "adamw";
+  /** Learning rate until {@link Trainer.step} passes another. */
   lr: number;
+  /** SGD momentum (default 0). */
   momentum?: number;
+  /** SGD: Nesterov momentum. */
   nesterov?: boolean;
+  /** Weight decay (default 0; AdamW's torch default is 0.01). */
   weightDecay?: number;
   /** SGD only: decoupled (AdamW-style) instead of torch's coupled L2 decay. */
   decoupledWeightDecay?: boolean;
+  /** L1 penalty on the weights (default 0). */
   l1?: number;
 }
 
+/** Options of {@link Trainer.create}. */
 export interface TrainerOptions {
   /** Images per step; every {@link Trainer.step} takes exactly this many. */
   batchSize: number;
+  /** The optimizer and its settings. */
   optimizer: OptimizerConfig;
   /** clip_grad_norm_ max norm, computed on the GPU; off when absent. */
   clipGradNorm?: number;
 }
 
+/** One weight layer's gradient L2 norm (from {@link Trainer.readGradNorms}). */
 export interface GradNorm {
   /** Weight name, e.g. `layer1.0.conv1.weight`, from the input side to the output side. */
   name: string;
+  /** ‖∇w‖₂ of the step that captured it. */
   norm: number;
 }
 
+/**
+ * A model's training step, planned once and replayed: forward, loss, backward, optional gradient
+ * clipping, the optimizer update (and, when asked, per-layer gradient norms), recorded into one
+ * submit per {@link Trainer.step}, which never waits for the GPU. The trainer owns its plan and
+ * optimizer state and uses the model, which stays the caller's: dispose the trainer when done
+ * with it; after the model's or the runtime's dispose its calls throw {@link DisposedError}.
+ *
+ * @example
+ * ```ts
+ * import { BatchLoader, buildModel, computeChannelStats, Model, Runtime, syntheticDataset, Trainer } from "@resgpu/resgpu";
+ * using rt = await Runtime.create();
+ * const { train } = syntheticDataset({ trainCount: 512 });
+ * using model = Model.create(rt, buildModel("resnet8", { inputShape: [1, 28, 28], classes: 10 }));
+ * using trainer = await Trainer.create(model, {
+ *   batchSize: 64,
+ *   optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+ * });
+ * const loader = BatchLoader.train(train, { batchSize: 64, stats: computeChannelStats(train) });
+ * for await (const b of loader.epoch()) trainer.step(b.x, b.y, 0.1); // records and submits
+ * const { meanLoss, accuracy } = await trainer.readMetrics(); // one readback for the epoch
+ * console.log(meanLoss, accuracy);
+ * ```
+ */
 export class Trainer {
   /** Steps taken (the optimizer's 1-based step of the next update is `steps + 1`). */
   steps = 0;
@@ -48,19 +82,37 @@ export class Trainer {
   private seedWord = new Uint32Array(1);
 
   private constructor(
+    /** The model it trains (not owned). */
     readonly model: Model,
+    /** Its forward and backward plan (owned). */
     readonly plan: StepPlan,
+    /**
+     * The loss kernels and their metrics.
+     * @ignore
+     */
     readonly loss: SoftmaxXentPlan,
+    /**
+     * The optimizer kernels and state.
+     * @ignore
+     */
     readonly optimizer: OptimizerPlan,
+    /** The parameters the optimizer updates, in its order. */
     readonly optimizerNames: string[],
     private labels: GPUBuffer,
     private clip: ClipPlan | null,
     private norms: NormsPlan,
+    /** The weight layers {@link Trainer.readGradNorms} reports, input side first. */
     readonly normNames: string[],
   ) {
     this.labelWords = new Uint32Array(plan.batchSize);
   }
 
+  /**
+   * Plans the training step of `model` at `opts.batchSize`: compiles every kernel and places every
+   * buffer, so steps allocate and compile nothing.
+   *
+   * @throws {DisposedError} the model or its runtime was disposed.
+   */
   static async create(model: Model, opts: TrainerOptions): Promise<Trainer> {
     model.assertLive("Trainer.create");
     const rt = model.rt;
@@ -106,6 +158,7 @@ export class Trainer {
     return new Trainer(model, plan, loss, optimizer, names, labels, clip, norms, normNames);
   }
 
+  /** Images every step takes. */
   get batchSize(): number {
     return this.plan.batchSize;
   }
@@ -185,6 +238,7 @@ export class Trainer {
     return this.#disposed || this.model.disposed;
   }
 
+  /** Throws {@link DisposedError} naming `user` when this trainer, its model or runtime is gone. */
   private assertLive(user: string): void {
     if (this.#disposed) throw new DisposedError(`${user}: this trainer was disposed`);
     this.model.assertLive(user);
@@ -208,6 +262,7 @@ export class Trainer {
     rt.pool.release(this.labels);
   }
 
+  /** {@link Trainer.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

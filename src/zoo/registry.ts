@@ -11,9 +11,11 @@ import { vgg19 } from "./vgg.ts";
 
 export type { ShortcutOption };
 
+/** Options of {@link buildModel}; every field defaults to the model's published setting. */
 export interface ModelOptions {
   /** [C, H, W]; defaults to the dataset the model was published for. */
   inputShape?: [number, number, number];
+  /** Output classes (default: 1000 ImageNet, 10 CIFAR). */
   classes?: number;
   /** Residual networks only; defaults to "B" (torchvision) for ImageNet and "A" for CIFAR. */
   shortcut?: ShortcutOption;
@@ -21,14 +23,20 @@ export interface ModelOptions {
   width?: number;
 }
 
+/** Which published family a model belongs to. */
 export type Family = "imagenet-resnet" | "cifar-resnet" | "vgg";
 
+/** What {@link modelInfo} says of a model, without building it. */
 export interface ModelInfo {
+  /** The model's name. */
   name: string;
+  /** Its family. */
   family: Family;
   /** No shortcuts at all (the paper's plain baselines and VGG): `shortcut` does not apply. */
   plain: boolean;
+  /** The input it was published for ([C, H, W]). */
   inputShape: readonly [number, number, number];
+  /** Classes it was published with. */
   classes: number;
 }
 
@@ -101,6 +109,11 @@ function lookup(name: string): Entry | undefined {
   };
 }
 
+/**
+ * A model's family, default input and classes.
+ *
+ * @throws {Error} an unknown name (the message lists the known ones).
+ */
 export function modelInfo(name: string): ModelInfo {
   const e = lookup(name);
   if (!e) {
@@ -113,6 +126,20 @@ export function modelInfo(name: string): ModelInfo {
   return info;
 }
 
+/**
+ * The graph of a zoo model: ResNet-18/34/50/101/152, the CIFAR ResNets and their plain twins
+ * (`resnetN`/`plainN`, N = 6n+2), VGG-19 (with or without batch norm). Parameter names and
+ * counts match torchvision's and the paper's.
+ *
+ * @example
+ * ```ts
+ * import { buildModel, countParameters } from "@resgpu/resgpu";
+ * const graph = buildModel("resnet20", { inputShape: [1, 28, 28], classes: 10 });
+ * console.log(countParameters(graph)); // 269434 (option A: no shortcut weights)
+ * ```
+ *
+ * @throws {Error} an unknown name or an option that does not apply (the message says which).
+ */
 export function buildModel(name: string, opts: ModelOptions = {}): Graph {
   const info = modelInfo(name);
   const e = lookup(name)!;
