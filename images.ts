@@ -1,0 +1,28 @@
+/**
+ * resgpu's image entry point: PNG and JPEG decoding (JPEG by libjpeg-turbo compiled to
+ * WebAssembly, PNG by resgpu's own decoder on node:zlib), the torchvision-style transforms, and
+ * image-folder data sets. Kept apart from `mod.ts`, which stays free of dependencies and
+ * permissions; decoding itself needs no permission, reading folders needs `--allow-read`.
+ *
+ * ```ts
+ * import { decodeImage, toRgb } from "./images.ts";
+ * const img = toRgb(decodeImage(await Deno.readFile("photo.jpg")));
+ * console.log(img.width, img.height); // the pixels are img.data, height × width × 3 uint8
+ * ```
+ *
+ * @module
+ */
+export {
+  checkLimits,
+  type DecodeLimits,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_MAX_SIDE,
+  ImageDecodeError,
+  type ImageFormat,
+  type ImageHeader,
+  readImageHeader,
+  sniffFormat,
+} from "./src/image/header.ts";
+export { type DecodedImage, decodeImage, toGray, toRgb } from "./src/image/decode.ts";
+export { decodeJpeg } from "./src/image/jpeg.ts";
+export { decodePng } from "./src/image/png.ts";
