@@ -26,3 +26,17 @@ export {
 export { type DecodedImage, decodeImage, toGray, toRgb } from "./src/image/decode.ts";
 export { decodeJpeg } from "./src/image/jpeg.ts";
 export { decodePng } from "./src/image/png.ts";
+export {
+  applyTransform,
+  centerCropOffset,
+  evalTransformFor,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type ImageTransform,
+  planTransform,
+  randomResizedCropBox,
+  resizedSize,
+  type TransformPreset,
+  transformPreset,
+} from "./src/image/transforms.ts";
+export { resampleInto, type ResampleSpec } from "./src/image/resize.ts";
