@@ -40,3 +40,17 @@ export {
   transformPreset,
 } from "./src/image/transforms.ts";
 export { resampleInto, type ResampleSpec } from "./src/image/resize.ts";
+export {
+  codePointCompare,
+  IMAGE_EXTENSIONS,
+  type ImageFolderSplits,
+  type ImageList,
+  isImageFolder,
+  scanImageFolder,
+  type ScanSkips,
+} from "./src/image/folder.ts";
+export {
+  ImageBatchLoader,
+  type ImageLoaderOptions,
+  type SkippedImage,
+} from "./src/image/loader.ts";
