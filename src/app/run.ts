@@ -8,14 +8,7 @@ import { runtimeOptionsFromEnv } from "../host/deno_env.ts";
 import { buildModel, type ShortcutOption } from "../zoo/registry.ts";
 import { Model } from "../model/model.ts";
 import { countParameters } from "../graph/ir.ts";
-import { loadDataset } from "../data/dataset.ts";
-import {
-  augmentsByDefault,
-  computeChannelStats,
-  NO_AUGMENT,
-  PAPER_AUGMENT,
-} from "../data/augment.ts";
-import { BatchLoader } from "../data/loader.ts";
+import { type ImageDataConfig, openTrainData } from "./data_source.ts";
 import { Trainer } from "../train/trainer.ts";
 import { Evaluator } from "../train/evaluator.ts";
 import { makeSchedule } from "../train/lr_schedule.ts";
@@ -80,6 +73,8 @@ export interface TrainConfig {
   logEvery: number;
   /** Capture per-layer gradient norms every N steps (0: never). */
   gradNormEvery: number;
+  /** Image-folder settings (used when `data` is a folder of class subfolders). */
+  image?: ImageDataConfig;
 }
 
 /** What {@link trainRun} returns (and writes to summary.json). */
@@ -110,6 +105,10 @@ export interface RunSummary {
   seconds: number;
   /** Why the run ended. */
   stopped: "finished" | "interrupted" | "diverged";
+  /** Mean time a training step waited for its batch, in ms (0 when decoding kept ahead). */
+  loaderWaitMs: number;
+  /** Image files skipped because they failed to decode (image folders), with why. */
+  skippedImages?: { path: string; message: string }[];
 }
 
 /** The loss became NaN or infinite: the message names the step and the last good checkpoint. */
@@ -158,14 +157,10 @@ const CHECKPOINT = "checkpoint.safetensors";
  */
 export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<RunSummary> {
   const t0 = performance.now();
-  const { train, test } = await loadDataset(cfg.data, {
-    subset: cfg.subset,
-    testSubset: cfg.testSubset,
-    seed: cfg.seed,
-  });
+  const data = await openTrainData(cfg);
   const graph = buildModel(cfg.model, {
-    inputShape: [train.channels, train.height, train.width],
-    classes: train.classes,
+    inputShape: data.inputShape,
+    classes: data.classes,
     shortcut: cfg.shortcut,
     width: cfg.width,
   });
@@ -183,16 +178,10 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     clipGradNorm: cfg.clipGradNorm,
   });
   const evaluator = await Evaluator.create(model, {
-    batchSize: Math.min(cfg.evalBatch, test.count),
+    batchSize: Math.min(cfg.evalBatch, data.testCount),
   });
-  const stats = computeChannelStats(train);
-  const augment = cfg.augment ?? augmentsByDefault(train);
-  const trainLoader = BatchLoader.train(train, {
-    batchSize: cfg.batch,
-    stats,
-    seed: cfg.seed,
-    augment: augment ? PAPER_AUGMENT : NO_AUGMENT,
-  });
+  const augment = data.meta.augment;
+  const trainLoader = data.train;
   const perEpoch = trainLoader.batchesPerEpoch;
   const totalSteps = perEpoch * cfg.epochs;
   const lrAt = makeSchedule({
@@ -228,8 +217,9 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
         plannedActivationBytes: trainer.plan.plannedBytes,
         // Packed operands and transformed tiles, shared by all plans (src/gpu/shared_scratch.ts).
         sharedScratchBytes: rt.scratch.bytes,
-        trainSamples: train.count,
-        testSamples: test.count,
+        trainSamples: data.trainCount,
+        testSamples: data.testCount,
+        ...data.meta,
       },
       null,
       2,
@@ -250,8 +240,8 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   });
   const say = (m: string) => progress.log(m);
   say(
-    `${cfg.model}: ${countParameters(graph).toLocaleString("en")} parameters, ${train.name} ` +
-      `${train.count}/${test.count} images ${train.channels}×${train.height}×${train.width}, ` +
+    `${cfg.model}: ${countParameters(graph).toLocaleString("en")} parameters, ${data.name} ` +
+      `${data.trainCount}/${data.testCount} images ${data.inputShape.join("×")}, ` +
       `batch ${cfg.batch}, ${totalSteps} steps on ${rt.report.description}`,
   );
 
@@ -265,7 +255,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   let testResult = { loss: NaN, accuracy: NaN, perClass: [] as number[] };
   let imagesSeen = 0, trainSeconds = 0;
   let stopped: RunSummary["stopped"] = "finished";
-  let windowStart = performance.now(), windowSteps = 0;
+  let windowStart = performance.now(), windowSteps = 0, windowWait = 0, totalWait = 0, stepsHere = 0;
   const position = () => ({
     epoch: trainLoader.state.epoch,
     step: trainer.steps,
@@ -276,7 +266,9 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     await saveCheckpoint(ckptPath, model, trainer, {
       ...position(),
       model: cfg.model,
-      config: { ...cfg, augment },
+      // The class names and preprocessing travel with the weights, so the checkpoint alone
+      // can serve predictions.
+      config: { ...cfg, ...data.meta },
     });
     checkpointed = true;
   };
@@ -305,6 +297,8 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       accuracy: m.accuracy,
       lr: lrAt(trainer.steps - 1),
       images_per_s: windowSteps * cfg.batch / dt,
+      // Time a step waited for its batch (decoding behind the GPU), mean over the window.
+      loader_wait_ms: windowWait / windowSteps,
     });
     progress.update({
       epoch: epoch + 1,
@@ -315,16 +309,11 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     });
     windowStart = performance.now();
     windowSteps = 0;
+    windowWait = 0;
   };
 
   const evaluate = async (epoch: number, perClass: boolean) => {
-    const loader = BatchLoader.test(test, { batchSize: evaluator.plan.batchSize, stats });
-    const r = await evaluator.run(
-      (async function* () {
-        for (let i = 0; i < loader.batchesPerEpoch; i++) yield await loader.next();
-      })(),
-      { perClass },
-    );
+    const r = await evaluator.run(data.evalPass(evaluator.plan.batchSize), { perClass });
     testResult = { loss: r.loss, accuracy: r.accuracy, perClass: r.perClass ?? [] };
     record({
       type: "eval",
@@ -348,7 +337,11 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       const epoch = trainLoader.state.epoch;
       windowStart = performance.now();
       for (;;) {
+        const tWait = performance.now();
         const b = await trainLoader.next();
+        windowWait += performance.now() - tWait;
+        totalWait += performance.now() - tWait;
+        stepsHere++;
         const capture = cfg.gradNormEvery > 0 && trainer.steps % cfg.gradNormEvery === 0;
         if (capture) trainer.captureGradNorms();
         trainer.step(b.x, b.y, lrAt(trainer.steps));
@@ -398,7 +391,16 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     trainer.dispose();
     evaluator.dispose();
     model.dispose();
+    data.dispose();
     if (!hooks.runtime) rt.dispose();
+  }
+  const skipped = data.skipped();
+  if (skipped.length > 0) {
+    say(
+      `skipped ${skipped.length} image${skipped.length > 1 ? "s" : ""} that failed to decode: ` +
+        skipped.slice(0, 3).map((s) => `${s.path} (${s.message})`).join("; ") +
+        (skipped.length > 3 ? `; ... (all in summary.json)` : ""),
+    );
   }
   const summary: RunSummary = {
     out: cfg.out,
@@ -414,6 +416,8 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     imagesPerSec: trainSeconds > 0 ? imagesSeen / trainSeconds : NaN,
     seconds: (performance.now() - t0) / 1000,
     stopped,
+    loaderWaitMs: stepsHere > 0 ? totalWait / stepsHere : 0,
+    ...(skipped.length > 0 ? { skippedImages: skipped } : {}),
   };
   await Deno.writeTextFile(`${cfg.out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   return summary;

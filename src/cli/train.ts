@@ -26,8 +26,43 @@ const flags = defineFlags({
   data: {
     type: "string",
     help: "fashion-mnist | mnist | cifar10 | synthetic | a directory of IDX or CIFAR-10 " +
-      "binary files (unset: fashion-mnist if installed, else synthetic)",
+      "binary files | an image folder: one subfolder of PNG/JPEG files per class, optionally " +
+      "under train/ and val/ (unset: fashion-mnist if installed, else synthetic)",
   },
+  valSplit: {
+    type: "number",
+    default: 0.1,
+    min: 0,
+    max: 1,
+    help: "image folder without val/: the fraction of each class held out for validation",
+  },
+  imageSize: { type: "int", default: 224, min: 8, help: "image folder: network input side" },
+  transform: {
+    type: "enum",
+    values: ["torchvision", "paper"],
+    default: "torchvision",
+    help: "image folder training transform: torchvision's RandomResizedCrop + flip, or the " +
+      "paper's scale augmentation (shorter side 256-480, random crop, flip); evaluation always " +
+      "resizes to 256/224 of the size and center-crops",
+  },
+  workers: {
+    type: "int",
+    min: 1,
+    help: "image folder: decode workers (unset: the machine's cores)",
+  },
+  onBadImage: {
+    type: "enum",
+    values: ["skip", "fail"],
+    default: "skip",
+    help: "image folder: a file that fails to decode is skipped (named and counted at the end) " +
+      "or stops the run",
+  },
+  cache: {
+    type: "string",
+    help: "image folder: a directory for decoded images, reused by later epochs and runs " +
+      "(entries are checked against the files' size and modification time)",
+  },
+  cacheSize: { type: "int", default: 1024, min: 1, help: "limit of --cache, in MiB" },
   epochs: { type: "int", default: 3, min: 1, help: "epochs" },
   batch: { type: "int", default: 128, min: 1, help: "training batch size" },
   evalBatch: { type: "int", default: 250, min: 1, help: "evaluation batch size" },
@@ -141,6 +176,15 @@ try {
     augment: args.augment,
     logEvery: args.logEvery,
     gradNormEvery: args.gradNormEvery,
+    image: {
+      valSplit: args.valSplit,
+      imageSize: args.imageSize,
+      transform: args.transform,
+      workers: args.workers,
+      onBadImage: args.onBadImage,
+      cache: args.cache,
+      cacheMiB: args.cacheSize,
+    },
   }, {
     handleSigint: true,
     runtime: args.tune
@@ -155,6 +199,11 @@ try {
       `${s.imagesPerSec.toFixed(1)} images/s, ${s.seconds.toFixed(0)} s → ${out}/ ` +
       "(metrics.jsonl, loss.svg, error.svg, grad_norms.svg, checkpoint.safetensors)",
   );
+  if (s.skippedImages?.length) {
+    console.log(
+      `skipped ${s.skippedImages.length} image(s) that failed to decode (listed in summary.json)`,
+    );
+  }
   if (s.stopped === "interrupted") Deno.exit(130);
 } catch (e) {
   await dashboard?.close();

@@ -105,6 +105,20 @@ export function resampleInto(
     for (let k = 0; k < nx; k++) {
       const f = tx.first[k], n = tx.count[k], wo = k * tx.stride;
       const d = (r * nx + k) * c;
+      if (c === 3) {
+        // RGB, the common case: the three channels in one sweep over the taps.
+        let a0 = 0, a1 = 0, a2 = 0;
+        for (let t = 0, si = (srow + f) * 3; t < n; t++, si += 3) {
+          const wt = tx.weights[wo + t];
+          a0 += wt * src[si];
+          a1 += wt * src[si + 1];
+          a2 += wt * src[si + 2];
+        }
+        mid[d] = a0;
+        mid[d + 1] = a1;
+        mid[d + 2] = a2;
+        continue;
+      }
       for (let ch = 0; ch < c; ch++) {
         let acc = 0;
         for (let t = 0; t < n; t++) acc += tx.weights[wo + t] * src[(srow + f + t) * c + ch];
@@ -112,18 +126,23 @@ export function resampleInto(
       }
     }
   }
-  // Vertical pass, normalization and mirroring, straight into the CHW slot.
-  for (let ch = 0; ch < c; ch++) {
-    const a = 1 / (255 * std[ch]), b = -mean[ch] / std[ch];
-    const base = offset + ch * plane;
-    for (let k = 0; k < ny; k++) {
-      const f = ty.first[k] - rowLo, n = ty.count[k], wo = k * ty.stride;
-      const orow = base + (y0 + k) * ow;
+  // Vertical pass, normalization and mirroring, straight into the CHW slot. Row-major over the
+  // taps (each tap's row of `mid` read contiguously) into a row accumulator.
+  const acc = new Float64Array(nx * c);
+  for (let k = 0; k < ny; k++) {
+    const f = ty.first[k] - rowLo, n = ty.count[k], wo = k * ty.stride;
+    acc.fill(0);
+    for (let t = 0; t < n; t++) {
+      const wt = ty.weights[wo + t];
+      const m = (f + t) * nx * c;
+      for (let i = 0; i < nx * c; i++) acc[i] += wt * mid[m + i];
+    }
+    for (let ch = 0; ch < c; ch++) {
+      const a = 1 / (255 * std[ch]), b = -mean[ch] / std[ch];
+      const orow = offset + ch * plane + (y0 + k) * ow;
       for (let x = 0; x < nx; x++) {
-        let acc = 0;
-        for (let t = 0; t < n; t++) acc += ty.weights[wo + t] * mid[((f + t) * nx + x) * c + ch];
         const ox = spec.flip ? ow - 1 - (x0 + x) : x0 + x;
-        out[orow + ox] = acc * a + b;
+        out[orow + ox] = acc[x * c + ch] * a + b;
       }
     }
   }
