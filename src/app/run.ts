@@ -255,7 +255,11 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   let testResult = { loss: NaN, accuracy: NaN, perClass: [] as number[] };
   let imagesSeen = 0, trainSeconds = 0;
   let stopped: RunSummary["stopped"] = "finished";
-  let windowStart = performance.now(), windowSteps = 0, windowWait = 0, totalWait = 0, stepsHere = 0;
+  let windowStart = performance.now(),
+    windowSteps = 0,
+    windowWait = 0,
+    totalWait = 0,
+    stepsHere = 0;
   const position = () => ({
     epoch: trainLoader.state.epoch,
     step: trainer.steps,
