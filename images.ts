@@ -54,3 +54,5 @@ export {
   type ImageLoaderOptions,
   type SkippedImage,
 } from "./src/image/loader.ts";
+export type { Batch, LoaderState } from "./src/data/loader.ts";
+export type { Rng } from "./src/util/rng.ts";

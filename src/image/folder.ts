@@ -18,7 +18,9 @@ export interface ImageList {
   files: string[];
   /** Class index per file. */
   labels: Int32Array;
+  /** Class names, index = label. */
   classNames: string[];
+  /** For messages: the folder it came from. */
   name: string;
 }
 
@@ -34,12 +36,17 @@ export interface ScanSkips {
   outsideClasses: string[];
 }
 
+/** A scanned image folder: its training and validation lists. */
 export interface ImageFolderSplits {
+  /** Training images. */
   train: ImageList;
+  /** Validation images (val/ or the held-out split). */
   val: ImageList;
+  /** Class names, sorted as torchvision sorts them; index = label. */
   classNames: string[];
   /** "folders" when train/ and val/ were given, else "split". */
   source: "folders" | "split";
+  /** What the scan skipped. */
   skipped: ScanSkips;
 }
 

@@ -9,6 +9,7 @@
 export class ImageDecodeError extends Error {
   /** What kind of problem: `format` (not PNG/JPEG or an unsupported variant), `limit`, `corrupt`. */
   readonly kind: "format" | "limit" | "corrupt";
+  /** `kind` says which of the three kinds of problem; `message` names it. */
   constructor(kind: "format" | "limit" | "corrupt", message: string) {
     super(message);
     this.name = "ImageDecodeError";
@@ -34,18 +35,26 @@ export const DEFAULT_MAX_SIDE = 16_384;
 
 /** Decoded pixels, interleaved (height × width × channels), uint8. */
 export interface DecodedImage {
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
   /** 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. */
   channels: 1 | 2 | 3 | 4;
+  /** height × width × channels samples. */
   data: Uint8Array;
 }
 
+/** The formats resgpu decodes. */
 export type ImageFormat = "png" | "jpeg";
 
+/** What an image's header says, validated. */
 export interface ImageHeader {
+  /** PNG or JPEG. */
   format: ImageFormat;
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
   /** Channels as stored: 1 gray, 2 gray+alpha, 3 RGB/YCbCr or palette, 4 RGBA. */
   channels: 1 | 2 | 3 | 4;
@@ -110,6 +119,7 @@ export function readImageHeader(bytes: Uint8Array, limits: DecodeLimits = {}): I
   return h;
 }
 
+/** Throws ImageDecodeError (kind `limit`) when a size is over `limits`. */
 export function checkLimits(h: { width: number; height: number }, limits: DecodeLimits): void {
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxSide = limits.maxSide ?? DEFAULT_MAX_SIDE;

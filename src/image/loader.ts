@@ -26,11 +26,17 @@ import type { WorkerJob, WorkerResult } from "./decode_worker.ts";
 
 const PERM_TAG = 0x5f1e;
 
+/** Options of {@link ImageBatchLoader}. */
 export interface ImageLoaderOptions {
+  /** Images per batch. */
   batchSize: number;
+  /** What each image goes through (a preset from transformPreset). */
   transform: ImageTransform;
+  /** Shuffle each epoch (training). */
   shuffle?: boolean;
+  /** Drop the last partial batch (training) or keep it (evaluation). */
   dropLast?: boolean;
+  /** Seed of the order and of the random transforms (0). */
   seed?: number;
   /** Decode workers (default: the machine's cores, at least 1). */
   workers?: number;
@@ -38,6 +44,7 @@ export interface ImageLoaderOptions {
   prefetch?: number;
   /** What a file that fails to decode does: "fail" (default) throws, "skip" replaces it. */
   onBadImage?: "skip" | "fail";
+  /** Decoding limits (DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE). */
   limits?: DecodeLimits;
   /** Decoded-image cache: a directory and its size limit in bytes. */
   cache?: { dir: string; maxBytes: number };
@@ -45,7 +52,9 @@ export interface ImageLoaderOptions {
 
 /** A file skipped because it failed to decode, and why. */
 export interface SkippedImage {
+  /** The file. */
   path: string;
+  /** Why it failed. */
   message: string;
 }
 
@@ -66,11 +75,17 @@ interface Pending {
  * ```
  */
 export class ImageBatchLoader {
+  /** Images per batch. */
   readonly batchSize: number;
+  /** Images in the list. */
   readonly count: number;
+  /** Batches per epoch. */
   readonly batchesPerEpoch: number;
+  /** Size of an epoch's last batch. */
   readonly lastBatchSize: number;
+  /** Floats per sample (channels × size × size). */
   readonly sampleSize: number;
+  /** Decode workers. */
   readonly workers: number;
 
   #list: ImageList;
@@ -95,6 +110,7 @@ export class ImageBatchLoader {
   /** Milliseconds the workers spent decoding, in all. */
   decodeMs = 0;
 
+  /** Starts the workers; call dispose() to stop them. */
   constructor(list: ImageList, opts: ImageLoaderOptions) {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) {
       throw new RangeError(`batch size must be a positive integer: ${opts.batchSize}`);
@@ -174,12 +190,14 @@ export class ImageBatchLoader {
     return [...this.#bad].map(([path, message]) => ({ path, message }));
   }
 
+  /** Position of the next batch (saved in checkpoints). */
   get state(): LoaderState {
     return this.#batch >= this.batchesPerEpoch
       ? { seed: this.#opts.seed, epoch: this.#epoch + 1, batch: 0 }
       : { seed: this.#opts.seed, epoch: this.#epoch, batch: this.#batch };
   }
 
+  /** Continues from a saved position; batches in flight are discarded. */
   restore(state: LoaderState): void {
     if (!(state.batch >= 0 && state.batch <= this.batchesPerEpoch) || !(state.epoch >= 0)) {
       throw new Error(`loader state out of range: epoch ${state.epoch}, batch ${state.batch}`);
@@ -192,6 +210,7 @@ export class ImageBatchLoader {
     this.#generation++;
   }
 
+  /** The next batch, rolling over into the next epoch after one with `last` set. */
   /** The next batch, rolling over into the next epoch after one with `last` set. */
   async next(): Promise<Batch> {
     if (this.#disposed) throw new DisposedError("ImageBatchLoader.next: the loader was disposed");
@@ -213,6 +232,7 @@ export class ImageBatchLoader {
     return batch;
   }
 
+  /** Iterates the rest of the current epoch. */
   async *epoch(): AsyncGenerator<Batch> {
     while (true) {
       const b = await this.next();
@@ -221,6 +241,7 @@ export class ImageBatchLoader {
     }
   }
 
+  /** Stops the workers; idempotent. next() afterwards throws DisposedError. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -229,6 +250,7 @@ export class ImageBatchLoader {
     this.#pending.clear();
   }
 
+  /** Same as dispose(). */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -15,6 +15,7 @@ import { resampleInto, type ResampleSpec } from "./resize.ts";
 
 /** torchvision's ImageNet statistics, what pretrained torchvision weights expect. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+/** torchvision's ImageNet standard deviations. */
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /** How one image becomes a network input; serializable. */
@@ -49,6 +50,7 @@ export type ImageTransform =
     std: number[];
   };
 
+/** The named transforms of {@link transformPreset}. */
 export type TransformPreset = "torchvision" | "paper" | "eval";
 
 /**

@@ -27,6 +27,7 @@ export class Rng {
     return this;
   }
 
+  /** Uniform 32-bit unsigned integer. */
   nextU32(): number {
     const s = this.#s;
     const t = (((s[0] + s[1]) >>> 0) + s[3]) >>> 0;
@@ -48,6 +49,7 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
+  /** Uniform in [lo, hi). */
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();
   }
@@ -69,10 +71,12 @@ export class Rng {
     return a;
   }
 
+  /** The four state words, to store and resume the stream. */
   getState(): number[] {
     return Array.from(this.#s);
   }
 
+  /** Restores a state from getState(). */
   setState(state: readonly number[]): void {
     if (state.length !== 4) throw new Error(`Rng state must have 4 words, got ${state.length}`);
     for (let i = 0; i < 4; i++) this.#s[i] = state[i] >>> 0;
