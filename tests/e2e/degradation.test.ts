@@ -162,9 +162,9 @@ Deno.test({
       assert.ok(resumed.startsWith(checkpointed), "the resumed net continued its own log");
       assert.doesNotMatch(resumed, /"loss":9}/);
       // Same adapter, same seeds: the resumed net's log and the study's summary are the
-      // uninterrupted study's, except for the measured speeds.
+      // uninterrupted study's, except for the measured speeds and loader waits.
       const noSpeed = (text: string) =>
-        text.replace(/"(images_per_s|imagesPerSec)": ?[\d.e+-]+/g, "");
+        text.replace(/"(images_per_s|imagesPerSec|loader_wait_ms|loaderWaitMs)": ?[\d.e+-]+/g, "");
       for (const file of ["resnet8/metrics.jsonl", "plain8/metrics.jsonl", "summary.json"]) {
         assert.equal(
           noSpeed(await Deno.readTextFile(`${dir}/split/${file}`)),
