@@ -28,3 +28,4 @@ export {
 export { loadDataset, type LoadOptions } from "./src/data/dataset.ts";
 export type { Sink } from "./src/app/progress.ts";
 export { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "./src/host/deno_env.ts";
+export type { ImageDataConfig } from "./src/app/data_source.ts";

@@ -5,7 +5,7 @@
  * permissions; decoding itself needs no permission, reading folders needs `--allow-read`.
  *
  * ```ts
- * import { decodeImage, toRgb } from "./images.ts";
+ * import { decodeImage, toRgb } from "@resgpu/resgpu/images";
  * const img = toRgb(decodeImage(await Deno.readFile("photo.jpg")));
  * console.log(img.width, img.height); // the pixels are img.data, height × width × 3 uint8
  * ```
@@ -55,4 +55,4 @@ export {
   type SkippedImage,
 } from "./src/image/loader.ts";
 export type { Batch, LoaderState } from "./src/data/loader.ts";
-export type { Rng } from "./src/util/rng.ts";
+export { Rng } from "./src/util/rng.ts";

@@ -36,8 +36,9 @@ export interface ImageDataConfig {
   workers?: number;
   /** A file that fails to decode: skip it (counted) or fail the run ("skip"). */
   onBadImage?: "skip" | "fail";
-  /** Decoded-image cache directory, and its limit in MiB (1024). */
+  /** Decoded-image cache directory (none). */
   cache?: string;
+  /** The cache's size limit in MiB (1024). */
   cacheMiB?: number;
 }
 

@@ -13,7 +13,7 @@ import { decodePng } from "./png.ts";
  * truncated file, and, from the header alone, for an image over `limits`.
  *
  * ```ts
- * import { decodeImage, toRgb } from "./images.ts";
+ * import { decodeImage, toRgb } from "@resgpu/resgpu/images";
  * const rgb = toRgb(decodeImage(await Deno.readFile("cat.jpg")));
  * console.log(rgb.width, rgb.height, rgb.data.length); // w, h, w·h·3
  * ```
@@ -37,7 +37,7 @@ export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}): Decod
  * Returns the image itself when it is RGB already.
  *
  * ```ts
- * import { toRgb } from "./images.ts";
+ * import { toRgb } from "@resgpu/resgpu/images";
  * const rgb = toRgb({ width: 1, height: 1, channels: 1, data: new Uint8Array([7]) });
  * console.log(rgb.data); // Uint8Array [7, 7, 7]
  * ```
@@ -63,7 +63,7 @@ export function toRgb(img: DecodedImage): DecodedImage {
  * (19595 R + 38470 G + 7471 B + 2¹⁵) >> 16; gray+alpha drops the alpha.
  *
  * ```ts
- * import { toGray } from "./images.ts";
+ * import { toGray } from "@resgpu/resgpu/images";
  * const g = toGray({ width: 1, height: 1, channels: 3, data: new Uint8Array([255, 0, 0]) });
  * console.log(g.data); // Uint8Array [76]
  * ```

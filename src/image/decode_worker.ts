@@ -1,5 +1,3 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
 /**
  * A decode worker of the image loader (src/image/loader.ts): takes a run of samples, returns their
  * normalized float32 pixels (transferred, not copied) and which ones failed and why.
@@ -28,10 +26,16 @@ export interface WorkerResult {
   ms: number;
 }
 
+/** The worker's global scope, typed here (a lib directive would change the package's globals). */
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<WorkerJob | WorkerInit>) => void) | null;
+  postMessage(message: WorkerResult, transfer: Transferable[]): void;
+};
+
 let cache: CacheBudget | undefined;
 const rng = new Rng();
 
-self.onmessage = (e: MessageEvent<WorkerJob | WorkerInit>) => {
+scope.onmessage = (e) => {
   const m = e.data;
   if ("init" in m) {
     cache = m.cache;
@@ -59,5 +63,5 @@ self.onmessage = (e: MessageEvent<WorkerJob | WorkerInit>) => {
     }
   }
   const result: WorkerResult = { id: m.id, x, failed, ms: performance.now() - t0 };
-  self.postMessage(result, [x.buffer]);
+  scope.postMessage(result, [x.buffer]);
 };

@@ -180,7 +180,7 @@ function walk(dir: string, skipped: ScanSkips): string[] {
  * path, no class folders, an empty class, or train/val class sets that differ.
  *
  * ```ts
- * import { scanImageFolder } from "./images.ts";
+ * import { scanImageFolder } from "@resgpu/resgpu/images";
  * const { train, val, classNames } = scanImageFolder("photos/", { valSplit: 0.1 });
  * console.log(classNames, train.files.length, val.files.length);
  * ```

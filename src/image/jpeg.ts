@@ -94,7 +94,7 @@ function hasEndMarker(b: Uint8Array): boolean {
  * refused from the header, before decoding.
  *
  * ```ts
- * import { decodeJpeg } from "./images.ts";
+ * import { decodeJpeg } from "@resgpu/resgpu/images";
  * const img = decodeJpeg(await Deno.readFile("photo.jpg"));
  * console.log(img.width, img.height, img.channels); // e.g. 500 375 3
  * ```

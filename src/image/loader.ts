@@ -66,7 +66,7 @@ interface Pending {
  * Batches of an {@link ImageList}, decoded on workers.
  *
  * ```ts
- * import { ImageBatchLoader, scanImageFolder, transformPreset } from "./images.ts";
+ * import { ImageBatchLoader, scanImageFolder, transformPreset } from "@resgpu/resgpu/images";
  * const { train } = scanImageFolder("photos/");
  * using loader = new ImageBatchLoader(train, {
  *   batchSize: 32, transform: transformPreset("torchvision"), shuffle: true, dropLast: true,

@@ -50,7 +50,7 @@ const ADAM7 = [
  * ancillary chunks (gamma, ICC profiles, text) are ignored, as Pillow's pixel data ignores them.
  *
  * ```ts
- * import { decodePng } from "./images.ts";
+ * import { decodePng } from "@resgpu/resgpu/images";
  * const img = decodePng(await Deno.readFile("plot.png"));
  * console.log(img.width, img.height, img.channels);
  * ```

@@ -63,7 +63,7 @@ export type TransformPreset = "torchvision" | "paper" | "eval";
  * - `eval`: Resize(256) + CenterCrop(224) and ImageNet mean and std.
  *
  * ```ts
- * import { transformPreset } from "./images.ts";
+ * import { transformPreset } from "@resgpu/resgpu/images";
  * const train = transformPreset("torchvision"); // RandomResizedCrop(224) + flip
  * const test = transformPreset("eval", { size: 64 }); // Resize(73) + CenterCrop(64)
  * console.log(train.kind, test.kind === "eval" && test.resize);
@@ -190,8 +190,8 @@ export function planTransform(t: ImageTransform, h: number, w: number, rng: Rng)
  * normalized C×size×size float32 sample at `out[offset]`; `rng` draws the random parameters.
  *
  * ```ts
- * import { applyTransform, transformPreset, toRgb, decodeImage } from "./images.ts";
- * import { Rng } from "./src/util/rng.ts";
+ * import { applyTransform, transformPreset, toRgb, decodeImage } from "@resgpu/resgpu/images";
+ * import { Rng } from "@resgpu/resgpu/images";
  * const t = transformPreset("eval");
  * const out = new Float32Array(3 * 224 * 224);
  * applyTransform(toRgb(decodeImage(await Deno.readFile("cat.jpg"))), t, new Rng(0), out, 0);

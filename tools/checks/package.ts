@@ -11,7 +11,7 @@
 /** The package's size limit, bytes. */
 export const LIMIT_BYTES = 1_000_000;
 /** What may be published: the library's entry points and sources, and its license and readme. */
-const ALLOWED = /^(mod\.ts|files\.ts|images\.ts|deno\.json|README\.md|LICENSE|src\/.+\.ts)$/;
+const ALLOWED = /^(mod\.ts|files\.ts|images\.ts|deno\.json|README\.md|LICENSE|src\/.+\.(ts|js))$/;
 
 /** The files of a dry run's output (`file:///…/path (12.3KB)` lines), relative to `root`. */
 export function listedFiles(output: string, root: string): string[] {
