@@ -87,7 +87,9 @@ export {
   type OptimizerConfig,
   Trainer,
   type TrainerOptions,
+  type TrainMetrics,
 } from "./src/train/trainer.ts";
+export { GUARD_BITS, type NonFiniteReason } from "./src/ops/guard.ts";
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
 export type { XentMetrics } from "./src/ops/loss.ts";
 export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";

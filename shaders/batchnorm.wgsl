@@ -20,13 +20,14 @@
 //   stats_lanes    (software adapters, one chunk of ≤ 2,048 items a channel, ≥ 32 channels) a lane
 //                  per channel runs all of its items: part[c] (P = 1), no barrier, no lane merges
 //   stats_final    one lane per channel merges its P partials (Chan, pairwise), writes mean, invstd and
-//                  updates the running stats (PyTorch: momentum, unbiased variance)
+//                  updates the running stats (PyTorch: momentum, unbiased variance) unless
+//                  the batch's mean or variance is not finite
 //                  bindings: 0 params, 1 part, 2 mean, 3 invstd, 4 running_mean, 5 running_var
 //   normalize      y = (x − mean)·invstd·γ + β (EVAL: binding 2/3 are running mean/var instead)
 //                  bindings: 0 params, 1 x, 2 mean, 3 invstd|var, 4 gamma, 5 beta, 6 y (rw)
-//   normalize_add  y = relu(normalize(x) + skip): a residual join fused in (the branch's BN
+//   normalize_add  y = nan_relu(normalize(x) + skip): a residual join fused in (the branch's BN
 //                  output is never stored); bindings as normalize, plus 7 skip
-// Backward, 2 dispatches (g = dy, or dy·(v > 0) for the fused BN+ReLU `_relu` entry points, with
+// Backward, 2 dispatches (g = dy, or dy where relu(v) ≠ 0 for the fused BN+ReLU `_relu` entries, with
 // the pre-activation v = (x − mean)·(invstd·γ) + β recomputed from the x both passes read anyway,
 // by the forward's own expression so the mask is the forward's; reading the saved y instead cost
 // a third stream per pass):
@@ -41,8 +42,11 @@
 
 //!include common/grid.wgsl
 
+//!include common/relu.wgsl
+
 //!item begin (replaced by the f32 variant in src/ops/batchnorm.ts)
 alias item = vec4f;
+alias uitem = vec4u;
 const ITEM: u32 = 4u;
 fn hsum(v: item) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
@@ -261,6 +265,12 @@ fn stats_final(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   fin_invstd[c] = 1.0 / sqrt(biased + p.eps);
   // PyTorch folds the unbiased variance into the running estimate.
   let unbiased = select(biased, r.z / (m - 1.0), m > 1.0);
+  // A batch with NaN or ±Inf (the step's guard skips its update) must not poison the running
+  // statistics, which no optimizer step touches: they keep their values for it.
+  let bits = bitcast<vec2u>(vec2f(mean, unbiased)) & vec2u(0x7f800000u);
+  if (any(bits == vec2u(0x7f800000u))) {
+    return;
+  }
   fin_rmean[c] = (1.0 - p.momentum) * fin_rmean[c] + p.momentum * mean;
   fin_rvar[c] = (1.0 - p.momentum) * fin_rvar[c] + p.momentum * unbiased;
 }
@@ -307,7 +317,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
     let i = addr(cur, ch.c);
     var v = apply(q, nm_x[i]);
     if (RELU) {
-      v = max(v, item(0.0));
+      v = nan_relu(v);
     }
     nm_y[i] = v;
     cur = advance(cur);
@@ -318,7 +328,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 
 @group(0) @binding(7) var<storage, read> nm_skip: array<item>;
 
-// y = relu(bn(x) + skip) by normalize's expression and then the join's (shaders/residual.wgsl),
+// y = nan_relu(bn(x) + skip) by normalize's expression and then the join's (shaders/residual.wgsl),
 // without storing bn(x) and reading it back: 3 streams instead of normalize's 2 plus the join's 3.
 @compute @workgroup_size(WG)
 fn normalize_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -331,7 +341,7 @@ fn normalize_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   var cur = cursor_at(ch.j0 + lid);
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
-    nm_y[i] = max(apply(q, nm_x[i]) + nm_skip[i], item(0.0));
+    nm_y[i] = nan_relu(apply(q, nm_x[i]) + nm_skip[i]);
     cur = advance(cur);
   }
 }
@@ -378,7 +388,7 @@ fn grad_sums(c: u32, j0: u32, j1: u32, stride: u32, relu: bool, b: f32) -> vec2f
     let x = br_x[i];
     var g = br_dy[i];
     if (relu) {
-      g = select(item(0.0), g, apply(Affine(mean, k, b), x) > item(0.0));
+      g = nan_relu_grad(nan_relu(apply(Affine(mean, k, b), x)), g);
     }
     sg += g;
     sgx += g * ((x - mean) * invstd);
@@ -495,7 +505,7 @@ fn dx_run(ch: Chunk, q: DxCoef, j0: u32, stride: u32, relu: bool) {
     let x = bx_x[i];
     var g = bx_dy[i];
     if (relu) {
-      g = select(item(0.0), g, apply(Affine(q.mean, q.k, q.beta), x) > item(0.0));
+      g = nan_relu_grad(nan_relu(apply(Affine(q.mean, q.k, q.beta), x)), g);
     }
     let xhat = (x - q.mean) * q.invstd;
     dx_store(i, q.k * (g - q.mean_g - xhat * q.mean_gx));

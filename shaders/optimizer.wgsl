@@ -11,9 +11,13 @@
 // The gradient is multiplied by clip[0] (the clip_grad_norm_ factor from reduce.wgsl, or a 1).
 // Penalties: d = g·clip + wd_coupled·w + l1·sign(w) (L2 = coupled weight decay, L1 its sign
 // term); decoupled decay shrinks w by (1 − lr·wd_decoupled) before the update.
+// Guard (src/ops/guard.ts, shaders/guard.wgsl): a step whose input, loss or gradients were not
+// finite has set guard[0]; then nothing is written, so the weights and optimizer state stay as
+// they were. An update that would not be finite (an overflowing learning rate) is not written
+// either and sets bit 8, so no weight ever becomes NaN or ±Inf.
 // Bindings: 0 h (uniform), 1 t (uniform), 2 clip (read), 3 param (read_write), 4 grad (read),
-//   sgd: 5 momentum buffer (read_write); adamw: 5 exp_avg, 6 exp_avg_sq (read_write).
-//   sgd_plain (momentum 0) uses 0-4.
+//   sgd: 5 momentum buffer (read_write); adamw: 5 exp_avg, 6 exp_avg_sq (read_write);
+//   7 guard (read_write, atomic). sgd_plain (momentum 0) uses 0-4 and 7.
 
 //!include common/grid.wgsl
 
@@ -49,6 +53,7 @@ struct Tensor {
 @group(0) @binding(4) var<storage, read> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> state1: array<f32>;
 @group(0) @binding(6) var<storage, read_write> state2: array<f32>;
+@group(0) @binding(7) var<storage, read_write> guard: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> param4: array<vec4f>;
 @group(0) @binding(4) var<storage, read> grad4: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> state14: array<vec4f>;
@@ -56,6 +61,24 @@ struct Tensor {
 
 fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return linear_workgroup(wid, nwg) * 256u + lid;
+}
+
+const UPDATE_BIT: u32 = 8u;
+
+// Lane i updates only when it is in range and the step was not flagged.
+fn updates(i: u32) -> bool {
+  return i < t.n && atomicLoad(&guard[0]) == 0u;
+}
+
+// Whether every value of an update is finite (on the bits); if not, flags the step.
+fn finite_update(a: vec4f, b: vec4f, c: vec4f) -> bool {
+  let e = vec4u(0x7f800000u);
+  let bad = any((bitcast<vec4u>(a) & e) == e) || any((bitcast<vec4u>(b) & e) == e) ||
+    any((bitcast<vec4u>(c) & e) == e);
+  if (bad) {
+    atomicOr(&guard[0], UPDATE_BIT);
+  }
+  return !bad;
 }
 
 // The penalized gradient d and the decayed weight w, shared by every update rule.
@@ -100,69 +123,83 @@ fn adamw_rule(p: Penalized, m0: vec4f, v0: vec4f) -> Updated {
 fn sgd_plain(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= t.n) {
+  if (!updates(i)) {
     return;
   }
-  param[i] = sgd_plain_rule(penalized(vec4f(param[i]), vec4f(grad[i]))).x;
+  let w = sgd_plain_rule(penalized(vec4f(param[i]), vec4f(grad[i])));
+  if (finite_update(w, w, w)) {
+    param[i] = w.x;
+  }
 }
 
 @compute @workgroup_size(256)
 fn sgd_plain_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= t.n) {
+  if (!updates(i)) {
     return;
   }
-  param4[i] = sgd_plain_rule(penalized(param4[i], grad4[i]));
+  let w = sgd_plain_rule(penalized(param4[i], grad4[i]));
+  if (finite_update(w, w, w)) {
+    param4[i] = w;
+  }
 }
 
 @compute @workgroup_size(256)
 fn sgd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
        @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= t.n) {
+  if (!updates(i)) {
     return;
   }
   let u = sgd_rule(penalized(vec4f(param[i]), vec4f(grad[i])), vec4f(state1[i]));
-  state1[i] = u.state1.x;
-  param[i] = u.w.x;
+  if (finite_update(u.w, u.state1, u.state1)) {
+    state1[i] = u.state1.x;
+    param[i] = u.w.x;
+  }
 }
 
 @compute @workgroup_size(256)
 fn sgd_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= t.n) {
+  if (!updates(i)) {
     return;
   }
   let u = sgd_rule(penalized(param4[i], grad4[i]), state14[i]);
-  state14[i] = u.state1;
-  param4[i] = u.w;
+  if (finite_update(u.w, u.state1, u.state1)) {
+    state14[i] = u.state1;
+    param4[i] = u.w;
+  }
 }
 
 @compute @workgroup_size(256)
 fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= t.n) {
+  if (!updates(i)) {
     return;
   }
   let p = penalized(vec4f(param[i]), vec4f(grad[i]));
   let u = adamw_rule(p, vec4f(state1[i]), vec4f(state2[i]));
-  state1[i] = u.state1.x;
-  state2[i] = u.state2.x;
-  param[i] = u.w.x;
+  if (finite_update(u.w, u.state1, u.state2)) {
+    state1[i] = u.state1.x;
+    state2[i] = u.state2.x;
+    param[i] = u.w.x;
+  }
 }
 
 @compute @workgroup_size(256)
 fn adamw_v4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= t.n) {
+  if (!updates(i)) {
     return;
   }
   let u = adamw_rule(penalized(param4[i], grad4[i]), state14[i], state24[i]);
-  state14[i] = u.state1;
-  state24[i] = u.state2;
-  param4[i] = u.w;
+  if (finite_update(u.w, u.state1, u.state2)) {
+    state14[i] = u.state1;
+    state24[i] = u.state2;
+    param4[i] = u.w;
+  }
 }

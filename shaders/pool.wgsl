@@ -1,7 +1,8 @@
 // 2-D pooling over NCHW f32 planes (PyTorch semantics, ceil_mode = false).
 //
 // Layout: x, dx are [N·C planes, H, W]; y, dy are [N·C, OH, OW]; argmax is u32 [N·C, OH, OW]
-// holding the flat index into x of each window's first maximum (strict >, as PyTorch).
+// holding the flat index into x of each window's first maximum (strict >, as PyTorch; a NaN is a
+// maximum, so it propagates as PyTorch's does).
 // Tiling: one invocation per output element (forwards) or per input element (backwards),
 // WG lanes per workgroup, grid folded by linear_workgroup.
 // Backwards are gathers — each input element sums, in ascending output order, the outputs whose
@@ -88,7 +89,8 @@ fn max_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     for (var kx = max(x0, 0); kx < min(x0 + i32(p.k), i32(p.w)); kx++) {
       let i = (px.plane * p.h + u32(ky)) * p.w + u32(kx);
       let v = mf_x[i];
-      if (arg == 0xffffffffu || v > best) {
+      // A NaN wins, as in PyTorch (decided on the bits: `v > best` alone would skip it).
+      if (arg == 0xffffffffu || v > best || (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) {
         best = v;
         arg = i;
       }

@@ -4,17 +4,21 @@
 // `alias item = f32;`. llvmpipe loads storage lane by lane with a bounds branch each, so vec4
 // loads move 4× the bytes per branch (docs/journal/bench-history.md).
 // Tiling: one item per invocation, WG lanes per workgroup, grid folded by linear_workgroup.
-// Backward takes the forward OUTPUT y: y > 0 is the same mask as x > 0 and is what is kept.
+// Backward takes the forward OUTPUT y: y ≠ 0 is the same mask as x > 0 and is what is kept.
+// NaN passes both ways, as in PyTorch (common/relu.wgsl decides on the bits).
 //
 // Entry points and bindings (0 is always the uniform params):
 //   relu_fwd      1 x, 2 y (rw)
-//   relu_inplace  1 x (rw)                   x = max(x, 0), a single binding
-//   relu_bwd      1 dy, 2 y, 3 dx (rw)       dx (+)= dy·(y > 0); ACC adds
+//   relu_inplace  1 x (rw)                   x = nan_relu(x), a single binding
+//   relu_bwd      1 dy, 2 y, 3 dx (rw)       dx (+)= dy where y ≠ 0; ACC adds
 
 //!include common/grid.wgsl
 
+//!include common/relu.wgsl
+
 //!item begin (replaced by the f32 variant in src/gpu/plan.ts)
 alias item = vec4f;
+alias uitem = vec4u;
 //!item end
 
 const WG: u32 = 256u;
@@ -39,7 +43,7 @@ fn relu_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
             @builtin(local_invocation_index) lid: u32) {
   let i = lane(wid, nwg, lid);
   if (i < p.n) {
-    f_y[i] = max(f_x[i], item(0.0));
+    f_y[i] = nan_relu(f_x[i]);
   }
 }
 
@@ -50,7 +54,7 @@ fn relu_inplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
                 @builtin(local_invocation_index) lid: u32) {
   let i = lane(wid, nwg, lid);
   if (i < p.n) {
-    ip_x[i] = max(ip_x[i], item(0.0));
+    ip_x[i] = nan_relu(ip_x[i]);
   }
 }
 
@@ -65,7 +69,7 @@ fn relu_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   if (i >= p.n) {
     return;
   }
-  let g = select(item(0.0), b_dy[i], b_y[i] > item(0.0));
+  let g = nan_relu_grad(b_y[i], b_dy[i]);
   if (ACC) {
     b_dx[i] += g;
   } else {

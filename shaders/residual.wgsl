@@ -1,4 +1,4 @@
-// Fused residual join y = relu(a + b) over flat f32 arrays of n elements (any layout, NCHW here).
+// Fused residual join y = nan_relu(a + b) over flat f32 arrays of n elements (any layout, NCHW here).
 // Items: the kernels move `item`s, vec4f as written (p.n counts vec4s). When n % 4 != 0,
 // src/gpu/plan.ts (itemKernel) compiles an f32 variant by swapping the item block below for
 // `alias item = f32;`. llvmpipe loads storage lane by lane with a bounds branch each, so a vec4
@@ -15,8 +15,11 @@
 
 //!include common/grid.wgsl
 
+//!include common/relu.wgsl
+
 //!item begin (replaced by the f32 variant in src/gpu/plan.ts)
 alias item = vec4f;
+alias uitem = vec4u;
 //!item end
 
 const WG: u32 = 256u;
@@ -43,7 +46,7 @@ fn add_relu_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
                 @builtin(local_invocation_index) lid: u32) {
   let i = lane(wid, nwg, lid);
   if (i < p.n) {
-    f_y[i] = max(f_a[i] + f_b[i], item(0.0));
+    f_y[i] = nan_relu(f_a[i] + f_b[i]);
   }
 }
 
@@ -53,7 +56,7 @@ fn add_relu_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 @group(0) @binding(4) var<storage, read_write> b_db: array<item>;
 
 fn masked(i: u32) -> item {
-  return select(item(0.0), b_dy[i], b_y[i] > item(0.0));
+  return nan_relu_grad(b_y[i], b_dy[i]);
 }
 
 fn store_a(i: u32, g: item) {

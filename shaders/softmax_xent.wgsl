@@ -32,8 +32,8 @@ struct Metrics {
   samples: u32,
   bad_labels: u32,
   steps: u32,
-  _p0: u32,
-  _p1: u32,
+  // Words 6–11 belong to the training step's guard (shaders/guard.wgsl).
+  _guard: array<u32, 6>,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

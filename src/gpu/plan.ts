@@ -67,8 +67,8 @@ const f32Sources = new Map<string, string>();
 
 /**
  * An entry point of a shader family written once over `item`, the type its `//!item begin` …
- * `//!item end` block declares as vec4f: width 4 compiles the file as written, width 1 swaps the
- * block for `f32Block` (which must declare the same names over f32), so tensors whose sizes are
+ * `//!item end` block declares as vec4f (and `uitem` as vec4u): width 4 compiles the file as
+ * written, width 1 swaps the block for `f32Block` (which must declare the same names over f32), so tensors whose sizes are
  * not multiples of 4 run the same code one element at a time.
  */
 export function itemKernel(
@@ -77,7 +77,7 @@ export function itemKernel(
   width: ItemWidth,
   entry: string,
   constants: Record<string, number> = {},
-  f32Block = "alias item = f32;",
+  f32Block = "alias item = f32;\nalias uitem = u32;",
 ): Promise<Kernel> {
   if (width === 4) return rt.kernel(family, entry, constants);
   const key = `${family}\u0000${f32Block}`;

@@ -251,26 +251,30 @@ export class Runtime {
   }
 
   /**
-   * A bind group for `kernel` over `bindings` (binding i = bindings[i]), reused when seen before.
+   * A bind group for `kernel` over `bindings` (binding i = bindings[i]; null leaves index i out,
+   * for entry points that do not declare it), reused when seen before.
    * @ignore
    */
-  bindGroup(kernel: Kernel, bindings: Binding[]): GPUBindGroup {
+  bindGroup(kernel: Kernel, bindings: (Binding | null)[]): GPUBindGroup {
     this.assertLive("Runtime.bindGroup");
     let key = `${kernel.id}`;
     for (const b of bindings) {
+      if (b === null) {
+        key += "|-";
+        continue;
+      }
       const r = b instanceof GPUBuffer ? { buffer: b } : b;
       key += `|${this.bufferId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
     }
     let g = this.bindGroups.get(key);
     if (!g) {
-      g = this.device.createBindGroup({
-        label: kernel.label,
-        layout: kernel.layout,
-        entries: bindings.map((b, i) => ({
-          binding: i,
-          resource: b instanceof GPUBuffer ? { buffer: b } : b,
-        })),
+      const entries: GPUBindGroupEntry[] = [];
+      bindings.forEach((b, i) => {
+        if (b !== null) {
+          entries.push({ binding: i, resource: b instanceof GPUBuffer ? { buffer: b } : b });
+        }
       });
+      g = this.device.createBindGroup({ label: kernel.label, layout: kernel.layout, entries });
       this.bindGroups.set(key, g);
       this.counters.bindGroupsCreated++;
     }

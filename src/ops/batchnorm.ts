@@ -127,6 +127,7 @@ export function batchNormGrid(
 }
 
 const F32_ITEMS = `alias item = f32;
+alias uitem = u32;
 const ITEM: u32 = 1u;
 fn hsum(v: item) -> f32 {
   return v;

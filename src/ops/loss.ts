@@ -5,14 +5,17 @@
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, packParams, type Planned, type Step } from "../gpu/plan.ts";
+import { guardReasons, type NonFiniteReason } from "./guard.ts";
 
 /** Bytes of the metrics buffer: see {@link decodeMetrics} for the layout. */
-export const METRICS_BYTES = 32;
+export const METRICS_BYTES = 48;
 
 /**
- * Metrics buffer layout (32 bytes, little-endian):
+ * Metrics buffer layout (48 bytes, little-endian):
  * [0] lossSum f32 (Σ per-sample loss), [1] lossComp f32 (Kahan compensation, internal),
- * [2] correct u32, [3] samples u32 (valid labels only), [4] badLabels u32, [5] steps u32.
+ * [2] correct u32, [3] samples u32 (valid labels only), [4] badLabels u32, [5] steps u32;
+ * written by the training step's guard (src/ops/guard.ts): [6] skipped steps u32, [7] their
+ * reasons (GUARD_BITS, ORed), [8] the window step of the first skip (1-based); [9–11] unused.
  */
 /** Loss and accuracy summed on the GPU over the steps since the last read ({@link Trainer.readMetrics}). */
 export interface XentMetrics {
@@ -30,11 +33,17 @@ export interface XentMetrics {
   meanLoss: number;
   /** correct / samples. */
   accuracy: number;
+  /** Steps whose update the non-finite guard skipped (training only). */
+  skipped: number;
+  /** Why, over the skipped steps: non-finite `input`, `loss`, `gradients`, or an `update`. */
+  nonFinite: NonFiniteReason[];
+  /** The first skipped step, counted from 1 within the steps read (0: none). */
+  firstSkippedInWindow: number;
 }
 
 export function decodeMetrics(bytes: ArrayBuffer): XentMetrics {
   const f = new Float32Array(bytes, 0, 8);
-  const u = new Uint32Array(bytes, 0, 8);
+  const u = new Uint32Array(bytes, 0, 9);
   // The compensation holds the low-order part the running sum lost: subtracting it recovers it.
   const lossSum = f[0] - f[1];
   const [correct, samples, badLabels, steps] = [u[2], u[3], u[4], u[5]];
@@ -46,6 +55,9 @@ export function decodeMetrics(bytes: ArrayBuffer): XentMetrics {
     steps,
     meanLoss: lossSum / samples,
     accuracy: correct / samples,
+    skipped: u[6],
+    nonFinite: guardReasons(u[7]),
+    firstSkippedInWindow: u[8],
   };
 }
 
@@ -62,6 +74,8 @@ export interface SoftmaxXentBuffers {
 
 export interface SoftmaxXentPlan extends Planned {
   metrics: GPUBuffer;
+  /** [N] vec2 f32: each sample's loss and outcome (0 wrong, 1 correct, 2 bad label). */
+  rows: GPUBuffer;
   /** A step that zeroes the metrics (append it where the trainer starts a new window). */
   resetStep: Step;
   /** Records the zeroing now (in command order, before work recorded later). */
@@ -104,6 +118,7 @@ export async function planSoftmaxCrossEntropy(
     ],
     scratch,
     metrics: m,
+    rows,
     resetStep,
     reset: () => rt.commands().clearBuffer(m, 0, METRICS_BYTES),
     readMetrics: async () => decodeMetrics(await rt.read(m, METRICS_BYTES)),

@@ -9,12 +9,19 @@
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { dispatchStep, packParams, type Planned } from "../gpu/plan.ts";
+import { createGuardFlag } from "./guard.ts";
 
 export interface OptimBuffers {
   params: readonly GPUBuffer[];
   grads: readonly GPUBuffer[];
   /** [scale, …] f32 from {@link planClipGradNorm}: gradients are multiplied by scale. */
   clipScale?: GPUBuffer;
+  /**
+   * The step's non-finite flag (src/ops/guard.ts): nothing is updated while it is set, and an
+   * update that would not be finite sets it (GUARD_BITS.update) instead of being written.
+   * Omitted: a private flag that only the updates themselves can set.
+   */
+  guard?: GPUBuffer;
 }
 
 /** Penalties of one tensor (e.g. none for biases and BN); defaults come from the options. */
@@ -96,6 +103,11 @@ async function planRule(
     rt.device.queue.writeBuffer(clip, 0, new Float32Array([1]));
     scratch.push(clip);
   }
+  let guard = buf.guard;
+  if (!guard) {
+    guard = createGuardFlag(rt, "optimizer guard");
+    scratch.push(guard);
+  }
   const state: GPUBuffer[][] = [];
   const steps = sizes.map((n, i) => {
     const st = Array.from({ length: cfg.stateBuffers }, () => {
@@ -111,10 +123,12 @@ async function planRule(
     const t = rt.uniform(
       packParams([lanes, pen.coupled, pen.decoupled, pen.l1], new Set([1, 2, 3])),
     );
+    // Binding 7 is the guard; entries with fewer state buffers do not declare 5 or 6.
+    const states = [st[0] ?? null, st[1] ?? null];
     return dispatchStep(
       rt,
       n % 4 === 0 ? kernel4 : kernel,
-      [hyper, t, clip, buf.params[i], buf.grads[i], ...st],
+      [hyper, t, clip, buf.params[i], buf.grads[i], ...states, guard],
       Math.ceil(lanes / 256),
     );
   });

@@ -3,6 +3,13 @@
  * clipping, optimizer update, and optionally per-layer gradient norms — all recorded into one
  * submit. The host writes the batch with queue writes; nothing waits on the GPU except
  * {@link Trainer.readMetrics} and {@link Trainer.readGradNorms}, which callers run every N steps.
+ *
+ * Non-finite values are caught on the GPU, with no readback of their own: a step whose input,
+ * loss or gradients hold NaN or ±Inf does not update the weights, the optimizer state or the
+ * BN running statistics — it is skipped, as mixed-precision loss scalers skip an overflowing
+ * step — and readMetrics reports how many steps were skipped, why, and the first one. A skipped
+ * step still counts in {@link Trainer.steps} (the learning-rate schedule moves on). The training
+ * application (trainRun) stops at the first skipped step instead.
  */
 import type { Model } from "../model/model.ts";
 import { isTrainable } from "../model/model.ts";
@@ -10,6 +17,8 @@ import { buildStepPlan, type StepPlan } from "../scheduler/step_plan.ts";
 import { planSoftmaxCrossEntropy, type SoftmaxXentPlan, type XentMetrics } from "../ops/loss.ts";
 import { type OptimizerPlan, planAdamW, planSgd } from "../ops/optimizer.ts";
 import { type ClipPlan, type NormsPlan, planClipGradNorm, planNorms } from "../ops/norms.ts";
+import { createGuardFlag, GUARD_BITS, planGuardFinish, planNonFiniteCheck } from "../ops/guard.ts";
+import type { Step } from "../gpu/plan.ts";
 import { numel } from "../tensor.ts";
 import { checkBatch } from "./batch_check.ts";
 import { DisposedError } from "../util/disposed.ts";
@@ -40,6 +49,21 @@ export interface TrainerOptions {
   optimizer: OptimizerConfig;
   /** clip_grad_norm_ max norm, computed on the GPU; off when absent. */
   clipGradNorm?: number;
+}
+
+/** Loss and accuracy since the last read, and the steps the non-finite guard skipped. */
+export interface TrainMetrics extends XentMetrics {
+  /** The first skipped step, numbered as {@link Trainer.steps} counts (0: none skipped). */
+  firstSkippedStep: number;
+}
+
+/** The guard's steps: checks before the forward, after the loss and after the backward. */
+interface GuardSteps {
+  flag: GPUBuffer;
+  input: Step[];
+  loss: Step[];
+  gradients: Step[];
+  finish: Step[];
 }
 
 /** One weight layer's gradient L2 norm (from {@link Trainer.readGradNorms}). */
@@ -103,6 +127,7 @@ export class Trainer {
     private norms: NormsPlan,
     /** The weight layers {@link Trainer.readGradNorms} reports, input side first. */
     readonly normNames: string[],
+    private guard: GuardSteps,
   ) {
     this.labelWords = new Uint32Array(plan.batchSize);
   }
@@ -129,10 +154,31 @@ export class Trainer {
     const clip = opts.clipGradNorm
       ? await planClipGradNorm(rt, sizes, grads, { maxNorm: opts.clipGradNorm })
       : null;
+    // Non-finite input, loss or gradients skip the step's update (see ../ops/guard.ts).
+    const flag = createGuardFlag(rt, "step guard");
+    const [ch, h, w] = model.graph.inputShape;
+    const guard: GuardSteps = {
+      flag,
+      input: await planNonFiniteCheck(
+        rt,
+        [[plan.input, opts.batchSize * ch * h * w]],
+        flag,
+        GUARD_BITS.input,
+      ),
+      loss: await planNonFiniteCheck(rt, [[loss.rows, opts.batchSize * 2]], flag, GUARD_BITS.loss),
+      gradients: await planNonFiniteCheck(
+        rt,
+        grads.map((g, i) => [g, sizes[i]] as const),
+        flag,
+        GUARD_BITS.gradients,
+      ),
+      finish: [await planGuardFinish(rt, flag, loss.metrics)],
+    };
     const buf = {
       params: names.map((n) => model.param(n)),
       grads,
       clipScale: clip?.clip,
+      guard: flag,
     };
     const o = opts.optimizer;
     const optimizer = o.kind === "sgd"
@@ -155,7 +201,7 @@ export class Trainer {
       normNames.map((n) => numel(model.specs.get(n)!.shape)),
       normNames.map((n) => model.grad(n)),
     );
-    return new Trainer(model, plan, loss, optimizer, names, labels, clip, norms, normNames);
+    return new Trainer(model, plan, loss, optimizer, names, labels, clip, norms, normNames, guard);
   }
 
   /** Images every step takes. */
@@ -186,24 +232,33 @@ export class Trainer {
     rt.write(plan.seed, 0, this.seedWord);
     this.optimizer.setLearningRate(lr);
     this.optimizer.setStep(this.steps);
+    const guard = this.guard;
+    rt.replay(guard.input);
     rt.replay(plan.forward);
     rt.replay(this.loss.steps);
+    rt.replay(guard.loss);
     rt.replay(plan.backward);
     if (this.captureNext) {
       rt.replay(this.norms.steps);
       this.captureNext = false;
     }
+    rt.replay(guard.gradients);
     if (this.clip) rt.replay(this.clip.steps);
     rt.replay(this.optimizer.steps);
+    rt.replay(guard.finish);
     rt.submit();
   }
 
-  /** Loss and accuracy accumulated on the GPU since the last read (one readback). */
-  async readMetrics(reset = true): Promise<XentMetrics> {
+  /**
+   * Loss and accuracy accumulated on the GPU since the last read, and how many steps the
+   * non-finite guard skipped and why (one readback).
+   */
+  async readMetrics(reset = true): Promise<TrainMetrics> {
     this.assertLive("Trainer.readMetrics");
     const m = await this.loss.readMetrics();
     if (reset) this.loss.reset();
-    return m;
+    const first = m.firstSkippedInWindow;
+    return { ...m, firstSkippedStep: first ? this.steps - m.steps + first : 0 };
   }
 
   /** Norms captured by the last step that had {@link captureGradNorms} set. */
@@ -260,6 +315,7 @@ export class Trainer {
     if (this.clip) { for (const b of this.clip.scratch) rt.pool.release(b); }
     this.optimizer.dispose();
     rt.pool.release(this.labels);
+    rt.pool.release(this.guard.flag);
   }
 
   /** {@link Trainer.dispose}, for `using`. */
