@@ -12,6 +12,7 @@
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { numel } from "../tensor.ts";
+import { typeName } from "../util/type_name.ts";
 
 /** What a state is loaded into: a `Model` (named structurally, so model.ts can import this). */
 export interface StateTarget {
@@ -151,7 +152,7 @@ export function checkState(
   const strict = opts.strict ?? true;
   if (!(entries instanceof Map)) {
     throw new TypeError(
-      `state entries must be a Map of name → { shape, data }, got ${describeValue(entries)}`,
+      `state entries must be a Map of name → { shape, data }, got ${typeName(entries)}`,
     );
   }
   const skips = (opts.skip ?? []).map(globRegExp);
@@ -208,20 +209,14 @@ export function checkState(
   return report;
 }
 
-function describeValue(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v !== "object") return typeof v;
-  return (v as object).constructor?.name ?? "an object";
-}
-
 /** An entry must be `{ shape: number[], data: Float32Array }` whose data fills its shape. */
 function checkEntry(name: string, entry: StateEntry): void {
   if (typeof entry !== "object" || entry === null || !Array.isArray(entry.shape)) {
-    throw new TypeError(`${name}: expected { shape, data }, got ${describeValue(entry)}`);
+    throw new TypeError(`${name}: expected { shape, data }, got ${typeName(entry)}`);
   }
   if (!(entry.data instanceof Float32Array)) {
     throw new TypeError(
-      `${name}: data must be a Float32Array, got ${describeValue(entry.data)} ` +
+      `${name}: data must be a Float32Array, got ${typeName(entry.data)} ` +
         "(convert other dtypes to f32 first)",
     );
   }

@@ -1,12 +1,27 @@
 /** Validates a host batch against what a plan was built for, naming expected vs got. */
 import type { Graph } from "../graph/ir.ts";
+import { typeName } from "../util/type_name.ts";
+
+/**
+ * Throws a TypeError unless `x` is a Float32Array: the batch is copied to the GPU byte for byte,
+ * so a Float64Array of the right length would overrun the input buffer and train on stale data.
+ */
+export function checkFloat32(x: unknown, what: string): asserts x is Float32Array {
+  if (!(x instanceof Float32Array)) {
+    throw new TypeError(
+      `${what} must be a Float32Array, got ${typeName(x)}` +
+        (ArrayBuffer.isView(x) || Array.isArray(x) ? " (convert it with Float32Array.from)" : ""),
+    );
+  }
+}
 
 export function checkBatch(
   graph: Graph,
   batch: number,
-  x: ArrayLike<number>,
+  x: unknown,
   labels: ArrayLike<number> | null,
 ): void {
+  checkFloat32(x, "input batch");
   const [c, h, w] = graph.inputShape;
   const want = batch * c * h * w;
   if (x.length !== want) {
@@ -19,6 +34,9 @@ export function checkBatch(
     );
   }
   if (!labels) return;
+  if (typeof labels !== "object" || typeof labels.length !== "number") {
+    throw new TypeError(`labels must be an array of class indices, got ${typeName(labels)}`);
+  }
   if (labels.length !== batch) {
     throw new RangeError(`got ${labels.length} labels for a batch of ${batch}`);
   }
