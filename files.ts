@@ -17,7 +17,12 @@
  *
  * @module
  */
-export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./src/train/checkpoint_file.ts";
+export {
+  loadCheckpoint,
+  readCheckpoint,
+  readCheckpointMeta,
+  saveCheckpoint,
+} from "./src/train/checkpoint_file.ts";
 export {
   DivergedError,
   type RunHooks,

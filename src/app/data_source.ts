@@ -6,7 +6,7 @@
  */
 import { findCifarDir } from "../data/cifar.ts";
 import { findIdxFile, IDX_FILES } from "../data/idx.ts";
-import { loadDataset } from "../data/dataset.ts";
+import { type Dataset, loadDataset } from "../data/dataset.ts";
 import {
   augmentsByDefault,
   computeChannelStats,
@@ -94,6 +94,7 @@ export async function openTrainData(
     testSubset: cfg.testSubset,
     seed: cfg.seed,
   });
+  checkSplits(train, test);
   const stats = computeChannelStats(train);
   const augment = cfg.augment ?? augmentsByDefault(train);
   const loader = BatchLoader.train(train, {
@@ -118,6 +119,25 @@ export async function openTrainData(
     skipped: () => [],
     dispose() {},
   };
+}
+
+/** Train and test images must have one shape and one label space, known before training. */
+function checkSplits(train: Dataset, test: Dataset): void {
+  for (const ds of [train, test]) {
+    if (ds.count === 0) throw new Error(`${ds.name}: the data set has no images`);
+  }
+  const shape = (d: Dataset) => `${d.channels}×${d.height}×${d.width}`;
+  if (shape(train) !== shape(test)) {
+    throw new Error(
+      `${train.name} images are ${shape(train)} but ${test.name} images are ${shape(test)}: ` +
+        "train and test sets must have one image shape",
+    );
+  }
+  if (train.classes !== test.classes) {
+    throw new Error(
+      `${train.name} has ${train.classes} classes but ${test.name} has ${test.classes}`,
+    );
+  }
 }
 
 async function openImageFolder(

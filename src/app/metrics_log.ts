@@ -106,19 +106,29 @@ function dropPartialTail(path: string): void {
 
 /**
  * Keeps the records of the log at `path` (if any) whose step is at most `step`, plus those
- * without one; a partial last line is dropped first.
+ * without one; a partial last line is dropped first. Kept lines are written back as they were
+ * (re-encoding would trip over the `nonfinite` list a record already carries).
  */
 export function dropRecordsAfter(path: string, step: number): void {
   dropPartialTail(path);
-  let records: MetricsRecord[];
+  let text: string;
   try {
-    records = readMetrics(path);
+    text = Deno.readTextFileSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return;
     throw e;
   }
-  const kept = records.filter((r) => typeof r.step !== "number" || r.step <= step);
-  Deno.writeTextFileSync(path, kept.map((r) => encodeRecord(r) + "\n").join(""));
+  Deno.writeTextFileSync(path, linesUpTo(text, step, path));
+}
+
+/** The lines of a metrics log whose record's step is at most `step` (or that have none). */
+export function linesUpTo(text: string, step: number, source = "<metrics>"): string {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const records = parseMetrics(lines.join("\n"), source);
+  return lines
+    .filter((_, i) => typeof records[i].step !== "number" || (records[i].step as number) <= step)
+    .map((l) => l + "\n")
+    .join("");
 }
 
 /** Parses a metrics file; a bad line throws with `path:line`. Blank lines are skipped. */

@@ -13,9 +13,13 @@ import { Trainer } from "../train/trainer.ts";
 import { Evaluator } from "../train/evaluator.ts";
 import { makeSchedule } from "../train/lr_schedule.ts";
 import { ProgressReporter, type Sink } from "./progress.ts";
-import { dropRecordsAfter, MetricsLog, type MetricsRecord } from "./metrics_log.ts";
-import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint_file.ts";
+import { MetricsLog, type MetricsRecord } from "./metrics_log.ts";
+import { readCheckpoint, saveCheckpoint } from "../train/checkpoint_file.ts";
+import { applyCheckpoint, type Checkpoint, NonFiniteStateError } from "../train/checkpoint.ts";
+import { removeStaleTemps } from "../io/safetensors_file.ts";
 import { writeRunPlots } from "./run_plots.ts";
+import { checkSameSettings } from "./settings.ts";
+import { carryRecords, dirOf, earlierSeconds, summarizeRecords } from "./resume.ts";
 
 /**
  * A training run's settings: the `deno task train` command line as an object, field for flag
@@ -99,9 +103,10 @@ export interface RunSummary {
   testAccuracy: number;
   /** Test accuracy per class. */
   perClass: number[];
-  /** Training images per second (evaluation excluded). */
+  /** Training images per second over every logged window of the run, resumed sessions included
+   * (evaluation excluded). */
   imagesPerSec: number;
-  /** Wall time of the run. */
+  /** Wall time of this session plus the sessions before a resume that wrote a summary. */
   seconds: number;
   /** Why the run ended. */
   stopped: "finished" | "interrupted" | "diverged";
@@ -111,7 +116,10 @@ export interface RunSummary {
   skippedImages?: { path: string; message: string }[];
 }
 
-/** The loss became NaN or infinite: the message names the step and the last good checkpoint. */
+/**
+ * A training step, the training loss or the test loss became NaN or infinite (or a checkpoint
+ * would have held such values): the message names the step, why, and the last good checkpoint.
+ */
 export class DivergedError extends Error {
   /** The error with its message. */
   constructor(message: string) {
@@ -153,11 +161,31 @@ const CHECKPOINT = "checkpoint.safetensors";
  * console.log(s.testAccuracy, s.imagesPerSec);
  * ```
  *
- * @throws {DivergedError} the loss became NaN or infinite (the last good checkpoint is kept).
+ * @throws {DivergedError} a step, the loss or the test loss became NaN or infinite (no update was
+ * made from it, and the last good checkpoint is kept).
  */
 export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<RunSummary> {
   const t0 = performance.now();
   const data = await openTrainData(cfg);
+  // A checkpoint is read and its settings compared before any model or file is made.
+  let resumed: Checkpoint | null = null;
+  if (cfg.resume) {
+    try {
+      resumed = await readCheckpoint(cfg.resume);
+      if (resumed.meta.model !== cfg.model) {
+        throw new Error(`${cfg.resume} holds a ${resumed.meta.model}, not a ${cfg.model}`);
+      }
+      checkSameSettings(
+        resumed.meta.config,
+        { ...cfg, ...data.meta },
+        cfg.resume,
+        "resume with the same settings (only --out may differ), or start a new run",
+      );
+    } catch (e) {
+      data.dispose();
+      throw e;
+    }
+  }
   const graph = buildModel(cfg.model, {
     inputShape: data.inputShape,
     classes: data.classes,
@@ -195,15 +223,17 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
 
   await Deno.mkdir(cfg.out, { recursive: true });
   const ckptPath = `${cfg.out}/${CHECKPOINT}`;
-  if (cfg.resume) {
-    const meta = await loadCheckpoint(cfg.resume, model, trainer);
-    if (meta.model !== cfg.model) {
-      throw new Error(`${cfg.resume} holds a ${meta.model}, not a ${cfg.model}`);
-    }
+  // Writes a kill interrupted left their temporary files; nothing else writes here now.
+  removeStaleTemps(ckptPath);
+  // The whole run's records: those before the checkpoint, then this session's.
+  const records: MetricsRecord[] = [];
+  let priorSeconds = 0;
+  if (resumed && cfg.resume) {
+    const meta = applyCheckpoint(resumed, model, trainer);
     trainer.steps = meta.step;
     trainLoader.restore(meta.loader);
-    // A run killed after its last checkpoint logged steps the resumed run will log again.
-    dropRecordsAfter(`${cfg.out}/metrics.jsonl`, meta.step);
+    records.push(...carryRecords(dirOf(cfg.resume), cfg.out, meta.step));
+    priorSeconds = earlierSeconds(dirOf(cfg.resume), meta.step);
   }
   await Deno.writeTextFile(
     `${cfg.out}/config.json`,
@@ -226,7 +256,6 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     ) + "\n",
   );
   const log = MetricsLog.open(`${cfg.out}/metrics.jsonl`, { append: !!cfg.resume });
-  const records: MetricsRecord[] = [];
   const record = (r: MetricsRecord) => {
     log.write(r);
     records.push(r);
@@ -252,8 +281,6 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   if (hooks.handleSigint) Deno.addSignalListener("SIGINT", onSigint);
 
   let last = { loss: NaN, accuracy: NaN };
-  let testResult = { loss: NaN, accuracy: NaN, perClass: [] as number[] };
-  let imagesSeen = 0, trainSeconds = 0;
   let stopped: RunSummary["stopped"] = "finished";
   let windowStart = performance.now(),
     windowSteps = 0,
@@ -265,31 +292,45 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
     step: trainer.steps,
     loader: trainLoader.state,
   });
-  let checkpointed = !!cfg.resume;
+  // The checkpoint that really exists: the one resumed from until this run writes its own.
+  let lastGood: string | null = cfg.resume ?? null;
+  const kept = () =>
+    lastGood ? `the last good checkpoint is ${lastGood}` : "no checkpoint had been written yet";
   const checkpoint = async () => {
-    await saveCheckpoint(ckptPath, model, trainer, {
-      ...position(),
-      model: cfg.model,
-      // The class names and preprocessing travel with the weights, so the checkpoint alone
-      // can serve predictions.
-      config: { ...cfg, ...data.meta },
-    });
-    checkpointed = true;
+    try {
+      await saveCheckpoint(ckptPath, model, trainer, {
+        ...position(),
+        model: cfg.model,
+        // The class names and preprocessing travel with the weights, so the checkpoint alone
+        // can serve predictions.
+        config: { ...cfg, ...data.meta },
+      });
+    } catch (e) {
+      if (!(e instanceof NonFiniteStateError)) throw e;
+      throw new DivergedError(`step ${trainer.steps}: ${e.message}; stopping: ${kept()}`);
+    }
+    lastGood = ckptPath;
   };
 
   const flush = async (epoch: number) => {
     if (windowSteps === 0) return;
     const m = await trainer.readMetrics();
     const dt = (performance.now() - windowStart) / 1000;
-    trainSeconds += dt;
-    imagesSeen += windowSteps * cfg.batch;
-    if (!Number.isFinite(m.meanLoss)) {
-      const kept = checkpointed
-        ? `the last good checkpoint is ${ckptPath}`
-        : "no checkpoint had been written yet";
+    if (!Number.isFinite(m.meanLoss) || m.skipped > 0) {
+      // The trainer made no update from a non-finite step (src/train/trainer.ts), so no weight
+      // is poisoned; the run stops at the first window that had one.
+      const first = m.skipped > 0
+        ? `; step ${m.firstSkippedStep} was not finite (${m.nonFinite.join(", ")}) and made no ` +
+          "update"
+        : "";
+      const what = Number.isFinite(m.meanLoss)
+        ? `${m.skipped} step(s) became non-finite by step ${trainer.steps}`
+        : `loss became ${m.meanLoss} by step ${trainer.steps}`;
       throw new DivergedError(
-        `loss became ${m.meanLoss} by step ${trainer.steps} (lr ${lrAt(trainer.steps - 1)}); ` +
-          `stopping: ${kept}. Try a lower --lr, a longer --warmup or --clip-grad-norm`,
+        `${what} (lr ${lrAt(trainer.steps - 1)})${first}; stopping: ${kept()}. ` +
+          (m.nonFinite.includes("input")
+            ? "Check the input data for NaN or infinite pixels"
+            : "Try a lower --lr, a longer --warmup or --clip-grad-norm"),
       );
     }
     last = { loss: m.meanLoss, accuracy: m.accuracy };
@@ -318,7 +359,13 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
 
   const evaluate = async (epoch: number, perClass: boolean) => {
     const r = await evaluator.run(data.evalPass(evaluator.plan.batchSize), { perClass });
-    testResult = { loss: r.loss, accuracy: r.accuracy, perClass: r.perClass ?? [] };
+    if (!Number.isFinite(r.loss)) {
+      throw new DivergedError(
+        `test loss became ${r.loss} after epoch ${epoch + 1} (step ${trainer.steps}); the ` +
+          `weights it came from are not checkpointed; stopping: ${kept()}. ` +
+          "Try a lower --lr, a longer --warmup or --clip-grad-norm",
+      );
+    }
     record({
       type: "eval",
       epoch,
@@ -337,6 +384,9 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
 
   try {
     progress.resume(trainer.steps);
+    if (trainLoader.state.epoch >= cfg.epochs) {
+      say(`${cfg.resume} finished all ${cfg.epochs} epoch(s): nothing left to train`);
+    }
     while (trainLoader.state.epoch < cfg.epochs && !interrupted) {
       const epoch = trainLoader.state.epoch;
       windowStart = performance.now();
@@ -406,19 +456,16 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
         (skipped.length > 3 ? `; ... (all in summary.json)` : ""),
     );
   }
+  // From the whole run's records, so a resumed (even an already finished) run reports all of it.
+  const whole = summarizeRecords(records, cfg.batch);
   const summary: RunSummary = {
     out: cfg.out,
     model: cfg.model,
     parameters: countParameters(graph),
     steps: trainer.steps,
     epochs: trainLoader.state.epoch,
-    trainLoss: last.loss,
-    trainAccuracy: last.accuracy,
-    testLoss: testResult.loss,
-    testAccuracy: testResult.accuracy,
-    perClass: testResult.perClass,
-    imagesPerSec: trainSeconds > 0 ? imagesSeen / trainSeconds : NaN,
-    seconds: (performance.now() - t0) / 1000,
+    ...whole,
+    seconds: priorSeconds + (performance.now() - t0) / 1000,
     stopped,
     loaderWaitMs: stepsHere > 0 ? totalWait / stepsHere : 0,
     ...(skipped.length > 0 ? { skippedImages: skipped } : {}),

@@ -4,7 +4,9 @@
  */
 import { defineFlags, parseArgsOrExit } from "../app/args.ts";
 import { fashionMnistAvailable } from "../data/dataset.ts";
-import { trainRun } from "../app/run.ts";
+import { type TrainConfig, trainRun } from "../app/run.ts";
+import { readCheckpointMeta } from "../train/checkpoint_file.ts";
+import { dirOf } from "../app/resume.ts";
 import { Runtime } from "../gpu/runtime.ts";
 import { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "../host/deno_env.ts";
 import { listModels } from "../zoo/registry.ts";
@@ -97,7 +99,11 @@ const flags = defineFlags({
   },
   seed: { type: "int", default: 0, help: "seed for initialization, shuffling and augmentation" },
   out: { type: "string", help: "run directory (unset: runs/<model>-<data>-<time>)" },
-  resume: { type: "string", help: "checkpoint to continue from (a run's checkpoint.safetensors)" },
+  resume: {
+    type: "string",
+    help: "checkpoint to continue from (a run's checkpoint.safetensors): the run continues with " +
+      "its settings (a flag given must agree with them), in its directory unless --out is given",
+  },
   evalEvery: { type: "int", default: 1, min: 1, help: "evaluate on the test set every N epochs" },
   clipGradNorm: { type: "number", min: 0, help: "clip the global gradient L2 norm to this" },
   augment: {
@@ -137,13 +143,77 @@ const flags = defineFlags({
 const args = parseArgsOrExit(flags, Deno.args, "deno task train [flags]");
 
 const data = args.data ?? (fashionMnistAvailable() ? "fashion-mnist" : "synthetic");
-if (!args.data && data === "synthetic") {
+if (!args.data && !args.resume && data === "synthetic") {
   console.log(
     "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): using the embedded synthetic set",
   );
 }
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-const out = args.out ?? `runs/${args.model}-${data.replace(/[^\w.-]/g, "_")}-${stamp}`;
+// A resumed run continues in its checkpoint's directory unless told otherwise.
+const out = args.out ??
+  (args.resume
+    ? dirOf(args.resume)
+    : `runs/${args.model}-${data.replace(/[^\w.-]/g, "_")}-${stamp}`);
+
+const fromFlags: TrainConfig = {
+  model: args.model,
+  shortcut: args.shortcut,
+  width: args.width,
+  data,
+  epochs: args.epochs,
+  batch: args.batch,
+  evalBatch: args.evalBatch,
+  optimizer: args.optimizer,
+  lr: args.lr,
+  momentum: args.momentum,
+  nesterov: args.nesterov,
+  wd: args.wd,
+  schedule: args.schedule,
+  warmup: args.warmup,
+  subset: args.subset ?? (args.data ? undefined : DEFAULT_JOB.subset),
+  testSubset: args.testSubset ?? (args.data ? undefined : DEFAULT_JOB.testSubset),
+  seed: args.seed,
+  out,
+  resume: args.resume,
+  evalEvery: args.evalEvery,
+  clipGradNorm: args.clipGradNorm,
+  augment: args.augment,
+  logEvery: args.logEvery,
+  gradNormEvery: args.gradNormEvery,
+  image: {
+    valSplit: args.valSplit,
+    imageSize: args.imageSize,
+    transform: args.transform,
+    workers: args.workers,
+    onBadImage: args.onBadImage,
+    cache: args.cache,
+    cacheMiB: args.cacheSize,
+  },
+};
+
+/**
+ * With --resume, the run's settings are the checkpoint's; a flag given on the command line must
+ * agree with them (trainRun refuses it, naming the setting, if it does not).
+ */
+async function resumedConfig(resume: string): Promise<TrainConfig> {
+  const saved = (await readCheckpointMeta(resume)).config as Partial<TrainConfig>;
+  const given = new Set(
+    Deno.args.filter((a) => a.startsWith("--")).map((a) =>
+      a.slice(2).split("=")[0].replace(/^no-/, "").replace(/-(\w)/g, (_, c) => c.toUpperCase())
+    ),
+  );
+  // The image-folder flags make up one setting, `image`.
+  const imageFlags = ["valSplit", "imageSize", "transform", "workers", "onBadImage", "cache"];
+  if ([...imageFlags, "cacheSize"].some((f) => given.has(f))) given.add("image");
+  const cfg: Record<string, unknown> = { ...fromFlags };
+  for (const key of Object.keys(fromFlags)) {
+    // A setting the checkpoint's run left unset stays unset (not this command line's default).
+    if (key !== "out" && key !== "resume" && !given.has(key)) {
+      cfg[key] = saved[key as keyof TrainConfig];
+    }
+  }
+  return cfg as unknown as TrainConfig;
+}
 
 let dashboard: Dashboard | null = null;
 try {
@@ -151,41 +221,7 @@ try {
     dashboard = startDashboard(out, args.dashboard);
     console.log(`dashboard: ${dashboard.url} (follows ${out}/metrics.jsonl)`);
   }
-  const s = await trainRun({
-    model: args.model,
-    shortcut: args.shortcut,
-    width: args.width,
-    data,
-    epochs: args.epochs,
-    batch: args.batch,
-    evalBatch: args.evalBatch,
-    optimizer: args.optimizer,
-    lr: args.lr,
-    momentum: args.momentum,
-    nesterov: args.nesterov,
-    wd: args.wd,
-    schedule: args.schedule,
-    warmup: args.warmup,
-    subset: args.subset ?? (args.data ? undefined : DEFAULT_JOB.subset),
-    testSubset: args.testSubset ?? (args.data ? undefined : DEFAULT_JOB.testSubset),
-    seed: args.seed,
-    out,
-    resume: args.resume,
-    evalEvery: args.evalEvery,
-    clipGradNorm: args.clipGradNorm,
-    augment: args.augment,
-    logEvery: args.logEvery,
-    gradNormEvery: args.gradNormEvery,
-    image: {
-      valSplit: args.valSplit,
-      imageSize: args.imageSize,
-      transform: args.transform,
-      workers: args.workers,
-      onBadImage: args.onBadImage,
-      cache: args.cache,
-      cacheMiB: args.cacheSize,
-    },
-  }, {
+  const s = await trainRun(args.resume ? await resumedConfig(args.resume) : fromFlags, {
     handleSigint: true,
     runtime: args.tune
       ? await Runtime.create({

@@ -9,6 +9,7 @@ import {
   headerLength,
   parseSafetensorsHeader,
   type SafetensorsFile,
+  type SafetensorsHeader,
   type TensorIn,
 } from "./safetensors.ts";
 
@@ -30,6 +31,25 @@ async function readExactly(f: Deno.FsFile, into: Uint8Array, path: string, what:
  * is refused before its data is read), then exactly the data the header declares.
  */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  return await withFile(path, async (f, size) => {
+    const { first8, json } = await readHeader(f, size, path);
+    const bytes = new Uint8Array(size);
+    bytes.set(first8);
+    bytes.set(json, 8);
+    await readExactly(f, bytes.subarray(8 + json.length), path, "tensor data");
+    return decodeSafetensors(bytes, path);
+  });
+}
+
+/** Only the validated header of a safetensors file (names, dtypes, shapes, metadata). */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  return await withFile(path, async (f, size) => (await readHeader(f, size, path)).header);
+}
+
+async function withFile<T>(
+  path: string,
+  use: (f: Deno.FsFile, size: number) => Promise<T>,
+): Promise<T> {
   let f: Deno.FsFile;
   try {
     f = await Deno.open(path, { read: true });
@@ -38,22 +58,21 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
     throw new Error(`${path}: cannot read: ${(e as Error).message}`);
   }
   try {
-    const size = (await f.stat()).size;
-    const first8 = new Uint8Array(Math.min(8, size));
-    await readExactly(f, first8, path, "header length");
-    const len = headerLength(first8, size, path);
-    const json = new Uint8Array(len);
-    await readExactly(f, json, path, "header");
-    // Validates every tensor against the data section the file has, before reading it.
-    parseSafetensorsHeader(json, size - 8 - len, path);
-    const bytes = new Uint8Array(size);
-    bytes.set(first8);
-    bytes.set(json, 8);
-    await readExactly(f, bytes.subarray(8 + len), path, "tensor data");
-    return decodeSafetensors(bytes, path);
+    return await use(f, (await f.stat()).size);
   } finally {
     f.close();
   }
+}
+
+async function readHeader(f: Deno.FsFile, size: number, path: string) {
+  const first8 = new Uint8Array(Math.min(8, size));
+  await readExactly(f, first8, path, "header length");
+  const len = headerLength(first8, size, path);
+  const json = new Uint8Array(len);
+  await readExactly(f, json, path, "header");
+  // Validates every tensor against the data section the file has, before reading it.
+  const header = parseSafetensorsHeader(json, size - 8 - len, path);
+  return { first8, json, header };
 }
 
 /** Encodes and writes atomically (see {@link writeFileAtomic}). */

@@ -8,6 +8,7 @@ import { type RunHooks, type RunSummary, type TrainConfig, trainRun } from "../a
 import { readMetrics } from "../app/metrics_log.ts";
 import { layerNormChart, lineChart, type Series, studyStyle } from "../app/plots.ts";
 import { formatDuration, stdoutSink } from "../app/progress.ts";
+import { checkSameSettings } from "../app/settings.ts";
 
 /** He et al. 2015, Table 6: CIFAR-10 test error (%) of the residual nets, for reference. */
 export const PAPER_RESNET_ERROR: Record<number, number> = {
@@ -111,18 +112,16 @@ function readJson(path: string): Rec | null {
 }
 
 /** Throws, naming the setting, when the run in `cfg.out` was made with other settings. */
-function checkSameSettings(cfg: TrainConfig): void {
+function checkSavedSettings(cfg: TrainConfig): void {
   const saved = readJson(`${cfg.out}/config.json`);
   if (!saved) throw new Error(`${cfg.out}: no config.json, so it cannot be resumed`);
-  for (const [key, value] of Object.entries(cfg)) {
-    if (key === "out" || key === "resume") continue;
-    if (JSON.stringify(saved[key]) !== JSON.stringify(value)) {
-      throw new Error(
-        `${cfg.out} was trained with ${key} = ${JSON.stringify(saved[key])}, this study has ` +
-          `${JSON.stringify(value)}: resume with the same settings, or use another --out`,
-      );
-    }
-  }
+  checkSameSettings(
+    saved,
+    cfg as unknown as Record<string, unknown>,
+    cfg.out,
+    "resume with the same settings, or use another --out",
+    { nowLabel: "this study" },
+  );
 }
 
 /** With --resume: a finished net's summary, or the checkpoint an unfinished one continues from. */
@@ -136,7 +135,7 @@ function resumePoint(cfg: TrainConfig): { done: RunSummary } | { checkpoint?: st
     hasCheckpoint = false;
   }
   if (!summary && !hasCheckpoint) return {};
-  checkSameSettings(cfg);
+  checkSavedSettings(cfg);
   if (summary?.stopped === "finished") return { done: summary };
   return hasCheckpoint ? { checkpoint } : {};
 }

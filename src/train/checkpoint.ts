@@ -26,6 +26,7 @@ import {
   type StateReport,
 } from "../model/state.ts";
 import type { Trainer } from "./trainer.ts";
+import { createGuardFlag, planNonFiniteCheck } from "../ops/guard.ts";
 import type { LoaderState } from "../data/loader.ts";
 
 export const CHECKPOINT_FORMAT = "resgpu-checkpoint-1";
@@ -70,11 +71,14 @@ export interface ApplyCheckpointOptions {
 }
 
 const OPTIMIZER = "optimizer.";
+/** The guard flag's name in the gathered readback (not a tensor name: it has a space). */
+const FLAG = "non-finite flag";
 
 /**
  * The checkpoint of `model` (and `trainer`'s optimizer state, if given) as safetensors bytes.
- * Everything is read back in one gathered readback; a non-finite value anywhere refuses the
- * checkpoint with an error naming the tensors, so no file is ever written from poisoned weights.
+ * Every tensor is checked for NaN and ±Infinity on the GPU and read back with the verdict in one
+ * gathered readback; a non-finite value anywhere refuses the checkpoint with an error naming the
+ * tensors, so no file is ever written from poisoned weights.
  *
  * ```ts
  * import { encodeCheckpoint, type Model, type Trainer } from "@resgpu/resgpu";
@@ -99,10 +103,21 @@ export async function encodeCheckpoint(
   ]);
   const state = trainer?.optimizerState() ?? [];
   for (const [name, buf, n] of state) items.push([`${OPTIMIZER}${name}`, buf, n]);
-  const values = await gatherRead(rt, items);
-  const bad = [...values].map(([name, v]) => ({ name, count: countNonFinite(v) }))
-    .filter((b) => b.count > 0);
-  if (bad.length > 0) throw new NonFiniteStateError(bad);
+  // Checked on the GPU (src/ops/guard.ts), the flag read back with the values in one readback.
+  const flag = createGuardFlag(rt, "checkpoint guard");
+  let values: Map<string, Float32Array>;
+  try {
+    rt.replay(await planNonFiniteCheck(rt, items.map(([, b, n]) => [b, n]), flag, 1));
+    values = await gatherRead(rt, [...items, [FLAG, flag, 1]]);
+  } finally {
+    rt.pool.release(flag);
+  }
+  if (new Uint32Array(values.get(FLAG)!.buffer)[0] !== 0) {
+    // Which tensors, for the message.
+    const bad = items.map(([name]) => ({ name, count: countNonFinite(values.get(name)!) }))
+      .filter((b) => b.count > 0);
+    throw new NonFiniteStateError(bad);
+  }
   const tensors: Record<string, TensorIn> = {};
   for (const p of model.graph.params) {
     tensors[p.name] = { dtype: "F32", shape: [...p.shape], data: values.get(p.name)! };

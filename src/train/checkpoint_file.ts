@@ -3,7 +3,7 @@
  * exported from files.ts. Writes are atomic (a crash leaves the previous file whole); reads look
  * at the header before reading the data.
  */
-import { readSafetensors, writeFileAtomic } from "../io/safetensors_file.ts";
+import { readSafetensors, readSafetensorsHeader, writeFileAtomic } from "../io/safetensors_file.ts";
 import type { Model } from "../model/model.ts";
 import type { Trainer } from "./trainer.ts";
 import {
@@ -47,6 +47,20 @@ export async function saveCheckpoint(
  */
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
   return checkpointOf(await readSafetensors(path), path);
+}
+
+/**
+ * Reads only a checkpoint file's header and validates its metadata (where the run stood, its
+ * settings); no tensor data is read.
+ *
+ * ```ts
+ * import { readCheckpointMeta } from "@resgpu/resgpu/files";
+ * console.log((await readCheckpointMeta("runs/x/checkpoint.safetensors")).config);
+ * ```
+ */
+export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> {
+  const header = await readSafetensorsHeader(path);
+  return checkpointOf({ tensors: new Map(), metadata: header.metadata }, path).meta;
 }
 
 /**
