@@ -15,41 +15,18 @@ export interface IdxImages {
   data: Uint8Array;
 }
 
-/** Reads a file, inflating it when it starts with the gzip magic bytes 1f 8b. */
-export async function readMaybeGzip(path: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      return await gunzip(bytes);
-    } catch (e) {
-      throw new Error(`${path}: corrupt gzip data: ${(e as Error).message}`);
-    }
-  }
-  return bytes;
-}
-
-export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(
-    new DecompressionStream("gzip"),
-  );
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
 /**
- * Validates the IDX header (magic 00 00 <dtype> <ndim>, then ndim big-endian u32 sizes) and
- * returns the dims and a view of the payload.
+ * The largest IDX payload read (1 GiB; MNIST's training images are 47 MB). A header declaring
+ * more is refused before anything of that size is allocated or inflated.
  */
-export function parseIdx(
+export const IDX_MAX_BYTES = 2 ** 30;
+
+/** Validates an IDX header (magic, dtype, dimension count, sizes) from its first bytes. */
+function idxHeader(
   bytes: Uint8Array,
   file: string,
   expectedDims: number,
-): { dims: number[]; data: Uint8Array } {
+): { dims: number[]; headerLen: number; payload: number } {
   if (bytes.length < 4) {
     throw new Error(
       `${file}: truncated IDX header: expected at least 4 bytes, got ${bytes.length}`,
@@ -79,7 +56,30 @@ export function parseIdx(
   const dims: number[] = [];
   for (let i = 0; i < expectedDims; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const payload = dims.reduce((a, b) => a * b, 1);
-  const got = bytes.length - headerLen;
+  if (payload > IDX_MAX_BYTES) {
+    throw new Error(
+      `${file}: shape [${dims.join(", ")}] declares ${payload} bytes of data, more than the ` +
+        `${IDX_MAX_BYTES}-byte limit`,
+    );
+  }
+  return { dims, headerLen, payload };
+}
+
+/**
+ * Validates the IDX header (magic 00 00 <dtype> <ndim>, then ndim big-endian u32 sizes) and
+ * returns the dims and a view of the payload.
+ */
+export function parseIdx(
+  bytes: Uint8Array,
+  file: string,
+  expectedDims: number,
+): { dims: number[]; data: Uint8Array } {
+  const { dims, headerLen, payload } = idxHeader(bytes, file, expectedDims);
+  checkLength(bytes.length - headerLen, payload, dims, file);
+  return { dims, data: bytes.subarray(headerLen, headerLen + payload) };
+}
+
+function checkLength(got: number, payload: number, dims: number[], file: string): void {
   if (got < payload) {
     throw new Error(
       `${file}: truncated data: expected ${payload} bytes for shape [${dims.join(", ")}], ` +
@@ -92,16 +92,124 @@ export function parseIdx(
         `for shape [${dims.join(", ")}]`,
     );
   }
-  return { dims, data: bytes.subarray(headerLen, headerLen + payload) };
+}
+
+/**
+ * Reads an IDX file, raw or gzipped (recognised by its magic bytes 1f 8b), header first: a raw
+ * file's size is checked against its header before the data is read; a gzipped one is inflated
+ * as a stream that stops as soon as it holds more than the header declares, so a small file
+ * that inflates to gigabytes costs at most the declared size.
+ */
+export async function readIdx(
+  path: string,
+  expectedDims: number,
+): Promise<{ dims: number[]; data: Uint8Array }> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
+    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
+  }
+  let closed = false;
+  try {
+    const size = (await f.stat()).size;
+    const start = await readUpTo(f, 4 + 4 * expectedDims);
+    if (start.length >= 2 && start[0] === 0x1f && start[1] === 0x8b) {
+      await f.seek(0, Deno.SeekMode.Start);
+      closed = true; // the stream owns the file now and closes it
+      return await inflateIdx(f.readable, path, expectedDims);
+    }
+    const { dims, headerLen, payload } = idxHeader(start, path, expectedDims);
+    checkLength(size - headerLen, payload, dims, path);
+    const data = await readUpTo(f, payload);
+    checkLength(data.length, payload, dims, path);
+    return { dims, data };
+  } finally {
+    if (!closed) f.close();
+  }
+}
+
+/** Reads up to `n` bytes from the file's position (fewer only at its end). */
+async function readUpTo(f: Deno.FsFile, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const r = await f.read(out.subarray(got));
+    if (r === null) break;
+    got += r;
+  }
+  return out.subarray(0, got);
+}
+
+/** Compressed bytes fed to the inflater at a time (at most ~4 MB of output each). */
+const GZ_PIECE = 4096;
+
+/** Inflates a gzipped IDX stream, refusing it once it exceeds what its header declares. */
+export async function inflateIdx(
+  gz: ReadableStream<Uint8Array>,
+  file: string,
+  expectedDims: number,
+): Promise<{ dims: number[]; data: Uint8Array }> {
+  // Small compressed pieces: deflate inflates up to ~1000×, so a 64 KB read of a bomb would
+  // arrive as one 64 MB chunk before any check could stop it.
+  const pieces = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, c) {
+      for (let o = 0; o < chunk.length; o += GZ_PIECE) c.enqueue(chunk.subarray(o, o + GZ_PIECE));
+    },
+  });
+  const reader = (gz.pipeThrough(pieces) as ReadableStream<BufferSource>)
+    .pipeThrough(new DecompressionStream("gzip"))
+    .getReader();
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  let header: ReturnType<typeof idxHeader> | null = null;
+  const headerLen = 4 + 4 * expectedDims;
+  try {
+    for (;;) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
+      }
+      if (r.done) break;
+      chunks.push(r.value);
+      got += r.value.length;
+      if (!header && got >= headerLen) header = idxHeader(concat(chunks, got), file, expectedDims);
+      if (header && got > header.headerLen + header.payload) {
+        throw new Error(
+          `${file}: inflates to more than the ${header.headerLen + header.payload} bytes its ` +
+            `header declares for shape [${header.dims.join(", ")}] (stopped reading)`,
+        );
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = concat(chunks, got);
+  return parseIdx(bytes, file, expectedDims);
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  chunks.splice(0, chunks.length, out);
+  return out;
 }
 
 export async function readIdxImages(path: string): Promise<IdxImages> {
-  const { dims, data } = parseIdx(await readMaybeGzip(path), path, 3);
+  const { dims, data } = await readIdx(path, 3);
   return { count: dims[0], height: dims[1], width: dims[2], data };
 }
 
 export async function readIdxLabels(path: string, classes = 10): Promise<Uint8Array> {
-  const { data } = parseIdx(await readMaybeGzip(path), path, 1);
+  const { data } = await readIdx(path, 1);
   checkLabels(data, classes, path);
   return data;
 }

@@ -122,6 +122,7 @@ export class BatchLoader {
    */
   constructor(ds: Dataset, opts: LoaderOptions) {
     const n = opts.subset ?? ds.count;
+    if (ds.count === 0) throw new Error(`${ds.name}: the data set has no images`);
     if (!Number.isInteger(n) || n <= 0 || n > ds.count) {
       throw new Error(`${ds.name}: subset ${n} out of range 1..${ds.count}`);
     }
