@@ -6,9 +6,22 @@
 import { DivergedError } from "../app/run.ts";
 import { NoAdapterError } from "../gpu/device.ts";
 
+/** RESGPU_DEBUG=1, read only where granted: asking would prompt on a terminal. */
+function debug(): boolean {
+  const q = Deno.permissions.querySync({ name: "env", variable: "RESGPU_DEBUG" });
+  return q.state === "granted" && !!Deno.env.get("RESGPU_DEBUG");
+}
+
 export function exitOnError(e: unknown): never {
-  if (e instanceof Error && !Deno.env.get("RESGPU_DEBUG")) {
+  if (e instanceof Error && !debug()) {
     console.error(`error: ${e.message}`);
+    if (e instanceof Deno.errors.NotCapable) {
+      console.error(
+        "`deno task train` reads only /usr/share/datasets, runs/ and ~/.cache/resgpu and writes " +
+          "only runs/ and that cache: for data or output elsewhere run it as " +
+          "`deno run --allow-read=DIR,runs --allow-write=DIR --allow-env src/cli/train.ts …`",
+      );
+    }
     Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
   }
   throw e;
