@@ -14,6 +14,7 @@ import {
   type AcquireOptions,
   type AdapterReport,
   type DeviceLimits,
+  releaseDevice,
 } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { SharedScratch } from "./shared_scratch.ts";
@@ -109,8 +110,10 @@ export class Runtime {
    */
   readonly scratch: SharedScratch;
   #disposed = false;
-  private kernels = new Map<string, Promise<Kernel>>();
-  private kernelCount = 0;
+  readonly #acq: Acquired;
+  readonly #opts: RuntimeOptions;
+  /** Ends this runtime's listener on the device (which may outlive it, see releaseDevice). */
+  readonly #listening = new AbortController();
   private bindGroups = new Map<string, GPUBindGroup>();
   private uniforms = new Map<string, GPUBuffer>();
   private bufferIds = new WeakMap<GPUBuffer, number>();
@@ -122,7 +125,8 @@ export class Runtime {
   private passBindGroup: GPUBindGroup | null = null;
   private profiler: PassProfiler | null = null;
   private errors: string[] = [];
-  private lost: string | null = null;
+  /** Whether any device error was reported while this runtime used the device. */
+  #erred = false;
   /** Counters a steady-state loop can be checked against. */
   readonly counters = {
     submits: 0,
@@ -135,6 +139,8 @@ export class Runtime {
   };
 
   private constructor(acq: Acquired, opts: RuntimeOptions) {
+    this.#acq = acq;
+    this.#opts = opts;
     this.device = acq.device;
     this.report = acq.report;
     const policy = kernelPolicy(acq.report, opts.kernels);
@@ -155,11 +161,9 @@ export class Runtime {
     this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.scratch = new SharedScratch(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.device.addEventListener("uncapturederror", (e) => {
+      this.#erred = true;
       this.errors.push((e as GPUUncapturedErrorEvent).error.message);
-    });
-    this.device.lost.then((info) => {
-      this.lost = `${info.reason}: ${info.message}`;
-    });
+    }, { signal: this.#listening.signal });
   }
 
   /**
@@ -202,12 +206,15 @@ export class Runtime {
   ): Promise<Kernel> {
     this.assertLive("Runtime.kernel");
     const key = `${entry}\u0000${JSON.stringify(Object.entries(constants).sort())}\u0000${code}`;
-    let k = this.kernels.get(key);
+    // Compiled kernels belong to the device, so a runtime on a reused device compiles nothing
+    // again (and the old pipelines are not left for the garbage collector).
+    const kernels = this.#acq.kernels as Map<string, Promise<Kernel>>;
+    let k = kernels.get(key);
     if (!k) {
       k = this.compile(label, code, entry, constants);
-      this.kernels.set(key, k);
+      kernels.set(key, k);
       // A failed compile should not be cached as a permanent rejection of that key.
-      k.catch(() => this.kernels.delete(key));
+      k.catch(() => kernels.delete(key));
     }
     return k;
   }
@@ -237,7 +244,8 @@ export class Runtime {
       throw new GpuError(`pipeline ${label} (constants ${JSON.stringify(constants)}): ${e}`);
     }
     this.counters.pipelinesCompiled++;
-    return { id: ++this.kernelCount, label, pipeline, layout: pipeline.getBindGroupLayout(0) };
+    const id = this.#acq.nextKernelId++;
+    return { id, label, pipeline, layout: pipeline.getBindGroupLayout(0) };
   }
 
   /** A small stable id per buffer, for bind group cache keys. */
@@ -494,7 +502,8 @@ export class Runtime {
    * @ignore
    */
   throwIfBroken(): void {
-    if (this.lost) throw new GpuError(`GPU device lost (${this.lost})`);
+    const lost = this.#acq.lost.reason;
+    if (lost) throw new GpuError(`GPU device lost (${lost})`);
     if (this.errors.length) {
       const all = this.errors.splice(0);
       throw new GpuError(
@@ -516,8 +525,11 @@ export class Runtime {
   }
 
   /**
-   * Destroys the device and everything allocated on it. Models, plans, trainers and tensors made
-   * on this runtime become unusable (their calls throw {@link DisposedError}). Idempotent.
+   * Destroys everything allocated on the device (buffers, uniforms, staging, scratch) and hands
+   * the device back: a healthy one is kept for the next `Runtime.create` with the same options,
+   * since Deno frees a device's memory only when the garbage collector happens to collect it.
+   * Models, plans, trainers and tensors made on this runtime become unusable (their calls throw
+   * {@link DisposedError}). Idempotent.
    */
   dispose(): void {
     if (this.#disposed) return;
@@ -530,10 +542,12 @@ export class Runtime {
     this.uniforms.clear();
     this.staging.clear();
     this.bindGroups.clear();
-    this.kernels.clear();
     this.encoder = null;
     this.pass = null;
-    this.device.destroy();
+    this.#listening.abort();
+    // Kept for the next Runtime.create when healthy (see releaseDevice: Deno frees a destroyed
+    // device's memory only on garbage collection); every buffer of this runtime is destroyed.
+    releaseDevice(this.#acq, this.#opts, !this.#erred && this.errors.length === 0);
   }
 
   /** {@link Runtime.dispose}, for `using rt = await Runtime.create()`. */

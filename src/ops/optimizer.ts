@@ -40,6 +40,8 @@ export interface OptimizerPlan extends Planned {
   setLearningRate(lr: number): void;
   /** The 1-based step about to run (torch's state["step"] after its increment). */
   setStep(t: number): void;
+  /** Both, in one queue write (each write costs Deno native memory it never returns). */
+  setStepAndRate(t: number, lr: number): void;
   /** Destroys the hyperparameter buffer (state buffers are in `scratch`). */
   dispose(): void;
 }
@@ -153,6 +155,13 @@ async function planRule(
     setStep(t: number) {
       if (!Number.isInteger(t) || t < 1) throw new RangeError(`optimizer step ${t} (1-based)`);
       step = t;
+      write();
+    },
+    setStepAndRate(t: number, v: number) {
+      if (!Number.isInteger(t) || t < 1) throw new RangeError(`optimizer step ${t} (1-based)`);
+      if (t === step && v === lr) return;
+      step = t;
+      lr = v;
       write();
     },
     dispose: () => hyper.destroy(),

@@ -230,8 +230,7 @@ export class Trainer {
     this.steps++;
     this.seedWord[0] = this.steps;
     rt.write(plan.seed, 0, this.seedWord);
-    this.optimizer.setLearningRate(lr);
-    this.optimizer.setStep(this.steps);
+    this.optimizer.setStepAndRate(this.steps, lr);
     const guard = this.guard;
     rt.replay(guard.input);
     rt.replay(plan.forward);
