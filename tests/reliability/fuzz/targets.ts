@@ -6,8 +6,8 @@
  * bytes — and requires every case to end in a correct load or a clear error naming the file:
  * never a crash in the parser, a hang, or an allocation past the target's stated limit.
  *
- * New parsers (the image decoders of issue #24, say) join by calling {@link registerFuzzTarget}
- * from this module (or a module it imports), with a generator of valid files.
+ * New parsers join by calling {@link registerFuzzTarget} from this module (or a module it
+ * imports), with a generator of valid files — as the PNG and JPEG decoders do at the end.
  */
 import type { Rng } from "../../../src/util/rng.ts";
 import { IDX_MAX_BYTES, inflateIdx, parseIdx } from "../../../src/data/idx.ts";
@@ -20,6 +20,9 @@ import {
 } from "../../../src/io/safetensors.ts";
 import { decodeCheckpoint } from "../../../src/train/checkpoint.ts";
 import { parseMetrics } from "../../../src/app/metrics_log.ts";
+import { decodeImage, ImageDecodeError } from "../../../src/image/decode.ts";
+import { DEFAULT_MAX_PIXELS } from "../../../src/image/header.ts";
+import { encodePng, TINY_JPEG, TINY_PROGRESSIVE_JPEG } from "../../helpers/images.ts";
 
 /** One parser under attack. */
 export interface FuzzTarget {
@@ -290,4 +293,47 @@ registerFuzzTarget({
     if (!Array.isArray(r) || r.some((x) => typeof x !== "object" || x === null)) fail("records");
   },
   limitBytes: 4 * 65536,
+});
+
+// ---- images (PNG, JPEG): the decoders the image-folder loader runs on every file ----
+
+/** As the folder loader reports it: the decoder's ImageDecodeError, named by the file. */
+function decodeNamed(bytes: Uint8Array, file: string): unknown {
+  try {
+    return decodeImage(bytes);
+  } catch (e) {
+    if (e instanceof ImageDecodeError) throw new Error(`${file}: ${e.message}`);
+    throw e; // anything else is a decoder crash, and fails the case
+  }
+}
+
+function checkImage(r: unknown): void {
+  const img = r as { width: number; height: number; channels: number; data: Uint8Array };
+  if (img.data.length !== img.width * img.height * img.channels) fail("image size");
+}
+
+registerFuzzTarget({
+  name: "png",
+  cases: 300,
+  valid(rng) {
+    const w = 1 + rng.int(12), h = 1 + rng.int(12);
+    const channels = ([1, 2, 3, 4] as const)[rng.int(4)];
+    const px = new Uint8Array(w * h * channels);
+    for (let i = 0; i < px.length; i++) px[i] = rng.int(256);
+    return encodePng(w, h, channels, px);
+  },
+  // IHDR's width and height (big-endian, after the 8-byte signature and the chunk's length and type).
+  lengthFields: () => [16, 20].map((at) => ({ at, width: 4 as const, bigEndian: true })),
+  parse: decodeNamed,
+  check: checkImage,
+  limitBytes: 4 * DEFAULT_MAX_PIXELS,
+});
+
+registerFuzzTarget({
+  name: "jpeg",
+  cases: 300,
+  valid: (rng) => (rng.int(2) ? TINY_JPEG : TINY_PROGRESSIVE_JPEG).slice(),
+  parse: decodeNamed,
+  check: checkImage,
+  limitBytes: 4 * DEFAULT_MAX_PIXELS,
 });
