@@ -80,8 +80,22 @@ export {
   modelInfo,
   type ModelOptions,
   type ShortcutOption,
+  type Stem,
 } from "./src/zoo/registry.ts";
 export { Model } from "./src/model/model.ts";
+export {
+  IMAGENET_NORMALIZATION,
+  type Normalization,
+  type Preprocessing,
+} from "./src/model/preprocessing.ts";
+export {
+  type ImageBatch,
+  type InputKind,
+  type InputOptions,
+  Predictor,
+  type PredictorOptions,
+  type TopClass,
+} from "./src/infer/predictor.ts";
 export {
   type GradNorm,
   type OptimizerConfig,
