@@ -60,18 +60,32 @@ export interface StepPlan {
   dlogits: GPUBuffer | null;
   /** Activation-memory bytes the plan holds (slots plus per-op scratch). */
   plannedBytes: number;
+  /** The memory plan's slot buffers (see {@link StepPlanOptions.slots}). */
+  slots: readonly GPUBuffer[];
   /** Returns the plan's buffers to the pool (nothing to do after the runtime's dispose). */
   dispose(): void;
+}
+
+/** Options of {@link buildStepPlan}. */
+export interface StepPlanOptions {
+  /** Images per step. */
+  batchSize: number;
+  /** Training (forward, backward) or inference (forward only, BN running statistics). */
+  mode: Mode;
+  /**
+   * Buffers for the memory plan's slots instead of new ones from the pool, each at least its
+   * slot's size; the plan does not release them. Plans of one model and mode at smaller batch
+   * sizes have the same slots, each no larger, so they can share a larger plan's
+   * (`plan.memory` and {@link StepPlan.slots}) when they never run at the same time.
+   */
+  slots?: readonly GPUBuffer[];
 }
 
 /**
  * Plans `model`'s step at `opts.batchSize` in `opts.mode` (the caller disposes the plan).
  * {@link Trainer.create} and {@link Evaluator.create} do this for you.
  */
-export async function buildStepPlan(
-  model: Model,
-  opts: { batchSize: number; mode: Mode },
-): Promise<StepPlan> {
+export async function buildStepPlan(model: Model, opts: StepPlanOptions): Promise<StepPlan> {
   const { batchSize: batch, mode } = opts;
   if (!Number.isInteger(batch) || batch < 1) {
     throw new RangeError(`batch must be ≥ 1, got ${batch}`);
@@ -86,7 +100,19 @@ export async function buildStepPlan(
     for (const l of schedule.layers) keeps.push(await ruleFor(l).keeps?.({ rt, batch, shape }, l));
   }
   const memory = planMemory(stepLifetimes(schedule, batch, keeps));
-  const slots = memory.slotBytes.map((b, i) => rt.pool.acquire(b, `slot${i}`));
+  const given = opts.slots;
+  if (given) {
+    memory.slotBytes.forEach((b, i) => {
+      if (!given[i] || given[i].size < b) {
+        throw new RangeError(
+          `slot ${i} needs ${b} bytes; the given buffer has ${given[i]?.size ?? "none"}`,
+        );
+      }
+    });
+  }
+  const slots = given
+    ? given.slice(0, memory.slotBytes.length)
+    : memory.slotBytes.map((b, i) => rt.pool.acquire(b, `slot${i}`));
   const slot = (key: string): GPUBuffer => {
     const s = memory.slotOf.get(key);
     if (s === undefined) throw new Error(`planner has no buffer for ${key}`);
@@ -152,10 +178,15 @@ export async function buildStepPlan(
     logits: slot(`act:${out}`),
     dlogits: mode === "train" ? slot(`grad:${out}`) : null,
     plannedBytes: memory.plannedBytes + scratchBytes,
+    slots,
     dispose() {
       if (disposed) return;
       disposed = true;
-      if (!rt.disposed) { for (const b of [...slots, ...scratch]) rt.pool.release(b); }
+      if (!rt.disposed) {
+        for (const b of [...(given ? [] : slots), ...scratch]) {
+          rt.pool.release(b);
+        }
+      }
     },
   };
 }
