@@ -142,3 +142,11 @@ export {
   NonFiniteStateError,
   type RunPosition,
 } from "./src/train/checkpoint.ts";
+export {
+  type LoadedWeights,
+  loadWeights,
+  type LoadWeightsOptions,
+  saveWeights,
+  type SaveWeightsOptions,
+  WEIGHTS_FORMAT,
+} from "./src/io/weights.ts";
