@@ -3,7 +3,7 @@
  * names, as safetensors bytes (the path versions are in weights_file.ts, exported from files.ts).
  *
  * Loading reads any safetensors file with torchvision/timm names — resgpu's weights files and
- * checkpoints, or one converted from PyTorch (tools/convert_pth.py) — converting F16, BF16 and F64
+ * checkpoints, or one converted from PyTorch (tools/resgpu_torch.py) — converting F16, BF16 and F64
  * to f32, through the one strict, atomic loader (src/model/state.ts): on any error nothing in the
  * model changed. Saving writes exactly what `torchvision.models.resnet50().load_state_dict(…,
  * strict=True)` accepts, plus the model's preprocessing in the metadata.
@@ -28,10 +28,11 @@ import {
   type StateEntry,
 } from "../model/state.ts";
 import {
-  checkPreprocessing,
   encodePreprocessing,
-  type Preprocessing,
+  type Normalization,
+  parsePreprocessing,
   PREPROCESSING_KEY,
+  preprocessingFor,
 } from "../model/preprocessing.ts";
 
 /** The `format` metadata of weights files resgpu writes. */
@@ -304,49 +305,14 @@ function headModule(model: Model): string | null {
   return linear.length ? linear[linear.length - 1].name : null;
 }
 
-/**
- * The file's stored preprocessing, checked against the model before anything is loaded: its
- * normalization must fit the model's channels; class names are kept only when the file has as
- * many classes as the model. Null when the file stores none.
- */
+/** The file's stored preprocessing that fits the model (see preprocessingFor), or null. */
 function storedPreprocessing(
   model: Model,
   metadata: Record<string, string>,
   source: string,
-): Pick<Preprocessing, "mean" | "std" | "classNames"> | null {
+): (Normalization & { classNames?: readonly string[] }) | null {
   const json = metadata[PREPROCESSING_KEY];
   if (json === undefined) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(json);
-  } catch (e) {
-    throw new Error(`${source}: metadata "preprocessing" is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new Error(`${source}: metadata "preprocessing" is not a JSON object`);
-  }
-  const p = v as Partial<Preprocessing>;
-  if (!Array.isArray(p.mean) || !Array.isArray(p.std)) {
-    throw new Error(`${source}: preprocessing lacks mean and std`);
-  }
-  checkPreprocessing(
-    { mean: p.mean, std: p.std },
-    model.graph.inputShape,
-    model.graph.classes,
-    `${source}: preprocessing`,
-  );
-  let classNames: string[] | undefined;
-  if (p.classNames !== undefined) {
-    const fileClasses = Array.isArray(p.classNames) ? p.classNames.length : -1;
-    if (fileClasses === model.graph.classes) {
-      checkPreprocessing(
-        { classNames: p.classNames },
-        model.graph.inputShape,
-        model.graph.classes,
-        `${source}: preprocessing`,
-      );
-      classNames = [...p.classNames];
-    }
-  }
-  return { mean: [...p.mean], std: [...p.std], ...(classNames ? { classNames } : {}) };
+  const { inputShape, classes } = model.graph;
+  return preprocessingFor(parsePreprocessing(json, source), inputShape, classes, source);
 }

@@ -3,7 +3,7 @@
  * validate the header before the data; writes are atomic (a crash leaves any previous file
  * whole).
  */
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { readSafetensors, writeSafetensors } from "./safetensors_file.ts";
 import type { Model } from "../model/model.ts";
 import {
   applyWeights,

@@ -111,15 +111,10 @@ export function encodePreprocessing(p: Preprocessing): string {
 }
 
 /**
- * Parses stored preprocessing and checks it against the model it is for; `where` names the file
- * in errors. The result's fields are fresh arrays.
+ * Parses stored preprocessing (the JSON {@link encodePreprocessing} writes) and checks that it is
+ * consistent in itself; `where` names the file in errors.
  */
-export function decodePreprocessing(
-  json: string,
-  inputShape: readonly number[],
-  classes: number,
-  where: string,
-): Preprocessing {
+export function parsePreprocessing(json: string, where: string): Preprocessing {
   let v: unknown;
   try {
     v = JSON.parse(json);
@@ -130,17 +125,52 @@ export function decodePreprocessing(
     throw new Error(`${where}: metadata "preprocessing" is not a JSON object`);
   }
   const o = v as Record<string, unknown>;
-  for (const k of ["mean", "std", "inputShape"]) {
+  const shape = o.inputShape;
+  if (
+    !Array.isArray(shape) || shape.length !== 3 ||
+    !shape.every((d) => Number.isSafeInteger(d) && d > 0)
+  ) {
+    throw new Error(
+      `${where}: preprocessing.inputShape must be [C, H, W], got ${JSON.stringify(shape)}`,
+    );
+  }
+  if (!Number.isSafeInteger(o.classes) || (o.classes as number) < 1) {
+    throw new Error(`${where}: preprocessing.classes must be a positive integer`);
+  }
+  for (const k of ["mean", "std"]) {
     if (!Array.isArray(o[k])) throw new Error(`${where}: preprocessing.${k} is missing`);
   }
-  if (typeof o.classes !== "number") throw new Error(`${where}: preprocessing.classes is missing`);
   const p = o as unknown as Preprocessing;
-  checkPreprocessing(p, inputShape, classes, `${where}: preprocessing`);
+  checkPreprocessing(p, p.inputShape, p.classes, `${where}: preprocessing`);
   return {
     mean: [...p.mean],
     std: [...p.std],
-    inputShape: [inputShape[0], inputShape[1], inputShape[2]],
-    classes,
+    inputShape: [shape[0], shape[1], shape[2]],
+    classes: p.classes,
     ...(p.classNames ? { classNames: [...p.classNames] } : {}),
+  };
+}
+
+/**
+ * What of stored preprocessing applies to a model of `inputShape` and `classes`: the
+ * normalization, which must have one value per input channel (else this throws, naming `where`),
+ * whatever the image size; class names only when the class count is the model's (a pretrained
+ * backbone under a new head keeps the model's own).
+ */
+export function preprocessingFor(
+  stored: Preprocessing,
+  inputShape: readonly number[],
+  classes: number,
+  where: string,
+): Normalization & { classNames?: readonly string[] } {
+  if (stored.mean.length !== inputShape[0]) {
+    throw new RangeError(
+      `${where}: preprocessing has ${stored.mean.length} channels, the model has ${inputShape[0]}`,
+    );
+  }
+  return {
+    mean: stored.mean,
+    std: stored.std,
+    ...(stored.classNames && stored.classes === classes ? { classNames: stored.classNames } : {}),
   };
 }

@@ -20,7 +20,7 @@ import { buildModel } from "../../src/zoo/registry.ts";
 import { Model } from "../../src/model/model.ts";
 import { Predictor } from "../../src/infer/predictor.ts";
 import { loadWeightsFile, saveWeightsFile } from "../../src/io/weights_file.ts";
-import { writeSafetensors } from "../../src/io/safetensors.ts";
+import { writeSafetensors } from "../../src/io/safetensors_file.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../files.ts";
 import { Rng } from "../helpers/rand.ts";
