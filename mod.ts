@@ -149,4 +149,6 @@ export {
   saveWeights,
   type SaveWeightsOptions,
   WEIGHTS_FORMAT,
+  weightsInfo,
+  type WeightsInfo,
 } from "./src/io/weights.ts";

@@ -30,6 +30,7 @@ import {
 import {
   encodePreprocessing,
   type Normalization,
+  type Preprocessing,
   parsePreprocessing,
   PREPROCESSING_KEY,
   preprocessingFor,
@@ -156,6 +157,50 @@ export function applyWeights(
       normalization: preprocessing !== null,
       classNames: preprocessing?.classNames !== undefined,
     },
+  };
+}
+
+/** What a weights file holds, read without a model: see {@link weightsInfo}. */
+export interface WeightsInfo {
+  /** Its `format` metadata: `resgpu-weights-1`, `resgpu-checkpoint-1`, or another writer's. */
+  format?: string;
+  /** The resgpu model name it was written for, when stored (e.g. `resnet50`). */
+  model?: string;
+  /** The stored preprocessing (normalization, input shape, classes, class names), if any. */
+  preprocessing?: Preprocessing;
+  /** Every tensor's name, dtype and shape, in file order. */
+  tensors: { name: string; dtype: string; shape: number[] }[];
+}
+
+/**
+ * Reads a weights file's header and metadata without loading it, to pick the model to build.
+ *
+ * ```ts
+ * import { buildModel, loadWeights, Model, Runtime, weightsInfo } from "./mod.ts";
+ * const bytes = await fetch("resnet50.safetensors").then((r) => r.bytes());
+ * const info = weightsInfo(bytes);
+ * const rt = await Runtime.create();
+ * const model = Model.create(rt, buildModel(info.model ?? "resnet50", {
+ *   inputShape: info.preprocessing ? [...info.preprocessing.inputShape] : undefined,
+ *   classes: info.preprocessing?.classes,
+ * }));
+ * loadWeights(model, bytes);
+ * ```
+ */
+export function weightsInfo(bytes: Uint8Array, source = "<bytes>"): WeightsInfo {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `weightsInfo: expected the file's bytes as a Uint8Array, got ${typeName(bytes)}`,
+    );
+  }
+  const file = decodeSafetensors(bytes, source);
+  const md = file.metadata;
+  const pre = md[PREPROCESSING_KEY];
+  return {
+    ...(md.format !== undefined ? { format: md.format } : {}),
+    ...(md.model ? { model: md.model } : {}),
+    ...(pre !== undefined ? { preprocessing: parsePreprocessing(pre, source) } : {}),
+    tensors: [...file.tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape] })),
   };
 }
 
