@@ -43,6 +43,7 @@ export interface PredictorOptions extends InputOptions {
 export interface TopClass {
   /** Class index. */
   index: number;
+  /** Its softmax probability. */
   probability: number;
   /** The class's name, when the model's preprocessing has class names. */
   label?: string;
@@ -269,6 +270,7 @@ export class Predictor {
     for (const b of [this.pixelsIn, this.stats, this.probs]) rt.pool.release(b);
   }
 
+  /** {@link dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -30,8 +30,8 @@ import {
 import {
   encodePreprocessing,
   type Normalization,
-  type Preprocessing,
   parsePreprocessing,
+  type Preprocessing,
   PREPROCESSING_KEY,
   preprocessingFor,
 } from "../model/preprocessing.ts";

@@ -28,6 +28,7 @@ export interface Normalization {
 export interface Preprocessing extends Normalization {
   /** [C, H, W] of one input image. */
   inputShape: readonly [number, number, number];
+  /** Outputs of the network (logits per image). */
   classes: number;
   /** One name per class, when known (e.g. torchvision's ImageNet categories). */
   classNames?: readonly string[];
