@@ -149,6 +149,6 @@ export {
   saveWeights,
   type SaveWeightsOptions,
   WEIGHTS_FORMAT,
-  weightsInfo,
   type WeightsInfo,
+  weightsInfo,
 } from "./src/io/weights.ts";
