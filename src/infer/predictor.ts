@@ -61,7 +61,7 @@ interface Bucket {
  * or the runtime) when done.
  *
  * ```ts
- * import { buildModel, Model, Predictor, Runtime } from "./mod.ts";
+ * import { buildModel, Model, Predictor, Runtime } from "@resgpu/resgpu";
  * const rt = await Runtime.create();
  * const model = Model.create(rt, buildModel("resnet18", { inputShape: [3, 64, 64], classes: 10 }));
  * using predictor = await Predictor.create(model, { maxBatch: 4, input: "pixels" });

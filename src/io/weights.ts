@@ -80,7 +80,7 @@ export interface LoadedWeights extends AppliedState {
  * model's.
  *
  * ```ts
- * import { buildModel, loadWeights, Model, Runtime } from "./mod.ts";
+ * import { buildModel, loadWeights, Model, Runtime } from "@resgpu/resgpu";
  * const rt = await Runtime.create();
  * const model = Model.create(rt, buildModel("resnet18", { classes: 37 }));
  * const bytes = await fetch("resnet18.safetensors").then((r) => r.bytes());
@@ -176,7 +176,7 @@ export interface WeightsInfo {
  * Reads a weights file's header and metadata without loading it, to pick the model to build.
  *
  * ```ts
- * import { buildModel, loadWeights, Model, Runtime, weightsInfo } from "./mod.ts";
+ * import { buildModel, loadWeights, Model, Runtime, weightsInfo } from "@resgpu/resgpu";
  * const bytes = await fetch("resnet50.safetensors").then((r) => r.bytes());
  * const info = weightsInfo(bytes);
  * const rt = await Runtime.create();
@@ -221,7 +221,7 @@ export interface SaveWeightsOptions {
  * value is not finite.
  *
  * ```ts
- * import { buildModel, Model, Runtime, saveWeights } from "./mod.ts";
+ * import { buildModel, Model, Runtime, saveWeights } from "@resgpu/resgpu";
  * const rt = await Runtime.create();
  * const model = Model.create(rt, buildModel("resnet20"));
  * const bytes = await saveWeights(model);

@@ -18,8 +18,8 @@ import {
  * errors name the file).
  *
  * ```ts
- * import { buildModel, Model, Runtime } from "./mod.ts";
- * import { loadWeightsFile } from "./files.ts";
+ * import { buildModel, Model, Runtime } from "@resgpu/resgpu";
+ * import { loadWeightsFile } from "@resgpu/resgpu/files";
  * const rt = await Runtime.create();
  * const model = Model.create(rt, buildModel("resnet50"));
  * await loadWeightsFile(model, "resnet50.safetensors");
@@ -38,8 +38,8 @@ export async function loadWeightsFile(
  * `saveWeights` to a file, written atomically.
  *
  * ```ts
- * import { buildModel, Model, Runtime } from "./mod.ts";
- * import { saveWeightsFile } from "./files.ts";
+ * import { buildModel, Model, Runtime } from "@resgpu/resgpu";
+ * import { saveWeightsFile } from "@resgpu/resgpu/files";
  * const rt = await Runtime.create();
  * const model = Model.create(rt, buildModel("resnet20"));
  * await saveWeightsFile(model, "resnet20.safetensors");

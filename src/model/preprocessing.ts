@@ -18,7 +18,7 @@ export interface Normalization {
  * and class names when known.
  *
  * ```ts
- * import { buildModel, IMAGENET_NORMALIZATION, Model, Runtime } from "./mod.ts";
+ * import { buildModel, IMAGENET_NORMALIZATION, Model, Runtime } from "@resgpu/resgpu";
  * const rt = await Runtime.create();
  * const model = Model.create(rt, buildModel("resnet18"));
  * model.setPreprocessing({ ...IMAGENET_NORMALIZATION });
