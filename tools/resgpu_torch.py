@@ -27,6 +27,7 @@ read_safetensors, write_safetensors, checkpoint_to_torch, torch_to_checkpoint, s
 """
 import argparse
 import json
+import os
 import struct
 import sys
 
@@ -157,7 +158,8 @@ def convert(args):
     if args.class_names:
         with open(args.class_names, encoding="utf-8") as f:
             names = [line.rstrip("\n") for line in f if line.strip()]
-    meta = {"format": WEIGHTS_FORMAT, "model": args.model or "", "source": args.pth}
+    meta = {"format": WEIGHTS_FORMAT, "model": args.model or "",
+            "source": os.path.basename(args.pth)}
     if mean is not None or std is not None:
         if mean is None or std is None:
             raise ValueError("--mean and --std go together")
