@@ -2,16 +2,19 @@
  * An HTTP inference service: one model, one Predictor, concurrent requests batched onto it.
  *
  *   deno run --allow-read --allow-net examples/serve.ts WEIGHTS.safetensors [--port 8080]
- *            [--max-batch 8] [--wait-ms 5]
+ *            [--max-batch 8] [--wait-ms 5] [--max-file-mb 20]
  *
- *   POST /predict?top=5   body: one image as raw uint8 pixels, H×W×C of the model's input size,
- *                         row by row (HWC; `X-Layout: chw` for channel planes)
+ *   POST /predict?top=5   body: a PNG or JPEG file (`Content-Type: image/…`: decoded, resized and
+ *                         center-cropped as torchvision's eval transform does), or one image as
+ *                         raw uint8 pixels, H×W×C of the model's input size, row by row (HWC;
+ *                         `X-Layout: chw` for channel planes)
  *                         → 200 {"top": [{"index", "label"?, "probability"}, …]}
  *   GET  /health          → 200 {"model", "inputShape", "classes", "requests", "batches"}
  *
  * Bad requests get a 4xx with a message and never reach the GPU: a wrong method (405) or path
- * (404), a body larger than one image (413, refused before it is read whole), a body of the wrong
- * size (400), a `top` outside 1…classes (400). Requests arriving together are run as one batch:
+ * (404), a body larger than one image or `--max-file-mb` (413, refused before it is read whole), a
+ * body of the wrong size or an undecodable or oversized image file (400, the decoder's message), a
+ * `top` outside 1…classes (400). Requests arriving together are run as one batch:
  * the first waits up to `--wait-ms` for others, up to `--max-batch` images per call.
  */
 import {
@@ -24,6 +27,16 @@ import {
   type TopClass,
   weightsInfo,
 } from "../mod.ts";
+import {
+  applyTransform,
+  decodeImage,
+  evalTransformFor,
+  ImageDecodeError,
+  Rng,
+  toGray,
+  toRgb,
+  transformPreset,
+} from "../images.ts";
 
 export interface ServeOptions {
   weights: string;
@@ -33,6 +46,8 @@ export interface ServeOptions {
   maxBatch?: number;
   waitMs?: number;
   model?: string;
+  /** Largest image file accepted, in MiB (default 20). */
+  maxFileMb?: number;
 }
 
 export interface Server {
@@ -42,8 +57,9 @@ export interface Server {
 }
 
 interface Job {
-  pixels: Uint8Array;
-  layout: "hwc" | "chw";
+  /** Raw pixels (hwc, chw) or, for an image file, its transformed and normalized CHW floats. */
+  x: Uint8Array | Float32Array;
+  kind: "hwc" | "chw" | "normalized";
   top: number;
   resolve(t: TopClass[]): void;
   reject(e: unknown): void;
@@ -87,18 +103,25 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     running = true;
     while (queue.length > 0) {
       if (queue.length < maxBatch) await new Promise((r) => setTimeout(r, waitMs));
-      // One layout per call: take the jobs that share the first one's.
-      const layout = queue[0].layout;
+      // One input kind per call: take the jobs that share the first one's.
+      const kind = queue[0].kind;
       const jobs: Job[] = [];
       for (let i = 0; i < queue.length && jobs.length < maxBatch;) {
-        if (queue[i].layout === layout) jobs.push(...queue.splice(i, 1));
+        if (queue[i].kind === kind) jobs.push(...queue.splice(i, 1));
         else i++;
       }
-      const x = new Uint8Array(jobs.length * imageBytes);
-      jobs.forEach((j, i) => x.set(j.pixels, i * imageBytes));
+      const x = kind === "normalized"
+        ? new Float32Array(jobs.length * imageBytes)
+        : new Uint8Array(jobs.length * imageBytes);
+      jobs.forEach((j, i) => x.set(j.x, i * imageBytes));
       try {
         const k = Math.max(...jobs.map((j) => j.top));
-        const tops = await predictor.topK(x, jobs.length, k, { layout });
+        const tops = await predictor.topK(
+          x,
+          jobs.length,
+          k,
+          kind === "normalized" ? { input: "normalized" } : { input: "pixels", layout: kind },
+        );
         stats.batches++;
         jobs.forEach((j, i) => j.resolve(tops[i].slice(0, j.top)));
       } catch (e) {
@@ -108,29 +131,47 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     running = false;
   };
 
-  /** The body, refused past one image's bytes without reading the rest. */
-  const readBody = async (req: Request): Promise<Uint8Array> => {
+  /** The body, refused past `limit` bytes without reading the rest. */
+  const readBody = async (req: Request, limit: number, what: string): Promise<Uint8Array> => {
+    const tooLarge = (n: number) =>
+      new HttpError(413, `the body has at least ${n} bytes; ${what} is at most ${limit}`);
     const declared = Number(req.headers.get("content-length") ?? NaN);
-    if (declared > imageBytes) throw tooLarge(declared);
-    const out = new Uint8Array(imageBytes);
+    if (declared > limit) throw tooLarge(declared);
+    const chunks: Uint8Array[] = [];
     let got = 0;
     if (req.body) {
       for await (const chunk of req.body) {
-        if (got + chunk.length > imageBytes) throw tooLarge(got + chunk.length);
-        out.set(chunk, got);
+        if (got + chunk.length > limit) throw tooLarge(got + chunk.length);
+        chunks.push(chunk);
         got += chunk.length;
       }
     }
-    if (got !== imageBytes) {
-      throw new HttpError(
-        400,
-        `the body has ${got} bytes; one image is ${h}×${w}×${c} = ${imageBytes} uint8 pixels`,
-      );
-    }
+    const out = new Uint8Array(got);
+    chunks.reduce((at, ch) => (out.set(ch, at), at + ch.length), 0);
     return out;
   };
-  const tooLarge = (n: number) =>
-    new HttpError(413, `the body has at least ${n} bytes; one image is ${imageBytes}`);
+  // Image files: torchvision's eval transform (resize, center crop) with the model's
+  // normalization, to the model's square input.
+  const maxFile = (opts.maxFileMb ?? 20) * 2 ** 20;
+  const fromFile = (bytes: Uint8Array): Float32Array => {
+    if (h !== w) {
+      throw new HttpError(415, `image files need a square input; this model takes ${h}×${w}`);
+    }
+    const { mean, std } = model.preprocessing;
+    const t = evalTransformFor(
+      transformPreset("torchvision", { size: h, mean: [...mean], std: [...std] }),
+    );
+    let img;
+    try {
+      img = decodeImage(bytes);
+    } catch (e) {
+      if (e instanceof ImageDecodeError) throw new HttpError(400, e.message);
+      throw e;
+    }
+    const out = new Float32Array(imageBytes);
+    applyTransform(c === 1 ? toGray(img) : toRgb(img), t, new Rng(0), out, 0);
+    return out;
+  };
 
   const handle = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
@@ -145,14 +186,27 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     if (!Number.isInteger(top) || top < 1 || top > classes) {
       throw new HttpError(400, `top must be an integer in 1…${classes}, got "${topParam}"`);
     }
-    const layout = (req.headers.get("x-layout") ?? "hwc").toLowerCase();
-    if (layout !== "hwc" && layout !== "chw") {
-      throw new HttpError(400, `X-Layout must be hwc or chw, got "${layout}"`);
+    let job: Pick<Job, "x" | "kind">;
+    if ((req.headers.get("content-type") ?? "").startsWith("image/")) {
+      job = { x: fromFile(await readBody(req, maxFile, "an image file")), kind: "normalized" };
+    } else {
+      const layout = (req.headers.get("x-layout") ?? "hwc").toLowerCase();
+      if (layout !== "hwc" && layout !== "chw") {
+        throw new HttpError(400, `X-Layout must be hwc or chw, got "${layout}"`);
+      }
+      const pixels = await readBody(req, imageBytes, "one image");
+      if (pixels.length !== imageBytes) {
+        throw new HttpError(
+          400,
+          `the body has ${pixels.length} bytes; one image is ${h}×${w}×${c} = ${imageBytes} ` +
+            "uint8 pixels (or send a PNG or JPEG with Content-Type: image/…)",
+        );
+      }
+      job = { x: pixels, kind: layout };
     }
-    const pixels = await readBody(req);
     stats.requests++;
     const result = await new Promise<TopClass[]>((resolve, reject) => {
-      queue.push({ pixels, layout, top, resolve, reject });
+      queue.push({ ...job, top, resolve, reject });
       pump();
     });
     return Response.json({ top: result });
@@ -188,13 +242,14 @@ if (import.meta.main) {
     return i < 0 ? undefined : Number(args.splice(i, 2)[1]);
   };
   const port = num("port") ?? 8080, maxBatch = num("max-batch"), waitMs = num("wait-ms");
+  const maxFileMb = num("max-file-mb");
   const [weights] = args;
   if (!weights) {
     console.error("usage: examples/serve.ts WEIGHTS.safetensors [--port 8080] [--max-batch 8]");
     Deno.exit(2);
   }
   try {
-    const s = await serve({ weights, port, maxBatch, waitMs });
+    const s = await serve({ weights, port, maxBatch, waitMs, maxFileMb });
     console.log(`serving ${weights} on http://127.0.0.1:${s.port}/predict`);
     Deno.addSignalListener("SIGINT", () => s.shutdown().then(() => Deno.exit(0)));
   } catch (e) {

@@ -273,11 +273,19 @@ Deno.test({
       new Map(
         [...meta.tensors].map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: t.bytes }]),
       ),
-      { ...meta.metadata, preprocessing: JSON.stringify({ mean: [0, 0], std: [1, 1] }) },
+      {
+        ...meta.metadata,
+        preprocessing: JSON.stringify({
+          mean: [0, 0],
+          std: [1, 1],
+          inputShape: [2, 8, 8],
+          classes: 4,
+        }),
+      },
     );
     assert.throws(
       () => loadWeights(target, badPre, { source: "p.safetensors" }),
-      /p\.safetensors: preprocessing: mean has 2 values, the model has 3 channels/,
+      /p\.safetensors: preprocessing has 2 channels, the model has 3/,
     );
     assertSameState(before, await state(target), "after refused files");
     target.dispose();
