@@ -32,6 +32,17 @@
  * console.log((await evaluator.run(batches.epoch())).accuracy);
  * ```
  *
+ * Predict from raw pixels with pretrained weights (torchvision/timm names; docs/INFERENCE.md):
+ * ```ts
+ * import { buildModel, loadWeights, Model, Predictor, Runtime } from "@resgpu/resgpu";
+ * declare const weights: Uint8Array, image: Uint8Array; // a safetensors file; 224×224 RGB bytes
+ * using rt = await Runtime.create();
+ * using model = Model.create(rt, buildModel("resnet50", { classes: 37, stem: "imagenet" }));
+ * loadWeights(model, weights, { skip: ["fc.*"] }); // a 1000-class backbone under a new head
+ * using predictor = await Predictor.create(model, { maxBatch: 16, input: "pixels" });
+ * console.log(await predictor.topK(image, 1, 5)); // normalized on the GPU, one submit
+ * ```
+ *
  * Embed or benchmark the kernels: a tensor op, the adapter, planned memory:
  * ```ts
  * import { axpb, buildModel, buildStepPlan, Model, Runtime, Tensor } from "@resgpu/resgpu";
@@ -80,8 +91,22 @@ export {
   modelInfo,
   type ModelOptions,
   type ShortcutOption,
+  type Stem,
 } from "./src/zoo/registry.ts";
 export { Model } from "./src/model/model.ts";
+export {
+  IMAGENET_NORMALIZATION,
+  type Normalization,
+  type Preprocessing,
+} from "./src/model/preprocessing.ts";
+export {
+  type ImageBatch,
+  type InputKind,
+  type InputOptions,
+  Predictor,
+  type PredictorOptions,
+  type TopClass,
+} from "./src/infer/predictor.ts";
 export {
   type GradNorm,
   type OptimizerConfig,
@@ -92,7 +117,7 @@ export {
 export { GUARD_BITS, type NonFiniteReason } from "./src/ops/guard.ts";
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
 export type { XentMetrics } from "./src/ops/loss.ts";
-export { buildStepPlan, type StepPlan } from "./src/scheduler/step_plan.ts";
+export { buildStepPlan, type StepPlan, type StepPlanOptions } from "./src/scheduler/step_plan.ts";
 export type { Mode } from "./src/layers/layer.ts";
 export {
   type Batch,
@@ -130,3 +155,13 @@ export {
   NonFiniteStateError,
   type RunPosition,
 } from "./src/train/checkpoint.ts";
+export {
+  type LoadedWeights,
+  loadWeights,
+  type LoadWeightsOptions,
+  saveWeights,
+  type SaveWeightsOptions,
+  WEIGHTS_FORMAT,
+  type WeightsInfo,
+  weightsInfo,
+} from "./src/io/weights.ts";

@@ -39,6 +39,11 @@
 //   bwd_dx         every lane sums the channel's P records pairwise (uniform loads, no barrier),
 //                  dx (+)= γ·invstd·(g − Σg/m − x̂·Σg·x̂/m); chunk 0 writes dγ = Σg·x̂, dβ = Σg.
 //                  bindings: 0 params, 1 dy, 2 x, 3 rec, 4 dx (rw), 5 dgamma, 6 dbeta
+// Backward through the eval-mode normalization (a frozen batch norm kept in eval mode while the
+// layers above it train), 1 dispatch: the running statistics and γ are constants, so
+//   bwd_eval       dx (+)= g·k, k = γ/√(running var + eps) as normalize computes it (EVAL), g = dy,
+//                  or with RELU dy where normalize's pre-activation was positive
+//                  bindings: 0 params, 1 dy, 2 mean, 3 var, 4 gamma, 5 beta, 6 dx (rw), 7 x
 
 //!include common/grid.wgsl
 
@@ -342,6 +347,38 @@ fn normalize_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
     let i = addr(cur, ch.c);
     nm_y[i] = nan_relu(apply(q, nm_x[i]) + nm_skip[i]);
+    cur = advance(cur);
+  }
+}
+
+// ---- backward through eval-mode normalization (frozen batch norms) ----
+
+@group(0) @binding(1) var<storage, read> be_dy: array<item>;
+@group(0) @binding(6) var<storage, read_write> be_dx: array<item>;
+// Read only with RELU (the mask); bound either way (the override does not remove the access).
+@group(0) @binding(7) var<storage, read> be_x: array<item>;
+
+@compute @workgroup_size(WG)
+fn bwd_eval(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let ch = chunk_of(wid, nwg);
+  if (!ch.valid) {
+    return;
+  }
+  // normalize's own affine map (EVAL), so k and the ReLU mask are the forward's bits.
+  let q = channel_affine(ch.c);
+  var cur = cursor_at(ch.j0 + lid);
+  for (var j = ch.j0 + lid; j < ch.j1; j += WG) {
+    let i = addr(cur, ch.c);
+    var g = be_dy[i];
+    if (RELU) {
+      g = select(item(0.0), g, apply(q, be_x[i]) > item(0.0));
+    }
+    if (ACC) {
+      be_dx[i] += g * q.k;
+    } else {
+      be_dx[i] = g * q.k;
+    }
     cur = advance(cur);
   }
 }

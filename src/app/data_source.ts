@@ -49,6 +49,8 @@ export interface TrainData {
   inputShape: [number, number, number];
   classes: number;
   classNames?: string[];
+  /** The per-channel normalization its batches get ([0, 1] pixel units): the model's. */
+  normalization: { mean: number[]; std: number[] };
   name: string;
   trainCount: number;
   testCount: number;
@@ -112,6 +114,7 @@ export async function openTrainData(
     inputShape: [train.channels, train.height, train.width],
     classes: train.classes,
     classNames: train.classNames,
+    normalization: { mean: Array.from(stats.mean), std: Array.from(stats.std) },
     name: train.name,
     trainCount: train.count,
     testCount: test.count,
@@ -199,6 +202,8 @@ async function openImageFolder(
     inputShape: [3, size, size],
     classes: split.classNames.length,
     classNames: split.classNames,
+    // Prediction sees the evaluation transform's normalization.
+    normalization: { mean: [...evalT.mean], std: [...evalT.std] },
     name: cfg.data.replace(/\/+$/, ""),
     trainCount: train.files.length,
     testCount: val.files.length,

@@ -208,6 +208,11 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   const evaluator = await Evaluator.create(model, {
     batchSize: Math.min(cfg.evalBatch, data.testCount),
   });
+  // The checkpoint carries what the model expects, so it alone suffices for prediction.
+  model.setPreprocessing({
+    ...data.normalization,
+    ...(data.classNames?.length === graph.classes ? { classNames: data.classNames } : {}),
+  });
   const augment = data.meta.augment;
   const trainLoader = data.train;
   const perEpoch = trainLoader.batchesPerEpoch;
@@ -241,6 +246,9 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       {
         ...cfg,
         augment,
+        // The model's normalization, input shape, classes and class names: what prediction
+        // needs (the checkpoint's metadata holds the same).
+        modelPreprocessing: model.preprocessing,
         adapter: rt.report.description,
         backend: rt.report.backend,
         parameters: countParameters(graph),

@@ -55,7 +55,7 @@ async function keptTransformBytes(ctx: PlanningContext, shape: Conv2dShape): Pro
 
 /** The kept input transform's buffer (training, when one is kept), else undefined. */
 async function keptTransform(ctx: LayerContext, shape: Conv2dShape) {
-  if (ctx.mode !== "train") return undefined;
+  if (ctx.mode !== "train" || !ctx.trains) return undefined;
   return await keptTransformBytes(ctx, shape) ? ctx.saved() : undefined;
 }
 
@@ -63,6 +63,8 @@ export const conv2dRule: LayerRule = {
   // The weight gradient needs the input.
   backwardNeeds: () => ({ inputs: true, output: false }),
   async keeps(ctx, layer) {
+    // Frozen: the backward only passes dy through the weights to dx, which does not read x.
+    if (!ctx.trains) return { savedBytes: 0, inputs: false };
     const bytes = await keptTransformBytes(ctx, conv(ctx, layer).shape);
     // With the transform kept, the filter gradient no longer reads x.
     return bytes ? { savedBytes: bytes, inputs: false } : { savedBytes: 0 };
@@ -81,16 +83,19 @@ export const conv2dRule: LayerRule = {
     const { node, shape } = conv(ctx, layer);
     const x = layer.inputs[0], dy = ctx.grad(layer.output)!;
     const v = await keptTransform(ctx, shape);
-    const weight = await planConv2dBackwardWeight(ctx.rt, shape, {
-      // x's buffer may hold another tensor by now when the transform was kept.
-      x: v ? null : ctx.act(x),
-      dy,
-      dw: ctx.model.grad(`${node.name}.weight`),
-      db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
-      winogradV: v,
-    }, await tunedConvOptions(ctx.rt, "backward_weight", shape));
+    // Frozen weights get no gradient: only dx, when a layer below trains.
+    const weight = ctx.trains
+      ? await planConv2dBackwardWeight(ctx.rt, shape, {
+        // x's buffer may hold another tensor by now when the transform was kept.
+        x: v ? null : ctx.act(x),
+        dy,
+        dw: ctx.model.grad(`${node.name}.weight`),
+        db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
+        winogradV: v,
+      }, await tunedConvOptions(ctx.rt, "backward_weight", shape))
+      : null;
     const dx = ctx.grad(x);
-    if (!dx) return weight; // the network's input needs no gradient
+    if (!dx) return weight ?? { steps: [], scratch: [] }; // no layer below trains
     const data: Planned = await planConv2dBackwardData(
       ctx.rt,
       shape,
@@ -99,14 +104,14 @@ export const conv2dRule: LayerRule = {
         w: ctx.model.param(`${node.name}.weight`),
         dx,
         // The filter gradient's steps run just before these and leave dy packed: no second pack.
-        dyC4: weight.dyC4,
+        dyC4: weight?.dyC4,
       },
       { accumulate: ctx.accumulate(x) },
       await tunedConvOptions(ctx.rt, "backward_data", shape),
     );
     return {
-      steps: [...weight.steps, ...data.steps],
-      scratch: [...weight.scratch, ...data.scratch],
+      steps: [...(weight?.steps ?? []), ...data.steps],
+      scratch: [...(weight?.scratch ?? []), ...data.scratch],
     };
   },
 };

@@ -47,7 +47,16 @@ export const addReluRule: LayerRule = {
   backward(ctx, layer) {
     const [a, b] = layer.inputs;
     const da = ctx.grad(a), db = ctx.grad(b);
-    if (!da || !db) throw new Error(`${layer.node.name}: residual join on the network input`);
+    // One branch below every training layer (or the network input): the join's gradient is the
+    // ReLU's, into the other branch alone.
+    if (!da || !db) {
+      const [t, dt] = da ? [a, da] : [b, db!];
+      return planReluBackward(ctx.rt, count(ctx, layer.output), {
+        dy: ctx.grad(layer.output)!,
+        y: ctx.act(layer.output),
+        dx: dt,
+      }, { accumulate: ctx.accumulate(t) });
+    }
     return planAddReluBackward(ctx.rt, count(ctx, layer.output), {
       dy: ctx.grad(layer.output)!,
       y: ctx.act(layer.output),

@@ -17,6 +17,9 @@ function linear(ctx: LayerContext, layer: Layer) {
 export const linearRule: LayerRule = {
   // The weight gradient needs the input.
   backwardNeeds: () => ({ inputs: true, output: false }),
+  // Frozen: dx = dy·W does not read x.
+  keeps: (ctx) =>
+    Promise.resolve(ctx.trains ? { savedBytes: 0 } : { savedBytes: 0, inputs: false }),
   forward(ctx, layer) {
     const { node, shape } = linear(ctx, layer);
     return planLinearForward(ctx.rt, shape, {
@@ -29,13 +32,14 @@ export const linearRule: LayerRule = {
   backward(ctx, layer) {
     const { node, shape } = linear(ctx, layer);
     const x = layer.inputs[0];
+    // Frozen weights get no gradient: only dx, when a layer below trains.
     return planLinearBackward(ctx.rt, shape, {
       dy: ctx.grad(layer.output)!,
       x: ctx.act(x),
       weight: ctx.model.param(`${node.name}.weight`),
       dx: ctx.grad(x) ?? undefined,
-      dw: ctx.model.grad(`${node.name}.weight`),
-      db: node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
+      dw: ctx.trains ? ctx.model.grad(`${node.name}.weight`) : undefined,
+      db: ctx.trains && node.bias ? ctx.model.grad(`${node.name}.bias`) : undefined,
     }, { accumulateDx: ctx.accumulate(x) });
   },
 };

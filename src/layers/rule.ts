@@ -13,9 +13,21 @@ export interface LayerContext {
   model: Model;
   batch: number;
   mode: Mode;
+  /**
+   * Training: whether this layer's parameters get gradients (false when all are frozen; its
+   * backward then only passes the gradient on to its inputs).
+   */
+  trains: boolean;
+  /** A frozen batch norm kept in eval mode in training (running statistics, not updated). */
+  frozenEval: boolean;
+  /** Whether tensor t gets a gradient in this step (see src/scheduler/freeze.ts). */
+  needsGrad(t: number): boolean;
   /** Activation buffer of tensor t. */
   act(t: number): GPUBuffer;
-  /** Gradient buffer of tensor t, or null when t needs none (the network's input). */
+  /**
+   * Gradient buffer of tensor t, or null when t needs none: the network's input, eval mode, and
+   * tensors below every layer that trains.
+   */
   grad(t: number): GPUBuffer | null;
   /** Whether this layer's backward must add into grad(t) rather than overwrite it. */
   accumulate(t: number): boolean;
@@ -32,7 +44,10 @@ export interface LayerContext {
 }
 
 /** What a rule may consult before buffers exist (to size what its layer keeps). */
-export type PlanningContext = Pick<LayerContext, "rt" | "batch" | "shape">;
+export type PlanningContext = Pick<
+  LayerContext,
+  "rt" | "batch" | "shape" | "trains" | "frozenEval" | "needsGrad"
+>;
 
 /** What a layer keeps from its forward for its backward in training, decided once per plan. */
 export interface Keeps {

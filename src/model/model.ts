@@ -14,6 +14,12 @@ import {
   type StateEntries,
   type StateEntry,
 } from "./state.ts";
+import {
+  checkPreprocessing,
+  identityNormalization,
+  type Normalization,
+  type Preprocessing,
+} from "./preprocessing.ts";
 
 /** Whether the optimizer updates `p` (weights and biases do; BN running statistics do not). */
 export function isTrainable(p: ParamSpec): boolean {
@@ -42,6 +48,8 @@ export class Model {
   /** Each parameter's name, shape and kind. */
   readonly specs: Map<string, ParamSpec>;
   #disposed = false;
+  #normalization: Normalization;
+  #classNames: readonly string[] | undefined;
 
   private constructor(
     /** The runtime holding the buffers. */
@@ -50,15 +58,30 @@ export class Model {
     readonly graph: Graph,
     /** Names the model in messages. */
     readonly name: string,
+    /** The seed its parameters were initialized from (re-initialized heads use it too). */
+    readonly seed: number,
   ) {
     this.specs = new Map(graph.params.map((p) => [p.name, p]));
+    this.#normalization = identityNormalization(graph.inputShape[0]);
   }
 
-  /** Builds the model with freshly initialized parameters (see init.ts). */
-  static create(rt: Runtime, graph: Graph, opts: { name?: string; seed?: number } = {}): Model {
+  /**
+   * Builds the model with freshly initialized parameters (see init.ts). Its preprocessing starts
+   * as `opts.preprocessing`, else mean 0 and std 1 per channel and no class names.
+   */
+  static create(
+    rt: Runtime,
+    graph: Graph,
+    opts: {
+      name?: string;
+      seed?: number;
+      preprocessing?: Partial<Normalization & { classNames: readonly string[] }>;
+    } = {},
+  ): Model {
     rt.assertLive("Model.create");
-    const m = new Model(rt, graph, opts.name ?? "model");
-    const values = initParameters(graph, opts.seed ?? 0);
+    const m = new Model(rt, graph, opts.name ?? "model", opts.seed ?? 0);
+    if (opts.preprocessing) m.setPreprocessing(opts.preprocessing);
+    const values = initParameters(graph, m.seed);
     const entries = new Map<string, StateEntry>();
     for (const p of graph.params) {
       const data = values.get(p.name)!;
@@ -78,6 +101,44 @@ export class Model {
   assertLive(user = `model ${this.name}`): void {
     if (this.#disposed) throw new DisposedError(`${user}: model ${this.name} was disposed`);
     this.rt.assertLive(user);
+  }
+
+  /**
+   * What the model expects of its input: normalization (mean, std per channel), input shape,
+   * classes and class names when known. Stored in checkpoints and weights files; applied to raw
+   * pixels by {@link Predictor}.
+   */
+  get preprocessing(): Preprocessing {
+    const [c, h, w] = this.graph.inputShape;
+    return {
+      mean: [...this.#normalization.mean],
+      std: [...this.#normalization.std],
+      inputShape: [c, h, w],
+      classes: this.graph.classes,
+      ...(this.#classNames ? { classNames: [...this.#classNames] } : {}),
+    };
+  }
+
+  /**
+   * Sets the normalization and/or class names (fields left out keep their value; `classNames:
+   * null` forgets them). Input shape and classes, when given, must match the graph.
+   */
+  setPreprocessing(
+    p: Partial<Omit<Preprocessing, "classNames">> & { classNames?: readonly string[] | null },
+  ): void {
+    const { classNames, ...rest } = p;
+    checkPreprocessing(
+      { ...rest, ...(classNames ? { classNames } : {}) },
+      this.graph.inputShape,
+      this.graph.classes,
+      `${this.name} preprocessing`,
+    );
+    this.#normalization = {
+      mean: p.mean ? Array.from(p.mean) : this.#normalization.mean,
+      std: p.std ? Array.from(p.std) : this.#normalization.std,
+    };
+    if (classNames === null) this.#classNames = undefined;
+    else if (classNames) this.#classNames = [...classNames];
   }
 
   /**

@@ -338,3 +338,48 @@ export async function planBatchNormBackward(
     scratch: [rec],
   };
 }
+
+export interface BatchNormEvalBackwardBuffers {
+  dy: GPUBuffer;
+  runningMean: GPUBuffer;
+  runningVar: GPUBuffer;
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  dx: GPUBuffer;
+  /** The forward's input: the ReLU mask's (bound either way; read only with `relu: true`). */
+  x: GPUBuffer;
+}
+
+/**
+ * dx (+)= dy·γ/√(running var + eps) (masked where the fused ReLU's input was ≤ 0): the backward of
+ * {@link planBatchNormEvalForward}, for a frozen batch norm kept in eval mode in training. Its
+ * statistics and γ, β are constants, so there is no dγ or dβ. One dispatch.
+ */
+export async function planBatchNormEvalBackward(
+  rt: Runtime,
+  shape: BatchNormShape,
+  b: BatchNormEvalBackwardBuffers,
+  opts: { eps?: number; relu?: boolean; accumulate?: boolean } = {},
+): Promise<Planned> {
+  const relu = opts.relu ?? false;
+  const k = await bnKernel(rt, shape, "bwd_eval", {
+    EVAL: 1,
+    RELU: relu ? 1 : 0,
+    ACC: opts.accumulate ? 1 : 0,
+  });
+  const u = params(rt, shape, opts.eps ?? 1e-5, 0.1);
+  distinct("batch norm eval backward", [
+    b.dy,
+    b.runningMean,
+    b.runningVar,
+    b.gamma,
+    b.beta,
+    b.dx,
+    b.x,
+  ]);
+  const bind = [u, b.dy, b.runningMean, b.runningVar, b.gamma, b.beta, b.dx, b.x];
+  return {
+    steps: [dispatchStep(rt, k, bind, shape.c * batchNormGrid(rt, shape).parts)],
+    scratch: [],
+  };
+}

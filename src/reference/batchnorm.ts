@@ -85,6 +85,29 @@ export function batchNormEvalForward(
 }
 
 /**
+ * Eval-mode backward (the statistics are constants): dx = dy·γ/√(running var + eps), with
+ * `relu` masked where the eval pre-activation was ≤ 0 (PyTorch's ReLU gradient at 0 is 0).
+ */
+export function batchNormEvalBackward(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  running: BatchNormRunning,
+  s: BatchNormShape,
+  opts: { eps?: number; relu?: boolean } = {},
+): Float64Array {
+  const eps = opts.eps ?? 1e-5;
+  const y = batchNormEvalForward(x, gamma, beta, running, s, eps);
+  const dx = new Float64Array(dy.length);
+  for (let c = 0; c < s.c; c++) {
+    const k = gamma[c] / Math.sqrt(running.var[c] + eps);
+    forChannel(s, c, (i) => dx[i] = opts.relu && !(y[i] > 0) ? 0 : dy[i] * k);
+  }
+  return dx;
+}
+
+/**
  * Training-mode backward (batch statistics depend on x):
  * dx = γ·invstd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
  */

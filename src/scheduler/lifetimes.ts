@@ -14,6 +14,7 @@ import type { Lifetime } from "./memory.ts";
 import { backwardPhase, backwardReads, hasLatePhase, type Schedule } from "./schedule.ts";
 import { backwardNeeds } from "../layers/mod.ts";
 import type { Keeps } from "../layers/rule.ts";
+import type { GradientFlow } from "./freeze.ts";
 
 export interface Timeline {
   fwd(layer: number): number;
@@ -44,15 +45,23 @@ export function firstGradWriter(s: Schedule, t: number): number {
   return Math.max(...c);
 }
 
-/** `keeps[i]`: what layer i keeps beyond its op's `backwardNeeds` (absent: nothing). */
+/**
+ * `keeps[i]`: what layer i keeps beyond its op's `backwardNeeds` (absent: nothing). `flow`: which
+ * backwards run and which gradients exist with frozen parameters (absent: all of them).
+ */
 export function stepLifetimes(
   s: Schedule,
   batch: number,
   keeps: readonly (Keeps | undefined)[] = [],
+  flow?: GradientFlow,
 ): Lifetime[] {
   const tl = timeline(s);
   const producer = producerOf(s);
   const train = s.mode === "train";
+  // A layer whose backward does not run keeps nothing for it; a tensor no gradient flows
+  // through has no gradient buffer.
+  const runs = (i: number) => flow?.runs[i] ?? true;
+  const flows = (t: number) => t !== 0 && (flow?.flows(t) ?? true);
   const out: Lifetime[] = [];
   const tensors = [0, ...s.layers.map((l) => l.output)];
   for (const t of tensors) {
@@ -62,14 +71,16 @@ export function stepLifetimes(
     for (const c of s.consumers.get(t) ?? []) {
       end = Math.max(end, tl.fwd(c));
       const reads = keeps[c]?.inputs ?? backwardReads(s.layers[c], t);
-      if (train && reads) end = Math.max(end, tl.bwd(c) + backwardPhase(s.layers[c], t));
+      if (train && runs(c) && reads) end = Math.max(end, tl.bwd(c) + backwardPhase(s.layers[c], t));
     }
     // Logits stay readable after the step (predictions, debugging): they are tiny.
     if (t === s.output) end = Math.max(end, train ? tl.bwd(0) + 1 : start);
-    if (train && p >= 0 && backwardNeeds(s.layers[p]).output) end = Math.max(end, tl.bwd(p));
+    if (train && p >= 0 && runs(p) && backwardNeeds(s.layers[p]).output) {
+      end = Math.max(end, tl.bwd(p));
+    }
     out.push({ key: `act:${t}`, bytes: activationBytes(s, t, batch), start, end });
 
-    if (train && p >= 0) {
+    if (train && p >= 0 && flows(t)) {
       const gStart = t === s.output ? tl.loss : Math.min(
         ...(s.consumers.get(t) ?? []).map((c) => tl.bwd(c) + backwardPhase(s.layers[c], t)),
       );
@@ -85,6 +96,7 @@ export function stepLifetimes(
   }
   if (train) {
     s.layers.forEach((l, i) => {
+      if (!runs(i)) return;
       const bytes = keeps[i]?.savedBytes ?? 0;
       if (bytes > 0) out.push({ key: `save:${i}`, bytes, start: tl.fwd(i), end: tl.bwd(i) });
       const scratch = keeps[i]?.backwardScratchBytes ?? 0;

@@ -11,6 +11,7 @@ import { activationBytes, firstGradWriter, stepLifetimes } from "./lifetimes.ts"
 import { type MemoryPlan, planMemory } from "./memory.ts";
 import type { Keeps, LayerContext } from "../layers/rule.ts";
 import { ruleFor } from "../layers/mod.ts";
+import { gradientFlow } from "./freeze.ts";
 
 /**
  * A model's forward (and, in training, backward) pass at one batch size, planned once: every
@@ -60,18 +61,42 @@ export interface StepPlan {
   dlogits: GPUBuffer | null;
   /** Activation-memory bytes the plan holds (slots plus per-op scratch). */
   plannedBytes: number;
+  /** The memory plan's slot buffers (see {@link StepPlanOptions.slots}). */
+  slots: readonly GPUBuffer[];
   /** Returns the plan's buffers to the pool (nothing to do after the runtime's dispose). */
   dispose(): void;
+}
+
+/** Options of {@link buildStepPlan}. */
+export interface StepPlanOptions {
+  /** Images per step. */
+  batchSize: number;
+  /** Training (forward, backward) or inference (forward only, BN running statistics). */
+  mode: Mode;
+  /**
+   * Buffers for the memory plan's slots instead of new ones from the pool, each at least its
+   * slot's size; the plan does not release them. Plans of one model and mode at smaller batch
+   * sizes have the same slots, each no larger, so they can share a larger plan's
+   * (`plan.memory` and {@link StepPlan.slots}) when they never run at the same time.
+   */
+  slots?: readonly GPUBuffer[];
+  /**
+   * Training only: parameter names that get no gradient and no update (see freeze.ts). Their
+   * layers compute no weight gradients, and no backward runs below the lowest layer that trains.
+   */
+  frozen?: ReadonlySet<string>;
+  /**
+   * Training only: batch norms whose parameters are all frozen normalize with their running
+   * statistics and do not update them (eval mode), as torchvision fine-tuning recipes do.
+   */
+  frozenBatchNormEval?: boolean;
 }
 
 /**
  * Plans `model`'s step at `opts.batchSize` in `opts.mode` (the caller disposes the plan).
  * {@link Trainer.create} and {@link Evaluator.create} do this for you.
  */
-export async function buildStepPlan(
-  model: Model,
-  opts: { batchSize: number; mode: Mode },
-): Promise<StepPlan> {
+export async function buildStepPlan(model: Model, opts: StepPlanOptions): Promise<StepPlan> {
   const { batchSize: batch, mode } = opts;
   if (!Number.isInteger(batch) || batch < 1) {
     throw new RangeError(`batch must be ≥ 1, got ${batch}`);
@@ -80,13 +105,44 @@ export async function buildStepPlan(
   const schedule = buildSchedule(model.graph, mode, {
     fuseBatchNormJoin: rt.policy.fuseBatchNormJoin,
   });
-  const keeps: (Keeps | undefined)[] = [];
-  if (mode === "train") {
-    const shape = (t: number) => model.graph.nodes[t].shape;
-    for (const l of schedule.layers) keeps.push(await ruleFor(l).keeps?.({ rt, batch, shape }, l));
+  const train = mode === "train";
+  const flow = gradientFlow(schedule, train ? opts.frozen : undefined);
+  if (train && !flow.flows(schedule.output)) {
+    throw new RangeError("every parameter is frozen: a training step would have nothing to train");
   }
-  const memory = planMemory(stepLifetimes(schedule, batch, keeps));
-  const slots = memory.slotBytes.map((b, i) => rt.pool.acquire(b, `slot${i}`));
+  const frozenEval = (i: number) =>
+    train && !!opts.frozenBatchNormEval && !flow.trains[i] &&
+    schedule.layers[i].node.op === "batchnorm";
+  const shape = (t: number) => model.graph.nodes[t].shape;
+  const needsGrad = (t: number) => train && flow.flows(schedule.tensorOf(t));
+  const keeps: (Keeps | undefined)[] = [];
+  if (train) {
+    for (const [i, l] of schedule.layers.entries()) {
+      const ctx = {
+        rt,
+        batch,
+        shape,
+        trains: flow.trains[i],
+        frozenEval: frozenEval(i),
+        needsGrad,
+      };
+      keeps.push(flow.runs[i] ? await ruleFor(l).keeps?.(ctx, l) : undefined);
+    }
+  }
+  const memory = planMemory(stepLifetimes(schedule, batch, keeps, flow));
+  const given = opts.slots;
+  if (given) {
+    memory.slotBytes.forEach((b, i) => {
+      if (!given[i] || given[i].size < b) {
+        throw new RangeError(
+          `slot ${i} needs ${b} bytes; the given buffer has ${given[i]?.size ?? "none"}`,
+        );
+      }
+    });
+  }
+  const slots = given
+    ? given.slice(0, memory.slotBytes.length)
+    : memory.slotBytes.map((b, i) => rt.pool.acquire(b, `slot${i}`));
   const slot = (key: string): GPUBuffer => {
     const s = memory.slotOf.get(key);
     if (s === undefined) throw new Error(`planner has no buffer for ${key}`);
@@ -109,11 +165,11 @@ export async function buildStepPlan(
     model,
     batch,
     mode,
+    trains: train && flow.trains[i],
+    frozenEval: frozenEval(i),
+    needsGrad,
     act: (t) => slot(`act:${schedule.tensorOf(t)}`),
-    grad: (t) => {
-      const r = schedule.tensorOf(t);
-      return r === 0 || mode === "eval" ? null : slot(`grad:${r}`);
-    },
+    grad: (t) => needsGrad(t) ? slot(`grad:${schedule.tensorOf(t)}`) : null,
     accumulate: (t) => firstGradWriter(schedule, schedule.tensorOf(t)) !== i,
     saved: () => slot(`save:${i}`),
     backwardScratch: () => slot(`scratch:${i}`),
@@ -130,8 +186,9 @@ export async function buildStepPlan(
       backward: [],
     });
   }
-  if (mode === "train") {
+  if (train) {
     for (let i = schedule.layers.length - 1; i >= 0; i--) {
+      if (!flow.runs[i]) continue;
       const layer = schedule.layers[i];
       layerSteps[i].backward = take(await ruleFor(layer).backward(contexts[i], layer), backward);
     }
@@ -150,12 +207,17 @@ export async function buildStepPlan(
     seed,
     input: slot("act:0"),
     logits: slot(`act:${out}`),
-    dlogits: mode === "train" ? slot(`grad:${out}`) : null,
+    dlogits: train ? slot(`grad:${out}`) : null,
     plannedBytes: memory.plannedBytes + scratchBytes,
+    slots,
     dispose() {
       if (disposed) return;
       disposed = true;
-      if (!rt.disposed) { for (const b of [...slots, ...scratch]) rt.pool.release(b); }
+      if (!rt.disposed) {
+        for (const b of [...(given ? [] : slots), ...scratch]) {
+          rt.pool.release(b);
+        }
+      }
     },
   };
 }

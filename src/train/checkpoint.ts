@@ -25,6 +25,13 @@ import {
   type StateEntry,
   type StateReport,
 } from "../model/state.ts";
+import {
+  encodePreprocessing,
+  parsePreprocessing,
+  type Preprocessing,
+  PREPROCESSING_KEY,
+  preprocessingFor,
+} from "../model/preprocessing.ts";
 import type { Trainer } from "./trainer.ts";
 import { createGuardFlag, planNonFiniteCheck } from "../ops/guard.ts";
 import type { LoaderState } from "../data/loader.ts";
@@ -47,6 +54,13 @@ export interface CheckpointMeta extends RunPosition {
   model: string;
   /** The settings of the run that wrote it (a resumed run must use the same). */
   config: Record<string, unknown>;
+  /**
+   * The model's preprocessing when it was written (normalization, input shape, classes, class
+   * names), which loading applies to the model. Read back only; writing stores the model's own.
+   * Absent in checkpoints written before it was stored: loading those leaves the model's
+   * preprocessing as it is (mean 0 and std 1 for a fresh model).
+   */
+  preprocessing?: Preprocessing;
 }
 
 /** A decoded checkpoint whose metadata has been validated; its tensors are not applied yet. */
@@ -141,6 +155,7 @@ export async function encodeCheckpoint(
     step: String(meta.step),
     loader: JSON.stringify(meta.loader),
     config: JSON.stringify(meta.config),
+    [PREPROCESSING_KEY]: encodePreprocessing(model.preprocessing),
   });
 }
 
@@ -201,6 +216,8 @@ export function checkpointOf(file: SafetensorsFile, source: string): Checkpoint 
     loader: json("loader") as LoaderState,
     config: json("config") as Record<string, unknown>,
   };
+  const pre = md[PREPROCESSING_KEY];
+  if (pre !== undefined) meta.preprocessing = parsePreprocessing(pre, source);
   checkMeta(meta, source);
   return { meta, tensors: file.tensors, source };
 }
@@ -272,6 +289,9 @@ export function applyCheckpoint(
     }
     throw e;
   }
+  const { inputShape, classes } = model.graph;
+  const pre = ckpt.meta.preprocessing &&
+    preprocessingFor(ckpt.meta.preprocessing, inputShape, classes, source);
   const writes: [GPUBuffer, Float32Array][] = [];
   if (trainer) {
     const report: StateReport = { missing: [], unexpected: [], mismatched: [], nonFinite: [] };
@@ -314,6 +334,7 @@ export function applyCheckpoint(
     );
   }
   for (const [buf, data] of writes) model.rt.write(buf, 0, data as Float32Array<ArrayBuffer>);
+  if (pre) model.setPreprocessing(pre);
   return ckpt.meta;
 }
 

@@ -21,6 +21,7 @@ import { createGuardFlag, GUARD_BITS, planGuardFinish, planNonFiniteCheck } from
 import type { Step } from "../gpu/plan.ts";
 import { numel } from "../tensor.ts";
 import { checkBatch } from "./batch_check.ts";
+import { frozenNames } from "../scheduler/freeze.ts";
 import { DisposedError } from "../util/disposed.ts";
 
 /** The optimizer of a {@link Trainer}: SGD (torch.optim.SGD's semantics) or AdamW. */
@@ -49,6 +50,20 @@ export interface TrainerOptions {
   optimizer: OptimizerConfig;
   /** clip_grad_norm_ max norm, computed on the GPU; off when absent. */
   clipGradNorm?: number;
+  /**
+   * Fine-tuning: parameters that stay as they are, by name prefix at module boundaries
+   * (`["conv1", "bn1", "layer1"]`), or `{ except: ["layer4", "fc"] }` to freeze all the others.
+   * Frozen parameters get no optimizer update and no gradient kernels (a frozen batch norm whose
+   * gradient passes through still computes its dγ/dβ, a by-product of its dx), and no backward
+   * runs below the lowest layer that trains.
+   */
+  freeze?: readonly string[] | { except: readonly string[] };
+  /**
+   * Batch norms whose parameters are all frozen normalize with their running statistics and keep
+   * them (eval mode), as torchvision fine-tuning recipes do; default false (batch statistics,
+   * running statistics updated, as in PyTorch's `model.train()`).
+   */
+  frozenBatchNormEval?: boolean;
 }
 
 /** Loss and accuracy since the last read, and the steps the non-finite guard skipped. */
@@ -141,14 +156,22 @@ export class Trainer {
   static async create(model: Model, opts: TrainerOptions): Promise<Trainer> {
     model.assertLive("Trainer.create");
     const rt = model.rt;
-    const plan = await buildStepPlan(model, { batchSize: opts.batchSize, mode: "train" });
+    const frozen = opts.freeze
+      ? frozenNames(model.graph.params, opts.freeze, `model ${model.name}`)
+      : new Set<string>();
+    const plan = await buildStepPlan(model, {
+      batchSize: opts.batchSize,
+      mode: "train",
+      frozen,
+      frozenBatchNormEval: opts.frozenBatchNormEval,
+    });
     const labels = rt.pool.acquire(opts.batchSize * 4, "labels");
     const loss = await planSoftmaxCrossEntropy(rt, {
       n: opts.batchSize,
       classes: model.graph.classes,
     }, { logits: plan.logits, labels, dlogits: plan.dlogits! });
 
-    const names = model.trainableNames();
+    const names = model.trainableNames().filter((n) => !frozen.has(n));
     const sizes = names.map((n) => numel(model.specs.get(n)!.shape));
     const grads = names.map((n) => model.grad(n));
     const clip = opts.clipGradNorm
@@ -194,7 +217,7 @@ export class Trainer {
 
     // Gradient norms of the weight layers (conv and linear), input side first.
     const normNames = model.graph.params
-      .filter((p) => isTrainable(p) && p.kind === "weight")
+      .filter((p) => isTrainable(p) && p.kind === "weight" && !frozen.has(p.name))
       .map((p) => p.name);
     const norms = await planNorms(
       rt,

@@ -6,10 +6,10 @@
 import { countWeightLayers, type Graph } from "../graph/ir.ts";
 import type { ShortcutOption } from "./resnet_blocks.ts";
 import { resnetCifar } from "./resnet_cifar.ts";
-import { type ImageNetDepth, resnetImageNet } from "./resnet_imagenet.ts";
+import { type ImageNetDepth, resnetImageNet, type Stem } from "./resnet_imagenet.ts";
 import { vgg19 } from "./vgg.ts";
 
-export type { ShortcutOption };
+export type { ShortcutOption, Stem };
 
 /** Options of {@link buildModel}; every field defaults to the model's published setting. */
 export interface ModelOptions {
@@ -21,6 +21,12 @@ export interface ModelOptions {
   shortcut?: ShortcutOption;
   /** Base-width multiplier (64 for ImageNet ResNets and VGG, 16 for CIFAR ResNets). */
   width?: number;
+  /**
+   * ImageNet ResNets only: "imagenet" (torchvision's 7×7/2 conv + max pool, what pretrained
+   * weights need at any input size), "cifar" (3×3/1 conv, no pool) or "auto" (the default:
+   * "cifar" below 64 pixels on a side).
+   */
+  stem?: Stem;
 }
 
 /** Which published family a model belongs to. */
@@ -148,6 +154,9 @@ export function buildModel(name: string, opts: ModelOptions = {}): Graph {
     if (!["A", "B", "C"].includes(opts.shortcut)) {
       throw new Error(`${name}: shortcut must be "A", "B" or "C", got "${opts.shortcut}"`);
     }
+  }
+  if (opts.stem !== undefined && info.family !== "imagenet-resnet") {
+    throw new Error(`${name} has a fixed stem; the stem option applies to ImageNet ResNets only`);
   }
   try {
     return e.build({

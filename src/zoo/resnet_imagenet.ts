@@ -18,11 +18,15 @@ export const IMAGENET_LAYOUTS: Record<ImageNetDepth, { block: BlockKind; blocks:
 };
 
 /**
- * "imagenet": 7×7/2 conv + 3×3/2 max pool (a 4× reduction before layer1);
- * "small": 3×3/1 conv and no pool, so 32×32 inputs still reach layer4 at 4×4;
- * "auto": "small" when the input is under 64 pixels on a side.
+ * "imagenet": torchvision's 7×7/2 conv + 3×3/2 max pool (a 4× reduction before layer1), the
+ * stem pretrained torchvision/timm weights expect at any input size;
+ * "cifar": a 3×3/1 conv and no pool, so 32×32 inputs still reach layer4 at 4×4 (its `conv1`
+ * weight is 3×3, so 7×7 pretrained stems do not load into it);
+ * "auto": "cifar" when the input is under 64 pixels on a side, else "imagenet".
  */
-export type Stem = "imagenet" | "small" | "auto";
+export type Stem = "imagenet" | "cifar" | "auto";
+
+export const STEMS: readonly Stem[] = ["imagenet", "cifar", "auto"];
 
 export interface ImageNetResNetOptions {
   depth: ImageNetDepth;
@@ -51,7 +55,10 @@ export function resnetImageNet(o: ImageNetResNetOptions): Graph {
   const b = new GraphBuilder(inputShape);
   const base = scaleWidth(64, width);
 
-  const small = stem === "small" ||
+  if (!STEMS.includes(stem)) {
+    throw new Error(`stem must be one of ${STEMS.map((s) => `"${s}"`).join(", ")}, got "${stem}"`);
+  }
+  const small = stem === "cifar" ||
     (stem === "auto" && Math.min(inputShape[1], inputShape[2]) < SMALL_STEM_BELOW);
   let x = small
     ? b.conv2d("conv1", b.input, base, { kernel: 3, stride: 1, padding: 1 })

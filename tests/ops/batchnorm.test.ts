@@ -16,11 +16,13 @@ import {
   batchNormGrid,
   type BatchNormShape,
   planBatchNormBackward,
+  planBatchNormEvalBackward,
   planBatchNormEvalForward,
   planBatchNormTrainForward,
 } from "../../src/ops/batchnorm.ts";
 import {
   batchNormBackward,
+  batchNormEvalBackward,
   batchNormEvalForward,
   batchNormInitRunning,
   batchNormTrainForward,
@@ -333,6 +335,56 @@ Deno.test({
         const t = (Math.abs(x[i]) + Math.abs(running.mean[c])) * inv * Math.abs(gamma[c]);
         return 8 * EPS32 * (t + Math.abs(beta[c]));
       }, `eval relu=${relu}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "batch norm eval backward (frozen BN in training): plain, fused ReLU, accumulate, vec4/f32",
+  ...GPU_TEST,
+  async fn() {
+    const rt = await runtime();
+    let seed = 40;
+    // H·W % 4 = 0 (vec4 items) and not (f32 items).
+    for (const s of [{ n: 2, c: 5, h: 4, w: 6 }, { n: 3, c: 7, h: 3, w: 5 }]) {
+      for (const relu of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const total = s.n * s.c * s.h * s.w;
+          const rng = new Rng(seed++);
+          const x = rng.normal(total), dy = rng.normal(total), dx0 = rng.normal(total);
+          const gamma = rng.normal(s.c), beta = rng.normal(s.c);
+          const running = {
+            mean: Float64Array.from(rng.normal(s.c)),
+            var: Float64Array.from(rng.uniform(s.c, 0.1, 3)),
+          };
+          const b = {
+            dy: upload(rt, dy),
+            x: upload(rt, x),
+            gamma: upload(rt, gamma),
+            beta: upload(rt, beta),
+            runningMean: upload(rt, running.mean),
+            runningVar: upload(rt, running.var),
+            dx: upload(rt, dx0),
+          };
+          runOnce(rt, await planBatchNormEvalBackward(rt, s, b, { relu, accumulate }));
+          const dx = await download(rt, b.dx, total);
+          Object.values(b).forEach((buf) => rt.pool.release(buf));
+          const g = batchNormEvalBackward(dy, x, gamma, beta, running, s, { relu });
+          const ref = accumulate ? g.map((v, i) => v + dx0[i]) : g;
+          const pre = batchNormEvalForward(x, gamma, beta, running, s);
+          // k = γ·(1/√(var + eps)) is a few roundings (inverse square root 2 ulp, the product 1)
+          // and g·k one more: 8ε of |dy·k|, plus the accumulate's add. A pre-activation within
+          // 1e-5 of zero may land either side of the ReLU: those elements are not judged.
+          assertWithin(dx, ref, (i) => {
+            if (relu && Math.abs(pre[i]) < 1e-5) return Infinity;
+            const c = chan(s, i);
+            const k = Math.abs(gamma[c]) / Math.sqrt(running.var[c] + 1e-5);
+            return 8 * EPS32 * Math.abs(dy[i]) * k +
+              (accumulate ? 2 * EPS32 * Math.abs(ref[i]) : 0) +
+              1e-30;
+          }, `eval backward ${JSON.stringify(s)} relu=${relu} acc=${accumulate}`);
+        }
+      }
     }
   },
 });

@@ -12,7 +12,7 @@ import { Model } from "../../src/model/model.ts";
 import { StateDictError } from "../../src/model/state.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import { generateSynthetic } from "../../src/data/synthetic.ts";
-import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint_file.ts";
+import { loadCheckpoint, readCheckpoint, saveCheckpoint } from "../../src/train/checkpoint_file.ts";
 import { type TrainConfig, trainRun } from "../../src/app/run.ts";
 import { readMetrics } from "../../src/app/metrics_log.ts";
 import { buildStepPlan } from "../../src/scheduler/step_plan.ts";
@@ -122,7 +122,14 @@ Deno.test({
       optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9 },
     });
     const meta = await loadCheckpoint(path, b, tb);
-    assert.deepEqual(meta, { model: "resnet20", epoch: 2, step: 3, loader, config: { x: 1 } });
+    assert.deepEqual(meta, {
+      model: "resnet20",
+      epoch: 2,
+      step: 3,
+      loader,
+      config: { x: 1 },
+      preprocessing: a.preprocessing,
+    });
     const [sa, sb] = [await a.stateDict(), await b.stateDict()];
     for (const [name, v] of sa) assert.deepEqual(sb.get(name), v, name);
     const { gatherRead } = await import("../../src/model/model.ts");
@@ -207,6 +214,13 @@ Deno.test({
     ) {
       assert.ok((await Deno.stat(`${dir}/full/${f}`)).size > 0, f);
     }
+    // The run's normalization and class names travel with it: in config.json and the checkpoint.
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/full/config.json`));
+    const ckpt = await readCheckpoint(`${dir}/full/checkpoint.safetensors`);
+    assert.deepEqual(ckpt.meta.preprocessing, config.modelPreprocessing);
+    assert.equal(config.modelPreprocessing.classes, 10);
+    assert.equal(config.modelPreprocessing.classNames.length, 10);
+    assert.ok(config.modelPreprocessing.std.every((v: number) => v > 0 && v !== 1));
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -18,6 +18,7 @@ import { Model } from "../../src/model/model.ts";
 import { type OptimizerConfig, Trainer } from "../../src/train/trainer.ts";
 import { Evaluator } from "../../src/train/evaluator.ts";
 import { axpb } from "../../src/ops/elementwise.ts";
+import { planPixels, planSoftmaxRows } from "../../src/ops/infer.ts";
 import { Tensor } from "../../src/tensor.ts";
 
 const ignore = chromiumPath() === null;
@@ -65,6 +66,14 @@ async function recordKernels(): Promise<{ modules: Record<string, string>; kerne
     };
     try {
       (await axpb(rt, Tensor.fromArray(rt, [1, 2], [2]), 2, 1)).dispose();
+      // Inference's own kernels: every pixel format the Predictor normalizes, and the softmax.
+      const [src, stats, out] = [256, 32, 256].map((n) => rt.pool.acquire(n));
+      for (const type of ["u8", "f32"] as const) {
+        for (const layout of ["hwc", "chw"] as const) {
+          await planPixels(rt, { n: 1, c: 3, h: 4, w: 4 }, { src, stats, out }, { type, layout });
+        }
+      }
+      await planSoftmaxRows(rt, { rows: 2, classes: 10 }, { logits: src, probs: out });
       for (const [name, mo] of MODELS) {
         const model = Model.create(rt, buildModel(name, mo), { seed: 0 });
         for (const [i, optimizer] of OPTIMIZERS.entries()) {
@@ -76,6 +85,18 @@ async function recordKernels(): Promise<{ modules: Record<string, string>; kerne
           t.dispose();
         }
         (await Evaluator.create(model, { batchSize: 3 })).dispose();
+        // Fine-tuning with every batch norm frozen in eval mode: their eval-mode backward.
+        const bns = model.graph.params.filter((p) =>
+          p.kind === "bn_weight" || p.kind === "bn_bias"
+        );
+        if (bns.length > 0) {
+          (await Trainer.create(model, {
+            batchSize: 2,
+            optimizer: OPTIMIZERS[0],
+            freeze: bns.map((p) => p.name),
+            frozenBatchNormEval: true,
+          })).dispose();
+        }
         model.dispose();
       }
     } finally {

@@ -182,8 +182,14 @@ Deno.test("input size picks the stem; stem can be forced", () => {
 
   const forced = resnetImageNet({ depth: 18, inputShape: [3, 32, 32], stem: "imagenet" });
   assert.deepEqual(node(forced, "layer4.1.bn2").shape, [512, 1, 1]);
-  const forcedSmall = resnetImageNet({ depth: 18, stem: "small" });
+  const forcedSmall = resnetImageNet({ depth: 18, stem: "cifar" });
   assert.deepEqual(node(forcedSmall, "layer1.0.bn1").shape, [64, 224, 224]);
+  // From the registry, as users choose it: pretrained 7×7 stems on small inputs, and back.
+  const tv = buildModel("resnet50", { inputShape: [3, 32, 32], classes: 37, stem: "imagenet" });
+  assert.ok(conv(tv, "conv1").kernel === 7 && ops(tv, "maxpool") === 1);
+  assert.deepEqual(tv.nodes[tv.output].shape, [37]);
+  const cifar = buildModel("resnet34", { stem: "cifar" });
+  assert.ok(conv(cifar, "conv1").kernel === 3 && ops(cifar, "maxpool") === 0);
 });
 
 Deno.test("CIFAR family takes any C×H×W input", () => {
@@ -262,6 +268,14 @@ Deno.test("bad names, shapes and options fail clearly", () => {
   assert.throws(() => buildModel("vgg19", { shortcut: "A" }), /no shortcuts/);
   assert.throws(() => buildModel("resnet20", { shortcut: "D" as never }), /shortcut must be/);
   assert.throws(() => resnetCifar({ depth: 21 }), /6n \+ 2/);
+  assert.throws(
+    () => buildModel("resnet18", { stem: "small" as never }),
+    /stem must be one of "imagenet", "cifar", "auto", got "small"/,
+  );
+  assert.throws(
+    () => buildModel("resnet20", { stem: "imagenet" }),
+    /resnet20 has a fixed stem; the stem option applies to ImageNet ResNets only/,
+  );
   assert.throws(() => resnetImageNet({ depth: 19 as never }), /depth must be one of/);
 });
 
