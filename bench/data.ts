@@ -12,6 +12,7 @@
  *
  * Medians of rounds; the loader benchmarks run after warm-up. --quick: fewer rounds and steps.
  */
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { decodeJpeg } from "../src/image/jpeg.ts";
 import { decodePng } from "../src/image/png.ts";
 import { applyTransform, transformPreset } from "../src/image/transforms.ts";
@@ -141,7 +142,7 @@ const loaderPerSec = median(loaderRates);
 log(`loader, ${workers} workers, batch ${batch}: ${loaderPerSec.toFixed(1)} images/s`);
 
 // 4. ResNet-18 training fed by the loader.
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const model = Model.create(rt, buildModel("resnet18", { inputShape: [3, 224, 224], classes: 4 }), {
   seed: 0,
 });

@@ -6,6 +6,7 @@
  * take turns for `--rounds` rounds of `--steps` steps (each round's steps end in one wait), and
  * each figure is the median over rounds of the mean step time.
  */
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { median } from "./stats.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel } from "../src/zoo/registry.ts";
@@ -32,7 +33,7 @@ const configs: { name: string; opts: Partial<TrainerOptions> }[] = [
   { name: "fc only", opts: { freeze: { except: ["fc"] }, frozenBatchNormEval: true } },
 ];
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const graph = buildModel("resnet18", { inputShape: [3, size, size], stem: "imagenet" });
 const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(0.37 * i));
 const y = Array.from({ length: batch }, (_, i) => (i * 37) % graph.classes);

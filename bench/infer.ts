@@ -1,6 +1,6 @@
 /**
  * `deno task bench:infer [--json] [--models resnet18,resnet50] [--size 224] [--batch 16]
- * [--rounds 2] [--runs 3]`: inference of torchvision's ResNet-18 and ResNet-50 (3×size×size, 1000
+ * [--rounds 2] [--runs 3] [--engines resgpu,tfjs,torch] [--device cpu|cuda]`: inference of torchvision's ResNet-18 and ResNet-50 (3×size×size, 1000
  * classes, the same random weights and BN statistics everywhere) in resgpu (Predictor, one submit
  * per call), in TensorFlow.js's WebGPU backend on the same adapter in the same process (the same
  * graph node for node, bench/tfjs_graph.ts), and in PyTorch on the CPU (bench/torch_infer.py, when
@@ -13,9 +13,9 @@
  * `--rounds` rounds; each figure is the median over rounds and each ratio the median of per-round
  * ratios (a shared machine's speed moves between engines measured minutes apart).
  */
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { median } from "./stats.ts";
-import { tf } from "./tfjs_resnet.ts";
-import { TfGraphModel } from "./tfjs_graph.ts";
+import type { TfGraphModel } from "./tfjs_graph.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel } from "../src/zoo/registry.ts";
 import { Model } from "../src/model/model.ts";
@@ -34,6 +34,15 @@ const int = (name: string, dflt: number) => {
   return v;
 };
 const models = (flag("models") ?? "resnet18,resnet50").split(",");
+// A lent GPU machine has no npm registry for TensorFlow.js: --engines resgpu,torch leaves it out
+// (imported only when asked for), and --device cuda times PyTorch on the GPU.
+const engines = new Set((flag("engines") ?? "resgpu,tfjs,torch").split(","));
+for (const e of engines) {
+  if (!["resgpu", "tfjs", "torch"].includes(e)) throw new RangeError(`--engines: unknown ${e}`);
+}
+if (!engines.has("resgpu")) throw new RangeError("--engines must include resgpu");
+const device = flag("device") ?? "cpu";
+if (device !== "cpu" && device !== "cuda") throw new RangeError(`--device ${device}`);
 const size = int("size", 224), batch = int("batch", 16);
 const rounds = int("rounds", 2), runs = int("runs", 3);
 const log = (m: string) => json || console.error(m);
@@ -73,6 +82,7 @@ async function torchRound(name: string, weights: string): Promise<TorchRound | n
         String(size),
         String(batch),
         String(runs),
+        device,
       ],
       stdout: "piped",
       stderr: "piped",
@@ -101,9 +111,14 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d / s;
 }
 
-await tf.setBackend("webgpu");
-await tf.ready();
-const rt = await Runtime.create();
+const tfjsModules = engines.has("tfjs")
+  ? { ...await import("./tfjs_resnet.ts"), ...await import("./tfjs_graph.ts") }
+  : null;
+if (tfjsModules) {
+  await tfjsModules.tf.setBackend("webgpu");
+  await tfjsModules.tf.ready();
+}
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const dir = await Deno.makeTempDir();
 const r2 = (v: number) => +v.toFixed(2);
 const results = [];
@@ -144,39 +159,46 @@ for (const name of models) {
   const resgpu = (n: number) => predictor.logits(nchw.subarray(0, n * per), n);
 
   // TensorFlow.js: the same weights; its first call compiles its shaders.
-  const tfm = new TfGraphModel(graph, await model.stateDict());
-  const tfjs = async (n: number) => {
-    const x = tf.tensor4d(nhwc.subarray(0, n * per), [n, size, size, 3]);
-    const y = tfm.predict(x);
-    const out = await y.data();
-    tf.dispose([x, y]);
-    return out;
-  };
-  const [tfFirstMs, tfOut] = await timed(() => tfjs(1));
-  await tfjs(batch); // its batch-size programs compile on first use too
+  let tfm: TfGraphModel | null = null;
+  let tfjs: ((n: number) => Promise<ArrayLike<number>>) | null = null;
+  let tfFirstMs = NaN, tfOut: ArrayLike<number> = [];
+  if (tfjsModules) {
+    const { tf } = tfjsModules;
+    const m = tfm = new tfjsModules.TfGraphModel(graph, await model.stateDict());
+    tfjs = async (n: number) => {
+      const x = tf.tensor4d(nhwc.subarray(0, n * per), [n, size, size, 3]);
+      const y = m.predict(x);
+      const out = await y.data();
+      tf.dispose([x, y]);
+      return out;
+    };
+    [tfFirstMs, tfOut] = await timed(() => tfjs!(1));
+    await tfjs(batch); // its batch-size programs compile on first use too
+  }
   await resgpu(batch);
 
   const weights = `${dir}/${name}.safetensors`;
   await saveWeightsFile(model, weights);
-  const perRound: { resgpu: Round; tfjs: Round; torch: TorchRound | null }[] = [];
+  const perRound: { resgpu: Round; tfjs: Round | null; torch: TorchRound | null }[] = [];
   for (let r = 0; r < rounds; r++) {
     const row = {
       resgpu: await round(resgpu),
-      tfjs: await round(tfjs),
-      torch: await torchRound(name, weights),
+      tfjs: tfjs ? await round(tfjs) : null,
+      torch: engines.has("torch") ? await torchRound(name, weights) : null,
     };
     perRound.push(row);
+    const ms = (x: Round | null) => x ? r2(x.latencyMs) : "n/a";
+    const ips = (x: Round | null) => x ? r2(x.imagesPerSec) : "n/a";
     log(
-      `${name} round ${r + 1}/${rounds}: batch-1 ms resgpu ${r2(row.resgpu.latencyMs)}, tfjs ${
-        r2(row.tfjs.latencyMs)
-      }, torch ${row.torch ? r2(row.torch.latencyMs) : "n/a"}; batch-${batch} images/s resgpu ${
-        r2(row.resgpu.imagesPerSec)
-      }, tfjs ${r2(row.tfjs.imagesPerSec)}, torch ${
-        row.torch ? r2(row.torch.imagesPerSec) : "n/a"
-      }`,
+      `${name} round ${r + 1}/${rounds}: batch-1 ms resgpu ${ms(row.resgpu)}, tfjs ${
+        ms(row.tfjs)
+      }, torch ${ms(row.torch)}; batch-${batch} images/s resgpu ${ips(row.resgpu)}, tfjs ${
+        ips(row.tfjs)
+      }, torch ${ips(row.torch)}`,
     );
   }
   const withTorch = perRound.every((r) => r.torch !== null);
+  const withTfjs = tfjs !== null;
   const med = (f: (r: (typeof perRound)[number]) => number) => r2(median(perRound.map(f)));
   const torch0 = perRound[0].torch;
   results.push({
@@ -189,15 +211,18 @@ for (const name of models) {
       latency_ms: med((r) => r.resgpu.latencyMs),
       images_per_s: med((r) => r.resgpu.imagesPerSec),
     },
-    tfjs: {
-      first_call_ms: r2(tfFirstMs),
-      latency_ms: med((r) => r.tfjs.latencyMs),
-      images_per_s: med((r) => r.tfjs.imagesPerSec),
-      // Same weights, same graph: its logits against resgpu's (relative to their scale).
-      logits_rel_diff: +relDiff(tfOut, ours).toExponential(2),
-    },
+    tfjs: withTfjs
+      ? {
+        first_call_ms: r2(tfFirstMs),
+        latency_ms: med((r) => r.tfjs!.latencyMs),
+        images_per_s: med((r) => r.tfjs!.imagesPerSec),
+        // Same weights, same graph: its logits against resgpu's (relative to their scale).
+        logits_rel_diff: +relDiff(tfOut, ours).toExponential(2),
+      }
+      : null,
     torch: withTorch
       ? {
+        device,
         threads: torch0!.threads,
         first_call_ms: r2(torch0!.firstCallMs),
         latency_ms: med((r) => r.torch!.latencyMs),
@@ -206,10 +231,12 @@ for (const name of models) {
       }
       : null,
     // Ratios > 1 favour resgpu: latency as theirs ÷ ours, throughput as ours ÷ theirs.
-    resgpu_over_tfjs: {
-      latency: med((r) => r.tfjs.latencyMs / r.resgpu.latencyMs),
-      throughput: med((r) => r.resgpu.imagesPerSec / r.tfjs.imagesPerSec),
-    },
+    resgpu_over_tfjs: withTfjs
+      ? {
+        latency: med((r) => r.tfjs!.latencyMs / r.resgpu.latencyMs),
+        throughput: med((r) => r.resgpu.imagesPerSec / r.tfjs!.imagesPerSec),
+      }
+      : null,
     resgpu_over_torch: withTorch
       ? {
         latency: med((r) => r.torch!.latencyMs / r.resgpu.latencyMs),
@@ -218,7 +245,7 @@ for (const name of models) {
       : null,
   });
   predictor.dispose();
-  tfm.dispose();
+  tfm?.dispose();
   model.dispose();
 }
 const report = {
@@ -236,23 +263,25 @@ else {
     `adapter: ${report.adapter} (backend ${report.backend}); medians of ${rounds} rounds`,
   );
   for (const r of results) {
-    const t = r.torch;
+    const t = r.torch, f = r.tfjs;
+    const ratio = (x: { latency: number; throughput: number } | null) =>
+      x ? `latency ${x.latency}×, throughput ${x.throughput}×` : "n/a";
     console.log(
       `${r.model} ${r.input}: batch-1 latency ms resgpu ${r.resgpu.latency_ms} (first call ` +
-        `${r.resgpu.first_call_ms}, plan ${r.resgpu.plan_ms}), tfjs ${r.tfjs.latency_ms} (first ` +
-        `${r.tfjs.first_call_ms}), torch CPU ${t ? t.latency_ms : "n/a"}`,
+        `${r.resgpu.first_call_ms}, plan ${r.resgpu.plan_ms}), tfjs ${f ? f.latency_ms : "n/a"} ` +
+        `(first ${f ? f.first_call_ms : "n/a"}), torch ${device} ${t ? t.latency_ms : "n/a"}`,
     );
     console.log(
-      `  batch-${r.batch} images/s: resgpu ${r.resgpu.images_per_s}, tfjs ${r.tfjs.images_per_s}, ` +
-        `torch CPU ${t ? `${t.images_per_s} (${t.threads} threads)` : "n/a"}`,
+      `  batch-${r.batch} images/s: resgpu ${r.resgpu.images_per_s}, tfjs ${
+        f ? f.images_per_s : "n/a"
+      }, torch ${device} ${t ? `${t.images_per_s} (${t.threads} threads)` : "n/a"}`,
     );
     console.log(
-      `  resgpu ÷ tfjs: latency ${r.resgpu_over_tfjs.latency}×, throughput ` +
-        `${r.resgpu_over_tfjs.throughput}×; resgpu ÷ torch: ${
-          r.resgpu_over_torch
-            ? `latency ${r.resgpu_over_torch.latency}×, throughput ${r.resgpu_over_torch.throughput}×`
-            : "n/a"
-        } (logits vs resgpu: tfjs ${r.tfjs.logits_rel_diff}, torch ${t?.logits_rel_diff ?? "n/a"})`,
+      `  resgpu ÷ tfjs: ${ratio(r.resgpu_over_tfjs)}; resgpu ÷ torch: ${
+        ratio(r.resgpu_over_torch)
+      } (logits vs resgpu: tfjs ${f?.logits_rel_diff ?? "n/a"}, torch ${
+        t?.logits_rel_diff ?? "n/a"
+      })`,
     );
   }
 }

@@ -13,6 +13,7 @@
  * then dispose, with the resident memory every 100 cycles and its growth from cycle 100 (the
  * first cycles compile the kernels, which a reused device keeps).
  */
+import { runtimeOptionsFromEnv } from "../src/host/deno_env.ts";
 import { Runtime } from "../src/gpu/runtime.ts";
 import { buildModel } from "../src/zoo/registry.ts";
 import { Model } from "../src/model/model.ts";
@@ -51,7 +52,7 @@ if (cycles > 0) {
         console.log(`cycle ${i}: rss ${r.rssMB.toFixed(1)} MiB, ${r.seconds.toFixed(0)} s`);
       }
     }
-    const rt = await Runtime.create();
+    const rt = await Runtime.create(runtimeOptionsFromEnv());
     const m = Model.create(rt, g, { seed: 1 });
     const t = await Trainer.create(m, { batchSize: 2, optimizer: { kind: "sgd", lr: 0.1 } });
     t.step(new Float32Array(2 * 64), [0, 1], 0.1);
@@ -70,7 +71,7 @@ if (cycles > 0) {
   Deno.exit(0);
 }
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const graph = buildModel(modelName, { inputShape: [1, size, size], classes: 10, width });
 const model = Model.create(rt, graph, { name: modelName, seed: 1 });
 const trainer = await Trainer.create(model, {

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch's side of bench/infer.ts: torchvision MODEL with the weights resgpu wrote (a
 saveWeights file, loaded with load_state_dict(strict=True)), eval mode, no_grad, fp32 on the CPU
-with every core; input of the same shape uploaded each call as resgpu's is. Prints one JSON object:
+with every core or on CUDA (TF32 off, each call synchronized); input of the same shape uploaded each call as resgpu's is. Prints one JSON object:
 first call ms, batch-1 latency median ms over RUNS calls, and BATCH-image throughput (one call, as
 bench/infer.ts times every engine per round), plus the logits of the formula input for a cross-check.
 
-Usage: python3 bench/torch_infer.py MODEL WEIGHTS SIZE BATCH RUNS"""
+Usage: python3 bench/torch_infer.py MODEL WEIGHTS SIZE BATCH RUNS [cpu|cuda]"""
 import json
 import os
 import statistics
@@ -21,17 +21,23 @@ import resgpu_torch  # noqa: E402
 
 def main():
     name, weights, size, batch, runs = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+    device = sys.argv[6] if len(sys.argv) > 6 else "cpu"
+    # fp32 as resgpu computes it: no TF32 on a GPU that has it.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     tensors, _ = resgpu_torch.read_safetensors(weights)
     classes = tensors["fc.weight"].shape[0]
     model = getattr(torchvision.models, name)(num_classes=classes)
     model.load_state_dict(tensors, strict=True)
-    model.eval()
+    model.eval().to(device)
     n = batch * 3 * size * size
     x_host = torch.sin(torch.arange(n, dtype=torch.float32) * 0.37).reshape(batch, 3, size, size)
 
     def call(k):
+        # Each call uploads its input and waits for its logits, as resgpu's calls do.
         with torch.no_grad():
-            return model(x_host[:k].clone())
+            out = model(x_host[:k].clone().to(device)).cpu()
+        return out
 
     t = time.perf_counter()
     logits = call(1)

@@ -8,6 +8,7 @@
  * per-round ratios is printed, so the machine's load drifts out. Then the guard's dispatches
  * alone, replayed back to back: their cost without a step around them.
  */
+import { runtimeOptionsFromEnv } from "../../src/host/deno_env.ts";
 import { median } from "../../bench/stats.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
 import { buildModel } from "../../src/zoo/registry.ts";
@@ -21,7 +22,7 @@ const arg = (name: string, dflt: number) => {
 };
 const batch = arg("--batch", 32), rounds = arg("--rounds", 7), steps = arg("--steps", 4);
 
-const rt = await Runtime.create();
+const rt = await Runtime.create(runtimeOptionsFromEnv());
 const model = Model.create(rt, buildModel("resnet20", { inputShape: [1, 28, 28] }), { seed: 1 });
 const trainer = await Trainer.create(model, {
   batchSize: batch,

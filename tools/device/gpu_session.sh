@@ -10,7 +10,7 @@
 #   .gl/*.deb          the Vulkan loader (device README's recipe)
 # Usage there: bash tools/device/gpu_session.sh --disposable-tree
 # Writes under $OUT: session.log, adapter.json, kernels.json, train.json, torch.json,
-# winograd.json, degradation.tar.gz (the study's directory, checkpoints included), all.tar.gz
+# winograd.json, infer.json, degradation.tar.gz (the study's directory, checkpoints included), all.tar.gz
 # (runs: test log, the cpu-policy baseline, train_tiled.json, train_unfused_join.json, the
 # training run directory without its checkpoint).
 set -u
@@ -23,14 +23,14 @@ exec > >(tee "$OUT/session.log") 2>&1
 left() { echo $((BUDGET - SECONDS)); }
 step() { echo "== [$SECONDS s] $*"; }
 # GPU_SESSION_STEPS picks steps (comma-separated; default all): tests, train, tuned, baseline,
-# torch, kernels, winograd, tiled, join, degradation, fulltrain. E.g. a session that only needs a long degradation
+# torch, kernels, winograd, tiled, join, infer, degradation, fulltrain. E.g. a session that only needs a long degradation
 # study: GPU_SESSION_STEPS=degradation. GPU_DEGRADATION_ARGS replaces the planned study budget,
 # e.g. the residual nets at the budget the PyTorch replica points to (README, "The degradation
 # experiment"): GPU_DEGRADATION_ARGS="--depths 20,56 --nets resnet --epochs 14". A study longer
 # than one call stops cleanly when the time is up and comes back as degradation.tar.gz; the next
 # call continues it after `bash tools/device/gpu_prep.sh --study degradation.tar.gz`, with the same
 # GPU_DEGRADATION_ARGS.
-STEPS=",${GPU_SESSION_STEPS:-tests,train,tiled,tuned,baseline,join,torch,kernels,winograd,degradation,fulltrain},"
+STEPS=",${GPU_SESSION_STEPS:-tests,train,tiled,tuned,baseline,join,torch,kernels,winograd,infer,degradation,fulltrain},"
 want() { [[ "$STEPS" == *",$1,"* ]]; }
 
 step setup
@@ -59,8 +59,9 @@ if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
 fi
 nvidia-smi -L 2>/dev/null
 deno eval 'import { Runtime } from "./src/gpu/runtime.ts";
-const rt = await Runtime.create();
-console.log(JSON.stringify({ ...rt.report, policy: rt.policy })); rt.destroy();' |
+import { runtimeOptionsFromEnv } from "./src/host/deno_env.ts";
+const rt = await Runtime.create(runtimeOptionsFromEnv());
+console.log(JSON.stringify({ ...rt.report, policy: rt.policy })); rt.dispose();' |
   tee "$OUT/adapter.json"
 
 if want tests; then
@@ -135,6 +136,15 @@ if want winograd; then
   cat "$OUT/runs/train_winograd4.json"
 fi
 
+if want infer; then
+  # Inference (issue #27 target 3): ResNet-50 batch-1 latency and batch-32 throughput against
+  # PyTorch on this GPU (CUDA fp32, TF32 off) in one run; TensorFlow.js needs npm, absent here.
+  step "inference: bench:infer --engines resgpu,torch --device cuda"
+  timeout "$(lim 60)" deno run --allow-read --allow-write --allow-env --allow-run bench/infer.ts \
+    --engines resgpu,torch --device cuda --models resnet50,resnet18 --batch 32 --rounds 3 --json \
+    >"$OUT/infer.json"
+fi
+
 # Seconds per training image at batch 128 for ResNet-20 and -56, from bench:train.
 read -r T20 T56 < <(python3 -c '
 import json, sys
@@ -207,7 +217,9 @@ if want fulltrain && [ "$data" = 0 ]; then
   step "train skipped: no Fashion-MNIST carried"
 elif want fulltrain && [ "$(left)" -gt $((need + RESERVE)) ]; then
   step "train: resnet20, all of Fashion-MNIST, default settings (about $need s)"
-  timeout $(($(left) - 20)) deno task train --data /tmp/fmnist --out "$OUT/runs/train" 2>&1 |
+  # `deno run`: the train task may read only /usr/share/datasets and runs/.
+  timeout $(($(left) - 20)) deno run --allow-read --allow-write --allow-env src/cli/train.ts \
+    --data /tmp/fmnist --out "$OUT/runs/train" 2>&1 |
     tail -n 30
 elif want fulltrain; then
   step "train skipped: needs about $need s, $(left) s left"
