@@ -5,9 +5,9 @@
  * with dist/resgpu.d.ts). What reads files — data sets on disk, checkpoint files, whole training
  * runs — is in `@resgpu/resgpu/files`.
  *
- * Ownership: a {@link Runtime} owns the device; models, trainers, evaluators, plans and tensors
- * live on it. Whoever creates an object disposes it (`dispose()` or `using`); trainers and
- * evaluators use a model without owning it. Anything used after it, or what it depends on, was
+ * Ownership: a {@link Runtime} owns the device; models, trainers, evaluators, predictors and
+ * tensors live on it. Whoever creates an object disposes it (`dispose()` or `using`); trainers,
+ * evaluators and predictors use a model without owning it. Anything used after it, or what it depends on, was
  * disposed throws {@link DisposedError} naming what was disposed.
  *
  * Train a ResNet:
@@ -22,16 +22,6 @@
  * console.log(await trainer.readMetrics()); // mean loss and accuracy over the epoch
  * ```
  *
- * Run it (inference, BN running statistics):
- * ```ts
- * import { BatchLoader, computeChannelStats, Evaluator, type Model, syntheticDataset } from "@resgpu/resgpu";
- * declare const model: Model; // trained as above, or with weights from a checkpoint
- * const { train, test } = syntheticDataset({ trainCount: 1024, testCount: 256 });
- * using evaluator = await Evaluator.create(model, { batchSize: 128 });
- * const batches = BatchLoader.test(test, { batchSize: 128, stats: computeChannelStats(train) });
- * console.log((await evaluator.run(batches.epoch())).accuracy);
- * ```
- *
  * Predict from raw pixels with pretrained weights (torchvision/timm names; docs/INFERENCE.md):
  * ```ts
  * import { buildModel, loadWeights, Model, Predictor, Runtime } from "@resgpu/resgpu";
@@ -43,16 +33,25 @@
  * console.log(await predictor.topK(image, 1, 5)); // normalized on the GPU, one submit
  * ```
  *
+ * Measure accuracy on a labelled test set (BN running statistics):
+ * ```ts
+ * import { BatchLoader, computeChannelStats, Evaluator, type Model, syntheticDataset } from "@resgpu/resgpu";
+ * declare const model: Model; // trained as above, or with weights from a checkpoint
+ * const { train, test } = syntheticDataset({ trainCount: 1024, testCount: 256 });
+ * using evaluator = await Evaluator.create(model, { batchSize: 128 });
+ * const batches = BatchLoader.test(test, { batchSize: 128, stats: computeChannelStats(train) });
+ * console.log((await evaluator.run(batches.epoch())).accuracy);
+ * ```
+ *
  * Embed or benchmark the kernels: a tensor op, the adapter, planned memory:
  * ```ts
- * import { axpb, buildModel, buildStepPlan, Model, Runtime, Tensor } from "@resgpu/resgpu";
+ * import { axpb, buildModel, Model, Runtime, Tensor, Trainer } from "@resgpu/resgpu";
  * using rt = await Runtime.create({ kernels: "gpu" }); // force the GPU policy's kernels
  * using x = Tensor.fromArray(rt, [1, 2, 3], [3]);
  * console.log(await (await axpb(rt, x, 2, 1)).toArray(), rt.report.description);
  * using model = Model.create(rt, buildModel("resnet50", { inputShape: [3, 64, 64] }));
- * const plan = await buildStepPlan(model, { batchSize: 16, mode: "train" });
- * console.log(`${(plan.plannedBytes / 2 ** 20).toFixed(0)} MiB of activations`);
- * plan.dispose();
+ * using trainer = await Trainer.create(model, { batchSize: 16, optimizer: { kind: "sgd", lr: 0.1 } });
+ * console.log(`${(trainer.plan.plannedBytes / 2 ** 20).toFixed(0)} MiB of activations`);
  * ```
  *
  * @module
@@ -117,7 +116,7 @@ export {
 export { GUARD_BITS, type NonFiniteReason } from "./src/ops/guard.ts";
 export { type EvalBatch, type EvalResult, Evaluator } from "./src/train/evaluator.ts";
 export type { XentMetrics } from "./src/ops/loss.ts";
-export { buildStepPlan, type StepPlan, type StepPlanOptions } from "./src/scheduler/step_plan.ts";
+export type { StepPlan } from "./src/scheduler/step_plan.ts";
 export type { Mode } from "./src/layers/layer.ts";
 export {
   type Batch,

@@ -16,11 +16,16 @@ export interface Conv2dShape {
   padding: number;
 }
 
+/** PyTorch's output length of a sliding window (convolution, pooling): ⌊(n + 2p − k) / s⌋ + 1. */
+export function windowOutSize(size: number, k: number, stride: number, padding: number): number {
+  return Math.floor((size + 2 * padding - k) / stride) + 1;
+}
+
 /** PyTorch output size: floor((H + 2p − kh) / stride) + 1. */
 export function conv2dOutSize(s: Conv2dShape): { oh: number; ow: number } {
   return {
-    oh: Math.floor((s.h + 2 * s.padding - s.kh) / s.stride) + 1,
-    ow: Math.floor((s.w + 2 * s.padding - s.kw) / s.stride) + 1,
+    oh: windowOutSize(s.h, s.kh, s.stride, s.padding),
+    ow: windowOutSize(s.w, s.kw, s.stride, s.padding),
   };
 }
 
@@ -57,8 +62,8 @@ export interface PlaneShape {
 
 export function pool2dOutSize(s: Pool2dShape): { oh: number; ow: number } {
   return {
-    oh: Math.floor((s.h + 2 * s.padding - s.kernel) / s.stride) + 1,
-    ow: Math.floor((s.w + 2 * s.padding - s.kernel) / s.stride) + 1,
+    oh: windowOutSize(s.h, s.kernel, s.stride, s.padding),
+    ow: windowOutSize(s.w, s.kernel, s.stride, s.padding),
   };
 }
 

@@ -1,5 +1,6 @@
 // The page: trains a CIFAR-style ResNet on the synthetic set with resgpu's bundle, draws the
-// curves and the per-layer gradient norms as it goes, and classifies a drawn or picked image.
+// curves and the per-layer gradient norms as it goes, and classifies a drawn or picked image
+// with a Predictor (raw pixels in, the model's own normalization applied on the GPU).
 // State for tests and the curious is on `window.resgpuDemo`. URL parameters preset the form
 // (`?model=resnet8&batch=8&steps=3&lr=0.05&seed=1`), `log=N` reads metrics every N steps,
 // `kernels=cpu|gpu` forces a kernel policy and `autostart=1` starts training on load.
@@ -48,7 +49,7 @@ const NO_WEBGPU = "<b>This browser has no WebGPU</b> (<code>navigator.gpu</code>
 
 let r; // the bundle's exports
 let rt = null;
-let trained = null; // { model, stats, test, classNames }
+let trained = null; // { model, predictor, test }
 let stopRequested = false;
 
 async function start() {
@@ -123,6 +124,7 @@ async function train() {
   demo.history = [];
   demo.gradNorms = [];
   if (trained) {
+    trained.predictor.dispose();
     trained.model.dispose();
     trained = null;
   }
@@ -134,7 +136,11 @@ async function train() {
   const { train: ds, test } = r.syntheticDataset({ seed: s.seed, trainCount, testCount: 256 });
   const stats = r.computeChannelStats(ds);
   const graph = r.buildModel(s.model, { inputShape: [1, 28, 28], classes: ds.classes });
-  const model = r.Model.create(rt, graph, { seed: s.seed });
+  // The model carries the normalization it is trained with, so the predictor applies it to pixels.
+  const model = r.Model.create(rt, graph, {
+    seed: s.seed,
+    preprocessing: { mean: stats.mean, std: stats.std, classNames: ds.classNames },
+  });
   const trainer = await r.Trainer.create(model, {
     batchSize: s.batchSize,
     optimizer: { kind: "sgd", lr: s.lr, momentum: 0.9, weightDecay: 5e-4 },
@@ -187,10 +193,18 @@ async function train() {
     }
   } finally {
     trainer.dispose();
-    $("train").disabled = false;
     $("stop").disabled = true;
   }
-  trained = { model, stats, test, classNames: ds.classNames ?? [] };
+  const line = status.textContent;
+  status.textContent = `${line}  (planning the classifier…)`;
+  try {
+    // One image per call, 0…255 grey pixels, normalized on the GPU; planned once, here.
+    const predictor = await r.Predictor.create(model, { maxBatch: 1, input: "pixels" });
+    trained = { model, predictor, test };
+  } finally {
+    $("train").disabled = false;
+    status.textContent = line;
+  }
   $("classify").disabled = false;
   $("sample").disabled = false;
   demo.status = stopRequested ? "stopped" : "trained";
@@ -255,32 +269,10 @@ function showPixels(grey) {
   dctx.drawImage(small, 0, 0, draw.width, draw.height);
 }
 
-/** Class probabilities of one 28×28 grey image under the trained model (eval mode). */
-async function classifyPixels(grey) {
-  const { model, stats } = trained;
-  const plan = await r.buildStepPlan(model, { batchSize: 1, mode: "eval" });
-  try {
-    const x = new Float32Array(grey.length);
-    for (let i = 0; i < grey.length; i++) x[i] = (grey[i] / 255 - stats.mean[0]) / stats.std[0];
-    rt.write(plan.input, 0, x);
-    rt.replay(plan.forward);
-    rt.submit();
-    const classes = model.graph.classes;
-    const logits = new Float32Array(await rt.read(plan.logits, classes * 4));
-    const max = Math.max(...logits);
-    const e = logits.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    return Array.from(e, (v) => v / sum);
-  } finally {
-    plan.dispose();
-  }
-}
-
 async function classify() {
   if (!trained) return;
-  const probs = await classifyPixels(drawingPixels());
-  const ranked = probs.map((p, i) => ({ index: i, probability: p, label: trained.classNames[i] }))
-    .sort((a, b) => b.probability - a.probability).slice(0, 3);
+  // The three most probable classes (eval mode: batch norm's running statistics).
+  const [ranked] = await trained.predictor.topK(drawingPixels(), 1, 3);
   demo.prediction = ranked;
   $("prediction").innerHTML = ranked.map((c) =>
     `<li><b>${escapeHtml(c.label ?? String(c.index))}</b> ${

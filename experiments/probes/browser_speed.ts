@@ -1,8 +1,8 @@
 /**
  * Training images/s of the bundle in headless Chromium (the web/ page, on Chromium's adapter)
  * beside the same training in Deno (on Deno's adapter), on one machine, same model, batch and
- * steps; the first step (compiling) is timed apart in both. Rounds alternate browser and Deno and
- * the medians are printed with their ratio.
+ * steps; the first step (compiling) is timed apart in both. Rounds alternate browser and Deno; the
+ * medians are printed with the median of the per-round ratios.
  *
  * `deno task build && deno run -A experiments/probes/browser_speed.ts [MODEL] [BATCH] [STEPS] [ROUNDS]`
  * (defaults resnet20 16 20 2; needs chromium-headless-shell).
@@ -79,7 +79,7 @@ async function deno(rt: Runtime): Promise<{ ips: number; first: number }> {
 }
 
 const rt = await Runtime.create({ kernels: "cpu" });
-const b: number[] = [], d: number[] = [];
+const b: number[] = [], d: number[] = [], ratio: number[] = [];
 let adapter = "";
 for (let r = 0; r < Number(rounds); r++) {
   const x = await browser();
@@ -87,15 +87,17 @@ for (let r = 0; r < Number(rounds); r++) {
   b.push(x.ips);
   const y = await deno(rt);
   d.push(y.ips);
+  ratio.push(x.ips / y.ips);
   console.log(
     `round ${r + 1}: browser ${x.ips.toFixed(1)} images/s (first step ${x.first.toFixed(1)} s), ` +
-      `Deno ${y.ips.toFixed(1)} images/s (first step ${y.first.toFixed(1)} s)`,
+      `Deno ${y.ips.toFixed(1)} images/s (first step ${y.first.toFixed(1)} s), ` +
+      `browser/Deno ${ratio[r].toFixed(2)}×`,
   );
 }
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
 console.log(
   `${model} batch ${B}, ${S} steps: Chromium (${adapter || "its adapter"}) ` +
     `${median(b).toFixed(1)} images/s, Deno (${rt.report.description}) ${median(d).toFixed(1)} ` +
-    `images/s: browser/Deno ${(median(b) / median(d)).toFixed(2)}×`,
+    `images/s: browser/Deno ${median(ratio).toFixed(2)}× (median of the rounds' ratios)`,
 );
 rt.dispose();

@@ -6,6 +6,7 @@
  * appended since its last read. Binds to the loopback interface only.
  */
 import { DASHBOARD_HTML } from "./dashboard_page.ts";
+import { readInto } from "../io/file_read.ts";
 
 /** A running dashboard server. */
 export interface Dashboard {
@@ -56,12 +57,7 @@ async function readFrom(path: string, offset: number): Promise<Uint8Array<ArrayB
     if (offset >= size) return new Uint8Array(0);
     await f.seek(offset, Deno.SeekMode.Start);
     const buf = new Uint8Array(size - offset);
-    let n = 0;
-    while (n < buf.length) {
-      const got = await f.read(buf.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
+    const n = await readInto(f, buf);
     // Only whole lines: a record being written is picked up on the next poll.
     const end = buf.subarray(0, n).lastIndexOf(10) + 1;
     return buf.subarray(0, end);

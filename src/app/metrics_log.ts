@@ -91,17 +91,24 @@ export class MetricsLog {
   }
 }
 
-function dropPartialTail(path: string): void {
-  let bytes: Uint8Array;
+/** The log's bytes, or null when it does not exist (yet). */
+function readLog(path: string): Uint8Array | null {
   try {
-    bytes = Deno.readFileSync(path);
+    return Deno.readFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
+    if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-  if (bytes.length === 0 || bytes[bytes.length - 1] === 0x0a) return;
-  const keep = bytes.lastIndexOf(0x0a) + 1;
-  Deno.truncateSync(path, keep);
+}
+
+/** Bytes of the log's whole lines: a partial last line (a crash mid-write) is not one. */
+function wholeLines(bytes: Uint8Array): number {
+  return bytes.lastIndexOf(0x0a) + 1;
+}
+
+function dropPartialTail(path: string): void {
+  const bytes = readLog(path);
+  if (bytes && wholeLines(bytes) < bytes.length) Deno.truncateSync(path, wholeLines(bytes));
 }
 
 /**
@@ -110,14 +117,9 @@ function dropPartialTail(path: string): void {
  * (re-encoding would trip over the `nonfinite` list a record already carries).
  */
 export function dropRecordsAfter(path: string, step: number): void {
-  dropPartialTail(path);
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
+  const bytes = readLog(path);
+  if (!bytes) return;
+  const text = new TextDecoder().decode(bytes.subarray(0, wholeLines(bytes)));
   Deno.writeTextFileSync(path, linesUpTo(text, step, path));
 }
 

@@ -3,6 +3,7 @@
  * gzipped. Every failure names the file, because a data directory usually holds four look-alike
  * files and "bad magic" alone does not tell which one is broken.
  */
+import { openForReading, readInto } from "../io/file_read.ts";
 
 /** Dtype code 0x08 (unsigned byte) is the only one MNIST-family data uses. */
 const UBYTE = 0x08;
@@ -104,13 +105,7 @@ export async function readIdx(
   path: string,
   expectedDims: number,
 ): Promise<{ dims: number[]; data: Uint8Array }> {
-  let f: Deno.FsFile;
-  try {
-    f = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
-  }
+  const f = await openForReading(path);
   let closed = false;
   try {
     const size = (await f.stat()).size;
@@ -133,13 +128,7 @@ export async function readIdx(
 /** Reads up to `n` bytes from the file's position (fewer only at its end). */
 async function readUpTo(f: Deno.FsFile, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const r = await f.read(out.subarray(got));
-    if (r === null) break;
-    got += r;
-  }
-  return out.subarray(0, got);
+  return out.subarray(0, await readInto(f, out));
 }
 
 /** Compressed bytes fed to the inflater at a time (at most ~4 MB of output each). */

@@ -26,8 +26,10 @@ import { GpuError } from "./gpu_error.ts";
 import { DisposedError } from "../util/disposed.ts";
 import { PassProfiler, RESOLVE_STRIDE } from "./profiler.ts";
 import { type ShaderName, SHADERS } from "./shaders.gen.ts";
+import { cachedKernel, compileKernel } from "./compile.ts";
+import { type Binding, BindingCache } from "./bindings.ts";
 
-export { GpuError, type Kernel };
+export { type Binding, GpuError, type Kernel };
 
 /**
  * Options of {@link Runtime.create}: which adapter and features, and which kernel variants to plan
@@ -70,9 +72,6 @@ export interface RuntimeOptions extends AcquireOptions {
   fuseBatchNormJoin?: boolean;
 }
 
-/** A buffer, or a window of one, bound at consecutive binding indices from 0. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
-
 /**
  * One WebGPU device and everything resgpu keeps on it: the buffer pool, compiled kernels and the
  * command stream. Create one per program (creating devices is slow on software adapters) and
@@ -114,10 +113,7 @@ export class Runtime {
   readonly #opts: RuntimeOptions;
   /** Ends this runtime's listener on the device (which may outlive it, see releaseDevice). */
   readonly #listening = new AbortController();
-  private bindGroups = new Map<string, GPUBindGroup>();
-  private uniforms = new Map<string, GPUBuffer>();
-  private bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
+  private bindings: BindingCache;
   private staging = new Map<number, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -160,6 +156,7 @@ export class Runtime {
     const l = acq.report.limits;
     this.pool = new BufferPool(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.scratch = new SharedScratch(this.device, l.maxStorageBufferBindingSize, l.maxBufferSize);
+    this.bindings = new BindingCache(this.device, this.counters);
     this.device.addEventListener("uncapturederror", (e) => {
       this.#erred = true;
       this.errors.push((e as GPUUncapturedErrorEvent).error.message);
@@ -205,57 +202,13 @@ export class Runtime {
     constants: Record<string, number> = {},
   ): Promise<Kernel> {
     this.assertLive("Runtime.kernel");
-    const key = `${entry}\u0000${JSON.stringify(Object.entries(constants).sort())}\u0000${code}`;
-    // Compiled kernels belong to the device, so a runtime on a reused device compiles nothing
-    // again (and the old pipelines are not left for the garbage collector).
-    const kernels = this.#acq.kernels as Map<string, Promise<Kernel>>;
-    let k = kernels.get(key);
-    if (!k) {
-      k = this.compile(label, code, entry, constants);
-      kernels.set(key, k);
-      // A failed compile should not be cached as a permanent rejection of that key.
-      k.catch(() => kernels.delete(key));
-    }
-    return k;
-  }
-
-  /** Compiles one pipeline, turning WebGPU's errors into a {@link GpuError} naming the kernel. */
-  private async compile(
-    label: string,
-    code: string,
-    entryPoint: string,
-    constants: Record<string, number>,
-  ): Promise<Kernel> {
-    this.throwIfBroken();
-    this.device.pushErrorScope("validation");
-    const module = this.device.createShaderModule({ code, label });
-    const moduleError = await this.device.popErrorScope();
-    if (moduleError) {
-      throw new GpuError(`WGSL of ${label} does not compile: ${moduleError.message}`);
-    }
-    let pipeline: GPUComputePipeline;
-    try {
-      pipeline = await this.device.createComputePipelineAsync({
-        label,
-        layout: "auto",
-        compute: { module, entryPoint, constants },
-      });
-    } catch (e) {
-      throw new GpuError(`pipeline ${label} (constants ${JSON.stringify(constants)}): ${e}`);
-    }
-    this.counters.pipelinesCompiled++;
-    const id = this.#acq.nextKernelId++;
-    return { id, label, pipeline, layout: pipeline.getBindGroupLayout(0) };
-  }
-
-  /** A small stable id per buffer, for bind group cache keys. */
-  private bufferId(b: GPUBuffer): number {
-    let id = this.bufferIds.get(b);
-    if (id === undefined) {
-      id = this.nextBufferId++;
-      this.bufferIds.set(b, id);
-    }
-    return id;
+    // Compiled kernels belong to the device (see compile.ts).
+    return cachedKernel(this.#acq, code, entry, constants, async () => {
+      this.throwIfBroken();
+      const k = await compileKernel(this.#acq, label, code, entry, constants);
+      this.counters.pipelinesCompiled++;
+      return k;
+    });
   }
 
   /**
@@ -265,28 +218,7 @@ export class Runtime {
    */
   bindGroup(kernel: Kernel, bindings: (Binding | null)[]): GPUBindGroup {
     this.assertLive("Runtime.bindGroup");
-    let key = `${kernel.id}`;
-    for (const b of bindings) {
-      if (b === null) {
-        key += "|-";
-        continue;
-      }
-      const r = b instanceof GPUBuffer ? { buffer: b } : b;
-      key += `|${this.bufferId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
-    }
-    let g = this.bindGroups.get(key);
-    if (!g) {
-      const entries: GPUBindGroupEntry[] = [];
-      bindings.forEach((b, i) => {
-        if (b !== null) {
-          entries.push({ binding: i, resource: b instanceof GPUBuffer ? { buffer: b } : b });
-        }
-      });
-      g = this.device.createBindGroup({ label: kernel.label, layout: kernel.layout, entries });
-      this.bindGroups.set(key, g);
-      this.counters.bindGroupsCreated++;
-    }
-    return g;
+    return this.bindings.bindGroup(kernel, bindings);
   }
 
   /**
@@ -296,30 +228,7 @@ export class Runtime {
    */
   uniform(data: ArrayBufferView | ArrayBuffer): GPUBuffer {
     this.assertLive("Runtime.uniform");
-    const bytes = data instanceof ArrayBuffer
-      ? new Uint8Array(data)
-      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const padded = new Uint8Array(Math.max(16, Math.ceil(bytes.length / 16) * 16));
-    padded.set(bytes);
-    let key = "";
-    for (let i = 0; i < padded.length; i += 4) {
-      key += String.fromCharCode(
-        padded[i] | padded[i + 1] << 8,
-        padded[i + 2] | padded[i + 3] << 8,
-      );
-    }
-    let buf = this.uniforms.get(key);
-    if (!buf) {
-      buf = this.device.createBuffer({
-        size: padded.length,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-        label: "params",
-      });
-      this.device.queue.writeBuffer(buf, 0, padded);
-      this.uniforms.set(key, buf);
-      this.counters.buffersCreated++;
-    }
-    return buf;
+    return this.bindings.uniform(data);
   }
 
   /**
@@ -493,7 +402,7 @@ export class Runtime {
   /** Frees idle pooled buffers (after a sync) and forgets bind groups that may name them. */
   async trim(): Promise<number> {
     await this.sync();
-    this.bindGroups.clear();
+    this.bindings.forgetBindGroups();
     return this.pool.trim();
   }
 
@@ -538,10 +447,9 @@ export class Runtime {
     this.profiler = null;
     this.pool.destroyAll();
     this.scratch.destroy();
-    for (const b of [...this.uniforms.values(), ...this.staging.values()]) b.destroy();
-    this.uniforms.clear();
+    this.bindings.destroy();
+    for (const b of this.staging.values()) b.destroy();
     this.staging.clear();
-    this.bindGroups.clear();
     this.encoder = null;
     this.pass = null;
     this.#listening.abort();

@@ -6,6 +6,7 @@
  * Layout: activations are NCHW (batch left symbolic), "features" are N×F. Parameter names are
  * torchvision `state_dict` names: a node's `name` is its module path (e.g. `layer1.0.conv1`).
  */
+import { windowOutSize } from "../shapes.ts";
 
 /** Per-sample activation shape: [C, H, W] for images, [F] for feature vectors. */
 export type SampleShape = readonly number[];
@@ -89,10 +90,6 @@ export interface Graph {
   classes: number;
 }
 
-function convOut(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
-}
-
 /**
  * Builds a {@link Graph}, inferring shapes and failing early on inconsistent wiring. Each method
  * adds a layer reading earlier nodes by id and returns the new node's id.
@@ -141,7 +138,8 @@ export class GraphBuilder {
   ): number {
     const [c, h, w] = this.image(x, name);
     const stride = o.stride ?? 1, padding = o.padding ?? 0, bias = o.bias ?? false;
-    const oh = convOut(h, o.kernel, stride, padding), ow = convOut(w, o.kernel, stride, padding);
+    const oh = windowOutSize(h, o.kernel, stride, padding),
+      ow = windowOutSize(w, o.kernel, stride, padding);
     if (oh < 1 || ow < 1) {
       throw new Error(`${name}: ${o.kernel}×${o.kernel} conv on ${h}×${w} input leaves no output`);
     }
@@ -178,14 +176,22 @@ export class GraphBuilder {
   /** Max pooling. */
   maxpool(x: number, kernel: number, stride: number, padding = 0, name = ""): number {
     const [c, h, w] = this.image(x, name || "maxpool");
-    const shape = [c, convOut(h, kernel, stride, padding), convOut(w, kernel, stride, padding)];
+    const shape = [
+      c,
+      windowOutSize(h, kernel, stride, padding),
+      windowOutSize(w, kernel, stride, padding),
+    ];
     return this.add({ op: "maxpool", name, inputs: [x], shape, kernel, stride, padding });
   }
 
   /** Average pooling (padding counts as zeros, as torch's default). */
   avgpool(x: number, kernel: number, stride: number, padding = 0, name = ""): number {
     const [c, h, w] = this.image(x, name || "avgpool");
-    const shape = [c, convOut(h, kernel, stride, padding), convOut(w, kernel, stride, padding)];
+    const shape = [
+      c,
+      windowOutSize(h, kernel, stride, padding),
+      windowOutSize(w, kernel, stride, padding),
+    ];
     return this.add({ op: "avgpool", name, inputs: [x], shape, kernel, stride, padding });
   }
 

@@ -4,6 +4,7 @@
  * naming the image and position, instead of producing garbage logits).
  */
 import type { PixelFormat } from "../ops/infer.ts";
+import { typeName } from "../util/typed.ts";
 
 /**
  * A batch of images: a Float32Array (normalized NCHW, or [0, 1] pixels) or a Uint8Array /
@@ -29,16 +30,15 @@ export function checkImages(
   const [c, h, w] = shape;
   const bytes = x instanceof Uint8Array || x instanceof Uint8ClampedArray;
   if (!(x instanceof Float32Array) && !bytes) {
-    const got = x === null ? "null" : (x as object)?.constructor?.name ?? typeof x;
     throw new TypeError(
       `${user}: images must be a Float32Array${
         input === "pixels" ? " or a Uint8Array of 0…255 pixels" : " (normalized NCHW)"
-      }, got ${got}`,
+      }, got ${typeName(x)}`,
     );
   }
   if (bytes && input === "normalized") {
     throw new TypeError(
-      `${user}: a ${x.constructor.name} holds raw pixels; pass { input: "pixels" } ` +
+      `${user}: a ${typeName(x)} holds raw pixels; pass { input: "pixels" } ` +
         `(normalized input is a Float32Array)`,
     );
   }

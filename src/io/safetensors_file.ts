@@ -12,16 +12,13 @@ import {
   type SafetensorsHeader,
   type TensorIn,
 } from "./safetensors.ts";
+import { openForReading, readInto } from "./file_read.ts";
 
 /** Reads exactly `into.length` bytes at the file's current position, or throws naming `what`. */
 async function readExactly(f: Deno.FsFile, into: Uint8Array, path: string, what: string) {
-  let got = 0;
-  while (got < into.length) {
-    const n = await f.read(into.subarray(got));
-    if (n === null) {
-      throw new Error(`${path}: ended after ${got} of the ${into.length} bytes of its ${what}`);
-    }
-    got += n;
+  const got = await readInto(f, into);
+  if (got < into.length) {
+    throw new Error(`${path}: ended after ${got} of the ${into.length} bytes of its ${what}`);
   }
 }
 
@@ -50,13 +47,7 @@ async function withFile<T>(
   path: string,
   use: (f: Deno.FsFile, size: number) => Promise<T>,
 ): Promise<T> {
-  let f: Deno.FsFile;
-  try {
-    f = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
-  }
+  const f = await openForReading(path);
   try {
     return await use(f, (await f.stat()).size);
   } finally {

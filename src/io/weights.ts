@@ -16,6 +16,7 @@ import {
   type TensorOut,
 } from "./safetensors.ts";
 import { toFloat32 } from "./float.ts";
+import { typeName } from "../util/typed.ts";
 import { gatherRead, type Model } from "../model/model.ts";
 import { initParameter } from "../model/init.ts";
 import {
@@ -95,11 +96,7 @@ export function loadWeights(
 ): LoadedWeights {
   const source = opts.source ?? "<bytes>";
   model.assertLive("loadWeights");
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(
-      `loadWeights: expected the file's bytes as a Uint8Array, got ${typeName(bytes)}`,
-    );
-  }
+  checkFileBytes(bytes, "loadWeights");
   return applyWeights(model, decodeSafetensors(bytes, source), { ...opts, source });
 }
 
@@ -188,11 +185,7 @@ export interface WeightsInfo {
  * ```
  */
 export function weightsInfo(bytes: Uint8Array, source = "<bytes>"): WeightsInfo {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(
-      `weightsInfo: expected the file's bytes as a Uint8Array, got ${typeName(bytes)}`,
-    );
-  }
+  checkFileBytes(bytes, "weightsInfo");
   const file = decodeSafetensors(bytes, source);
   const md = file.metadata;
   const pre = md[PREPROCESSING_KEY];
@@ -296,12 +289,17 @@ export function weightsMetadata(model: Model, format: string): Record<string, st
   };
 }
 
-function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+/** A bytes API refuses anything but a Uint8Array (a Node Buffer is one) before parsing. */
+function checkFileBytes(bytes: unknown, user: string): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `${user}: expected the file's bytes as a Uint8Array, got ${typeName(bytes)}`,
+    );
+  }
 }
 
-function typeName(v: unknown): string {
-  return v === null ? "null" : typeof v === "object" ? v.constructor?.name ?? "object" : typeof v;
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import type { Runtime } from "../gpu/runtime.ts";
 import { numel } from "../tensor.ts";
-import { typeName } from "../util/type_name.ts";
+import { checkFloat32, typeName } from "../util/typed.ts";
 
 /** What a state is loaded into: a `Model` (named structurally, so model.ts can import this). */
 export interface StateTarget {
@@ -214,12 +214,7 @@ function checkEntry(name: string, entry: StateEntry): void {
   if (typeof entry !== "object" || entry === null || !Array.isArray(entry.shape)) {
     throw new TypeError(`${name}: expected { shape, data }, got ${typeName(entry)}`);
   }
-  if (!(entry.data instanceof Float32Array)) {
-    throw new TypeError(
-      `${name}: data must be a Float32Array, got ${typeName(entry.data)} ` +
-        "(convert other dtypes to f32 first)",
-    );
-  }
+  checkFloat32(entry.data, `${name}: data`, " (convert other dtypes to f32 first)");
   const n = numel(entry.shape);
   if (entry.data.length !== n) {
     throw new RangeError(

@@ -15,8 +15,10 @@ import { gradientFlow } from "./freeze.ts";
 
 /**
  * A model's forward (and, in training, backward) pass at one batch size, planned once: every
- * kernel compiled, every buffer placed, ready to replay. {@link Trainer} and {@link Evaluator}
- * own theirs; one from {@link buildStepPlan} is the caller's to dispose.
+ * kernel compiled, every buffer placed, ready to replay. Public as the type of
+ * {@link Trainer.plan} and {@link Evaluator.plan}, for reading what was planned (`plannedBytes`,
+ * `batchSize`, where the logits are); they own their plans and dispose them. Planning itself
+ * (`buildStepPlan`) is internal: Trainer, Evaluator and Predictor plan for you.
  */
 export interface StepPlan {
   /**
@@ -61,9 +63,16 @@ export interface StepPlan {
   dlogits: GPUBuffer | null;
   /** Activation-memory bytes the plan holds (slots plus per-op scratch). */
   plannedBytes: number;
-  /** The memory plan's slot buffers (see {@link StepPlanOptions.slots}). */
+  /**
+   * The memory plan's slot buffers (see {@link StepPlanOptions.slots}).
+   * @ignore
+   */
   slots: readonly GPUBuffer[];
-  /** Returns the plan's buffers to the pool (nothing to do after the runtime's dispose). */
+  /**
+   * Returns the plan's buffers to the pool (nothing to do after the runtime's dispose); the
+   * plan's owner (Trainer, Evaluator, Predictor) calls it from its own `dispose()`.
+   * @ignore
+   */
   dispose(): void;
 }
 

@@ -1,19 +1,6 @@
 /** Validates a host batch against what a plan was built for, naming expected vs got. */
 import type { Graph } from "../graph/ir.ts";
-import { typeName } from "../util/type_name.ts";
-
-/**
- * Throws a TypeError unless `x` is a Float32Array: the batch is copied to the GPU byte for byte,
- * so a Float64Array of the right length would overrun the input buffer and train on stale data.
- */
-export function checkFloat32(x: unknown, what: string): asserts x is Float32Array {
-  if (!(x instanceof Float32Array)) {
-    throw new TypeError(
-      `${what} must be a Float32Array, got ${typeName(x)}` +
-        (ArrayBuffer.isView(x) || Array.isArray(x) ? " (convert it with Float32Array.from)" : ""),
-    );
-  }
-}
+import { checkFloat32, typeName } from "../util/typed.ts";
 
 export function checkBatch(
   graph: Graph,
@@ -21,6 +8,8 @@ export function checkBatch(
   x: unknown,
   labels: ArrayLike<number> | null,
 ): void {
+  // Copied to the GPU byte for byte: a Float64Array of the right length would overrun the input
+  // buffer and train on stale data.
   checkFloat32(x, "input batch");
   const [c, h, w] = graph.inputShape;
   const want = batch * c * h * w;

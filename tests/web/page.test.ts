@@ -1,7 +1,8 @@
 /**
  * The browser page (web/) in headless Chromium: it trains in the tab with the bundle, and its
- * losses match the same steps run in Deno; it classifies a test image; without WebGPU, or opened
- * as a file, it says what is wrong and how to fix it.
+ * losses match the same steps run in Deno; it classifies a test image with the bundle's Predictor,
+ * labelled with the class names the model carries; without WebGPU, or opened as a file, it says
+ * what is wrong and how to fix it.
  */
 import assert from "node:assert/strict";
 import { chromiumPath, openBrowser } from "./browser.ts";
@@ -98,13 +99,17 @@ Deno.test({
         () =>
           (globalThis as unknown as { resgpuDemo: { prediction: unknown } }).resgpuDemo.prediction,
       );
+      type Top = { index: number; probability: number; label?: string };
       const pred = await s.page.evaluate(() =>
-        (globalThis as unknown as { resgpuDemo: { prediction: { probability: number }[] } })
-          .resgpuDemo.prediction
+        (globalThis as unknown as { resgpuDemo: { prediction: Top[] } }).resgpuDemo.prediction
       );
       assert.equal(pred.length, 3);
       const sum = pred.reduce((a, p) => a + p.probability, 0);
       assert.ok(sum > 0 && sum <= 1 + 1e-6, `top-3 probabilities sum to ${sum}`);
+      assert.ok(pred.every((p, i) => i === 0 || p.probability <= pred[i - 1].probability));
+      // The Predictor labels classes with the names the model carries from its training set.
+      const names = syntheticDataset({ trainCount: 1, testCount: 1 }).train.classNames!;
+      assert.deepEqual(pred.map((p) => p.label), pred.map((p) => names[p.index]));
       const text = await s.page.$eval("#prediction", (e) => e.textContent ?? "");
       assert.match(text, /%/);
     } finally {
