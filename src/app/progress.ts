@@ -76,6 +76,8 @@ export interface ReporterOptions {
   minRedrawMs?: number;
   /** Milliseconds clock; default performance.now. */
   now?: () => number;
+  /** The progress line (default {@link formatProgress}, training's). */
+  format?: (s: ProgressState) => string;
 }
 
 export interface StepUpdate {
@@ -167,7 +169,7 @@ export class ProgressReporter {
 
   #line(step: number): string {
     const total = this.opts.totalSteps;
-    return formatProgress({
+    return (this.opts.format ?? formatProgress)({
       epoch: this.#last.epoch,
       epochs: this.opts.epochs,
       step,

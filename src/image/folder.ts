@@ -110,7 +110,7 @@ export function scanSplit(root: string, skipped: ScanSkips, name = root): ImageL
   const labels: number[] = [];
   const empty: string[] = [];
   classNames.forEach((cls, label) => {
-    const found = walk(`${root}/${cls}`, skipped);
+    const found = walkImages(`${root}/${cls}`, skipped);
     if (found.length === 0) empty.push(cls);
     for (const f of found) {
       files.push(f);
@@ -145,8 +145,12 @@ function exists(path: string): boolean {
   }
 }
 
-/** Image files under `dir`, ordered as `for root, _, names in sorted(os.walk(dir)): sorted(names)`. */
-function walk(dir: string, skipped: ScanSkips): string[] {
+/**
+ * Image files under `dir`, ordered as `for root, _, names in sorted(os.walk(dir)): sorted(names)`;
+ * other files are added to `skipped` (by extension: non-image, or an image format resgpu does not
+ * decode).
+ */
+export function walkImages(dir: string, skipped: ScanSkips): string[] {
   const dirs: string[] = [];
   const pending = [dir];
   while (pending.length) {
