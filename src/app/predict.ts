@@ -215,8 +215,10 @@ export async function predictImages(
 
 /**
  * The eval transform the model was evaluated with: a run's stored one (image-folder runs keep it
- * in their config), else Resize(round(side·256/224)) + CenterCrop(side); the normalization is the
- * model's. `resize` overrides the shorter side before the crop.
+ * in their config); for a run on whole images at the input size (IDX, CIFAR, synthetic),
+ * Resize(side) + CenterCrop(side); for a weights file, torchvision's Resize(round(side·256/224)) +
+ * CenterCrop(side). The normalization is the model's. `resize` overrides the shorter side before
+ * the crop.
  */
 export function evalTransform(
   arch: Architecture,
@@ -242,7 +244,12 @@ export function evalTransform(
     std: [...normalization.std],
   });
   const stored = (arch.config.preprocessing as { eval?: ImageTransform } | undefined)?.eval;
-  const storedResize = stored?.kind === "eval" && stored.size === h ? stored.resize : undefined;
+  // A run on IDX, CIFAR or synthetic data saw whole images at the input size: no crop margin.
+  const storedResize = stored?.kind === "eval" && stored.size === h
+    ? stored.resize
+    : arch.kind === "checkpoint"
+    ? h
+    : undefined;
   const side = resize ?? storedResize;
   if (side !== undefined && side < h) {
     throw new RangeError(`--resize ${side}: smaller than the ${h}-pixel crop`);

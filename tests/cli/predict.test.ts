@@ -28,9 +28,16 @@ function setup(): Promise<Fixture> {
   return fixture;
 }
 
-/** The reference: a Predictor on the fixture's model, fed the eval transform of each file. */
-async function reference(f: Fixture, files: string[]): Promise<Float32Array> {
-  const t = transformPreset("eval", { size: SIZE, mean: MEAN, std: STD });
+/**
+ * The reference: a Predictor on the fixture's model, fed the eval transform of each file: for the
+ * checkpoint (a run on whole images) Resize(16) + CenterCrop(16), for a weights file torchvision's
+ * Resize(18) + CenterCrop(16).
+ */
+async function reference(f: Fixture, files: string[], from = "checkpoint"): Promise<Float32Array> {
+  const t = {
+    ...transformPreset("eval", { size: SIZE, mean: MEAN, std: STD }),
+    ...(from === "checkpoint" ? { resize: SIZE } : {}),
+  };
   const per = 3 * SIZE * SIZE;
   const x = new Float32Array(files.length * per);
   files.forEach((file, i) =>
@@ -97,7 +104,7 @@ Deno.test({
   async fn() {
     const f = await setup();
     const files = f.files.slice(0, 3);
-    const want = await reference(f, files);
+    const want = await reference(f, files, "weights");
     assertMatches((await predict({ weights: f.weights, inputs: files })).predictions, want, files);
 
     await assert.rejects(
