@@ -162,35 +162,48 @@ export async function predictImages(
     const predictions: ImagePrediction[] = [];
     const per = c * h * w;
     const t0 = performance.now();
-    let bad = 0, failedFiles = new Set<string>();
-    for (let b = 0; b < loader.batchesPerEpoch; b++) {
-      const batch = await loader.next();
-      const inBatch = files.slice(b * batchSize, b * batchSize + batchSize);
-      // Skipped files leave the batch and the rest move up, in order. (Batches decoded ahead may
-      // have added theirs to the list already: membership, not a count, says which.)
-      const failed = loader.skipped;
-      if (failed.length !== bad) failedFiles = new Set(failed.map((s) => s.path));
-      bad = failed.length;
-      const kept = batch.size === inBatch.length
-        ? inBatch
-        : inBatch.filter((f) => !failedFiles.has(f));
-      if (kept.length !== batch.size) {
-        throw new Error(`internal: batch ${b} has ${batch.size} images for ${kept.length} files`);
+    let bad = 0, failedFiles = new Set<string>(), done = 0;
+    // Off a terminal, a line at least every 30 s even while one batch takes longer.
+    const heartbeat = progress ? setInterval(() => progress.tick(done), 5000) : undefined;
+    try {
+      for (let b = 0; b < loader.batchesPerEpoch; b++) {
+        const batch = await loader.next();
+        const inBatch = files.slice(b * batchSize, b * batchSize + batchSize);
+        // Skipped files leave the batch and the rest move up, in order. (Batches decoded ahead may
+        // have added theirs to the list already: membership, not a count, says which.)
+        const failed = loader.skipped;
+        if (failed.length !== bad) failedFiles = new Set(failed.map((s) => s.path));
+        bad = failed.length;
+        const kept = batch.size === inBatch.length
+          ? inBatch
+          : inBatch.filter((f) => !failedFiles.has(f));
+        if (kept.length !== batch.size) {
+          throw new Error(`internal: batch ${b} has ${batch.size} images for ${kept.length} files`);
+        }
+        if (batch.size > 0) {
+          const top = await predictor.topK(batch.x.subarray(0, batch.size * per), batch.size, k);
+          const out = top.map((t, i) => ({
+            file: kept[i],
+            top: t.map((s) => ({
+              index: s.index,
+              name: s.label ?? null,
+              probability: s.probability,
+            })),
+          }));
+          predictions.push(...out);
+          hooks.onPredictions?.(out);
+        }
+        done = b + 1;
+        progress?.update({
+          epoch: 1,
+          step: done,
+          loss: NaN,
+          accuracy: NaN,
+          images: inBatch.length,
+        });
       }
-      if (batch.size > 0) {
-        const top = await predictor.topK(batch.x.subarray(0, batch.size * per), batch.size, k);
-        const out = top.map((t, i) => ({
-          file: kept[i],
-          top: t.map((s) => ({
-            index: s.index,
-            name: s.label ?? null,
-            probability: s.probability,
-          })),
-        }));
-        predictions.push(...out);
-        hooks.onPredictions?.(out);
-      }
-      progress?.update({ epoch: 1, step: b + 1, loss: NaN, accuracy: NaN, images: inBatch.length });
+    } finally {
+      clearInterval(heartbeat);
     }
     progress?.finish();
     const seconds = (performance.now() - t0) / 1000;

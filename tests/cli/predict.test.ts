@@ -65,11 +65,13 @@ function assertMatches(got: ImagePrediction[], want: Float32Array, files: string
 async function predict(
   opts: Partial<Parameters<typeof predictImages>[0]> & { weights: string; inputs: string[] },
   notes: string[] = [],
+  progress: string[] | null = null,
 ): Promise<PredictResult> {
   return await predictImages({ batchSize: 4, workers: 1, ...opts }, {
     runtime: await runtime(),
     note: (m) => notes.push(m),
-    progress: null,
+    progress: progress ? (t) => progress.push(t) : null,
+    tty: false,
   });
 }
 
@@ -78,9 +80,11 @@ Deno.test({
   ...GPU_TEST,
   async fn() {
     const f = await setup();
-    const notes: string[] = [];
+    const notes: string[] = [], progress: string[] = [];
     // 7 images in batches of 4: a full batch and a partial one.
-    const r = await predict({ weights: f.checkpoint, inputs: [f.images], top: 3 }, notes);
+    const r = await predict({ weights: f.checkpoint, inputs: [f.images], top: 3 }, notes, progress);
+    // Off a terminal: no line per batch (only the heartbeat's), and the last one.
+    assert.match(progress[progress.length - 1], /^predict 7\/7 images {2}\S+ img\/s {2}ETA /);
     assertMatches(r.predictions, await reference(f, f.files), f.files);
     for (const p of r.predictions) {
       assert.equal(p.top.length, 3);
