@@ -17,11 +17,7 @@ const flags = defineFlags({
     required: true,
     help: "a run's checkpoint.safetensors or a weights file (saveWeights, tools/resgpu_torch.py)",
   },
-  top: {
-    type: "int",
-    min: 1,
-    help: "classes shown per image, at most the model's (unset: 5)",
-  },
+  top: { type: "int", default: 5, min: 1, help: "classes shown per image, at most the model's" },
   json: {
     type: "boolean",
     default: false,
@@ -40,8 +36,9 @@ const flags = defineFlags({
   resize: {
     type: "int",
     min: 1,
-    help: "shorter side before the center crop (unset: the run's eval transform, else " +
-      "round(side × 256/224))",
+    help: "shorter side before the center crop (unset: as the model was evaluated: an image-" +
+      "folder run's eval transform, the side itself for other runs, round(side × 256/224) for " +
+      "weights files)",
   },
   workers: { type: "int", min: 1, help: "decode workers (unset: the machine's cores)" },
   onBadImage: {
@@ -94,7 +91,8 @@ try {
   result = await predictImages({
     weights: args.weights,
     inputs: paths,
-    top: args.top,
+    // The default is capped silently; a --top above the classes gets a note.
+    top: flagArgs.some((a) => a === "--top" || a.startsWith("--top=")) ? args.top : undefined,
     batchSize: args.batch,
     model: args.model,
     imageSize: args.imageSize,
