@@ -87,7 +87,7 @@ export interface PredictHooks {
   onPredictions?: (p: ImagePrediction[]) => void;
   /** One-line notes for the user (stderr in the CLI). */
   note?: (message: string) => void;
-  /** Progress text (stderr in the CLI); null for none. */
+  /** Progress text (stderr in the CLI); none when unset or null. */
   progress?: Sink | null;
   /** Whether progress goes to a terminal (a live line) or a log (a line every ~30 s). */
   tty?: boolean;
@@ -146,19 +146,17 @@ export async function predictImages(
       maxBatch: batchSize,
       buckets: [...new Set([last, batchSize])].sort((a, b) => a - b),
     });
-    const progress = hooks.progress === null || loader.batchesPerEpoch < 2
-      ? null
-      : new ProgressReporter({
-        epochs: 1,
-        totalSteps: loader.batchesPerEpoch,
-        sink: hooks.progress,
-        tty: hooks.tty ?? false,
-        every: Number.MAX_SAFE_INTEGER,
-        format: (s) =>
-          `predict ${Math.min(s.step * batchSize, files.length)}/${files.length} images  ` +
-          `${s.imagesPerSec ? Math.round(s.imagesPerSec) : "-"} img/s  ` +
-          `ETA ${formatDuration(s.etaSec ?? NaN)}`,
-      });
+    const progress = !hooks.progress || loader.batchesPerEpoch < 2 ? null : new ProgressReporter({
+      epochs: 1,
+      totalSteps: loader.batchesPerEpoch,
+      sink: hooks.progress,
+      tty: hooks.tty ?? false,
+      every: Number.MAX_SAFE_INTEGER,
+      format: (s) =>
+        `predict ${Math.min(s.step * batchSize, files.length)}/${files.length} images  ` +
+        `${s.imagesPerSec ? Math.round(s.imagesPerSec) : "-"} img/s  ` +
+        `ETA ${formatDuration(s.etaSec ?? NaN)}`,
+    });
     const predictions: ImagePrediction[] = [];
     const per = c * h * w;
     const t0 = performance.now();
@@ -258,8 +256,9 @@ export function evalTransform(
   });
   const stored = (arch.config.preprocessing as { eval?: ImageTransform } | undefined)?.eval;
   // A run on IDX, CIFAR or synthetic data saw whole images at the input size: no crop margin.
-  const storedResize = stored?.kind === "eval" && stored.size === h
-    ? stored.resize
+  // At another --image-size, an image-folder run's resize keeps its ratio to the crop.
+  const storedResize = stored?.kind === "eval"
+    ? Math.round((stored.resize * h) / stored.size)
     : arch.kind === "checkpoint"
     ? h
     : undefined;

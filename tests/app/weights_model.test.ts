@@ -99,6 +99,8 @@ Deno.test("evalTransform: a run's stored eval transform, whole images for other 
   });
   const t = evalTransform(folderRun, [3, 64, 64], norm);
   assert.deepEqual(t, { kind: "eval", size: 64, resize: 80, ...norm });
+  // At another input size (--image-size), the run's ratio of resize to crop.
+  assert.equal((evalTransform(folderRun, [3, 32, 32], norm) as { resize: number }).resize, 40);
   assert.equal(
     (evalTransform(arch("checkpoint"), [3, 64, 64], norm) as { resize: number }).resize,
     64,
