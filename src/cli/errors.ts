@@ -15,11 +15,12 @@ function debug(): boolean {
 export function exitOnError(e: unknown): never {
   if (e instanceof Error && !debug()) {
     console.error(`error: ${e.message}`);
-    if (e instanceof Deno.errors.NotCapable) {
+    if (e instanceof Deno.errors.NotCapable || e.cause instanceof Deno.errors.NotCapable) {
       console.error(
         "`deno task train` reads only /usr/share/datasets, runs/ and ~/.cache/resgpu and writes " +
-          "only runs/ and that cache: for data or output elsewhere run it as " +
-          "`deno run --allow-read=DIR,runs --allow-write=DIR --allow-env src/cli/train.ts …`",
+          "only runs/ and that cache: for data, weights or output elsewhere run it as " +
+          "`deno run --allow-read=DIR,WEIGHTS,runs --allow-write=DIR,runs --allow-env " +
+          "--allow-net=127.0.0.1 src/cli/train.ts …`",
       );
     }
     Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
