@@ -17,9 +17,9 @@ export function exitOnError(e: unknown): never {
     console.error(`error: ${e.message}`);
     if (e instanceof Deno.errors.NotCapable || e.cause instanceof Deno.errors.NotCapable) {
       console.error(
-        "`deno task train` reads only /usr/share/datasets, runs/ and ~/.cache/resgpu and writes " +
+        "`deno task train` reads only /usr/share/datasets, runs/, src/ and ~/.cache/resgpu and writes " +
           "only runs/ and that cache: for data, weights or output elsewhere run it as " +
-          "`deno run --allow-read=DIR,WEIGHTS,runs --allow-write=DIR,runs --allow-env " +
+          "`deno run --allow-read=DIR,WEIGHTS,runs,src --allow-write=DIR,runs --allow-env " +
           "--allow-net=127.0.0.1 src/cli/train.ts …`",
       );
     }
