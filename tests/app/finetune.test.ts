@@ -18,6 +18,7 @@ import { Model } from "../../src/model/model.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
 import { Predictor } from "../../src/infer/predictor.ts";
 import { encodePng, pattern } from "../helpers/images.ts";
+import { pythonHas } from "../helpers/torch.ts";
 
 const SIZE = 16;
 const COLORS: Record<string, [number, number, number]> = {
@@ -316,6 +317,63 @@ Deno.test("finetune: --resume with a different --train-only is refused", async (
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "finetune: from a PyTorch state dict converted by tools/resgpu_torch.py (f16, 7×7 stem)",
+  ignore: !(await pythonHas("torch", "torchvision")),
+  async fn() {
+    const { ft } = await pretrained();
+    const dir = await Deno.makeTempDir({ prefix: "resgpu-finetune-torch-" });
+    try {
+      const py = (...args: string[]) =>
+        new Deno.Command("/usr/bin/python3", { args, stdout: "piped", stderr: "piped" }).output();
+      const made = await py(
+        "-c",
+        `import torch, torchvision; torch.manual_seed(0)
+torch.save(torchvision.models.resnet18(num_classes=7).state_dict(), "${dir}/r18.pth")`,
+      );
+      assert.ok(made.success, new TextDecoder().decode(made.stderr));
+      const conv = await py(
+        ...["tools/resgpu_torch.py", "convert", `${dir}/r18.pth`, `${dir}/r18.safetensors`],
+        ...[
+          "--dtype",
+          "f16",
+          "--model",
+          "resnet18",
+          "--mean",
+          "0.5,0.4,0.3",
+          "--std",
+          "0.2,0.2,0.2",
+        ],
+      );
+      assert.ok(conv.success, new TextDecoder().decode(conv.stderr));
+      const lines: string[] = [];
+      const s = await trainRun(
+        config(ft, `${dir}/run`, {
+          width: undefined,
+          weights: `${dir}/r18.safetensors`,
+          trainOnly: ["fc"],
+          epochs: 1,
+          image: { imageSize: 32, valSplit: 0.25, workers: 1 },
+        }),
+        { sink: (l) => lines.push(l), tty: false },
+      );
+      assert.equal(s.stopped, "finished");
+      assert.match(
+        lines.join("\n"),
+        /new head fc\.bias, fc\.weight for 4 classes \(the file's head fc\.weight is \[7, 512\]/,
+      );
+      const ckpt = await readCheckpoint(`${dir}/run/checkpoint.safetensors`);
+      // torchvision's stem at 32 pixels (the zoo's default there is the 3×3 one), its
+      // normalization, the folder's classes.
+      assert.deepEqual(ckpt.tensors.get("conv1.weight")!.shape, [64, 3, 7, 7]);
+      assert.deepEqual(ckpt.meta.preprocessing?.mean, [0.5, 0.4, 0.3]);
+      assert.deepEqual(ckpt.meta.preprocessing?.classNames, ["blue", "gray", "green", "red"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("finetune: cleanup", async () => {
