@@ -189,8 +189,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       throw e;
     }
   }
-  let plan: ReturnType<NonNullable<typeof finetune>["plan"]> | undefined;
-  let graph;
+  let graph, plan;
   try {
     graph = buildModel(cfg.model, {
       inputShape: data.inputShape,
@@ -210,9 +209,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
   // A resumed run's weights come from its checkpoint; a new one's from --weights.
   const loadedNote = plan && !cfg.resume
     ? await plan.load(model).catch((e) => {
-      model.dispose();
-      if (!hooks.runtime) rt.dispose();
-      data.dispose();
+      [model, ...(hooks.runtime ? [] : [rt]), data].forEach((o) => o.dispose());
       throw e;
     })
     : null;
