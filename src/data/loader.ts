@@ -20,6 +20,7 @@ import {
   writeSample,
 } from "./augment.ts";
 import { Rng } from "../util/rng.ts";
+import { batchGeometry } from "./batch_geometry.ts";
 import type { Dataset } from "./in_memory.ts";
 
 const PERM_TAG = 0x5f1e;
@@ -126,27 +127,20 @@ export class BatchLoader {
     if (!Number.isInteger(n) || n <= 0 || n > ds.count) {
       throw new Error(`${ds.name}: subset ${n} out of range 1..${ds.count}`);
     }
-    if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) {
-      throw new Error(`batch size must be a positive integer: ${opts.batchSize}`);
-    }
     if (opts.stats.mean.length !== ds.channels) {
       throw new Error(
         `${ds.name}: stats have ${opts.stats.mean.length} channels, data has ${ds.channels}`,
       );
     }
-    const dropLast = opts.dropLast ?? false;
     this.#ds = ds;
     this.count = n;
     this.batchSize = opts.batchSize;
-    this.batchesPerEpoch = dropLast
-      ? Math.floor(n / opts.batchSize)
-      : Math.ceil(n / opts.batchSize);
-    if (this.batchesPerEpoch === 0) {
-      throw new Error(`${ds.name}: ${n} samples make no full batch of ${opts.batchSize}`);
-    }
-    this.lastBatchSize = dropLast
-      ? opts.batchSize
-      : n - (this.batchesPerEpoch - 1) * opts.batchSize;
+    ({ batchesPerEpoch: this.batchesPerEpoch, lastBatchSize: this.lastBatchSize } = batchGeometry(
+      ds.name,
+      n,
+      opts.batchSize,
+      opts.dropLast ?? false,
+    ));
     this.sampleSize = ds.channels * ds.height * ds.width;
     this.#norm = new Normalizer(opts.stats, pixelScale(ds));
     this.#aug = opts.augment ?? NO_AUGMENT;

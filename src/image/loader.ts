@@ -15,6 +15,7 @@
  * batch's `size` shrinks, so it is not counted).
  */
 import { Rng } from "../util/rng.ts";
+import { batchGeometry } from "../data/batch_geometry.ts";
 import { DisposedError } from "../util/disposed.ts";
 import type { Batch, LoaderState } from "../data/loader.ts";
 import type { DecodeLimits } from "./header.ts";
@@ -114,24 +115,18 @@ export class ImageBatchLoader {
 
   /** Starts the workers; call dispose() to stop them. */
   constructor(list: ImageList, opts: ImageLoaderOptions) {
-    if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) {
-      throw new RangeError(`batch size must be a positive integer: ${opts.batchSize}`);
-    }
     const n = list.files.length;
     if (n === 0) throw new RangeError(`${list.name}: no images`);
     const dropLast = opts.dropLast ?? false;
     this.#list = list;
     this.count = n;
     this.batchSize = opts.batchSize;
-    this.batchesPerEpoch = dropLast
-      ? Math.floor(n / opts.batchSize)
-      : Math.ceil(n / opts.batchSize);
-    if (this.batchesPerEpoch === 0) {
-      throw new RangeError(`${list.name}: ${n} images make no full batch of ${opts.batchSize}`);
-    }
-    this.lastBatchSize = dropLast
-      ? opts.batchSize
-      : n - (this.batchesPerEpoch - 1) * opts.batchSize;
+    ({ batchesPerEpoch: this.batchesPerEpoch, lastBatchSize: this.lastBatchSize } = batchGeometry(
+      list.name,
+      n,
+      opts.batchSize,
+      dropLast,
+    ));
     const t = opts.transform;
     this.sampleSize = t.mean.length * t.size * t.size;
     const workers = opts.workers ?? Math.max(1, navigator.hardwareConcurrency ?? 1);
