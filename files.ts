@@ -34,4 +34,5 @@ export { loadDataset, type LoadOptions } from "./src/data/dataset.ts";
 export type { Sink } from "./src/app/progress.ts";
 export { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "./src/host/deno_env.ts";
 export type { ImageDataConfig } from "./src/app/data_source.ts";
+export type { FinetuneConfig } from "./src/app/pretrained.ts";
 export { loadWeightsFile, saveWeightsFile } from "./src/io/weights_file.ts";

@@ -4,6 +4,7 @@ image pipeline (the README's example, the image benchmarks), since no photograph
 downloaded here.
 
 Run:  /usr/bin/python3 tools/image_folder_demo.py OUT_DIR [--train N] [--val M] [--seed S]
+                                                       [--classes NAME,NAME,...]
 
 OUT_DIR/train/<class>/ and OUT_DIR/val/<class>/ get N and M images per class (default 100 and
 20) from Fashion-MNIST's training and test sets (/usr/share/datasets/fashion-mnist, apt
@@ -11,7 +12,9 @@ dataset-fashion-mnist). Each 28×28 image is upscaled (bicubic) to a random size
 pixels a side with a random aspect ratio in [3/4, 4/3], tinted with a random color (so the three
 channels differ), and saved as PNG (half of them) or JPEG (quality 70–95, baseline or
 progressive) — the mix of sizes and formats a real folder has. A README.txt in a class folder
-shows non-image files being skipped. Deterministic for a seed.
+shows non-image files being skipped. `--classes` keeps some of the ten classes (by name or index),
+so that disjoint class sets make a pretraining folder and a fine-tuning folder (the README's
+demonstration). Deterministic for a seed.
 """
 import argparse
 import gzip
@@ -41,8 +44,9 @@ def load(images, labels):
     return [(img[16 + i * h * w: 16 + (i + 1) * h * w], lab[8 + i]) for i in range(n)], (h, w)
 
 
-def write(out, split, samples, size, per_class, rng):
-    counts = [0] * len(CLASSES)
+def write(out, split, samples, size, per_class, rng, keep):
+    # Classes left out count as full from the start.
+    counts = [0 if c in keep else per_class for c in range(len(CLASSES))]
     for pixels, label in samples:
         if counts[label] >= per_class:
             continue
@@ -72,15 +76,29 @@ def main():
     ap.add_argument("--train", type=int, default=100)
     ap.add_argument("--val", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--classes", help="comma-separated class names or indices (default: all ten)")
     a = ap.parse_args()
+    keep = set(range(len(CLASSES)))
+    if a.classes:
+        keep = set()
+        for c in a.classes.split(","):
+            c = c.strip()
+            if c.isdigit() and int(c) < len(CLASSES):
+                keep.add(int(c))
+            elif c in CLASSES:
+                keep.add(CLASSES.index(c))
+            else:
+                raise SystemExit(f"--classes: unknown class {c!r}; the classes are {', '.join(CLASSES)}")
+        if not keep:
+            raise SystemExit("--classes: no class named")
     rng = random.Random(a.seed)
     train, size = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
     test, _ = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    write(a.out, "train", train, size, a.train, rng)
-    write(a.out, "val", test, size, a.val, rng)
-    with open(os.path.join(a.out, "train", CLASSES[0], "README.txt"), "w") as f:
+    write(a.out, "train", train, size, a.train, rng, keep)
+    write(a.out, "val", test, size, a.val, rng, keep)
+    with open(os.path.join(a.out, "train", CLASSES[min(keep)], "README.txt"), "w") as f:
         f.write("not an image: resgpu skips and counts files like this\n")
-    print(f"{a.out}: {len(CLASSES)} classes, {a.train} training and {a.val} validation images per class")
+    print(f"{a.out}: {len(keep)} classes, {a.train} training and {a.val} validation images per class")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@
 import { findCifarDir } from "../data/cifar.ts";
 import { findIdxFile, IDX_FILES } from "../data/idx.ts";
 import { type Dataset, loadDataset } from "../data/dataset.ts";
+import type { Normalization } from "../model/preprocessing.ts";
 import {
   augmentsByDefault,
+  type ChannelStats,
   computeChannelStats,
   NO_AUGMENT,
   PAPER_AUGMENT,
@@ -89,15 +91,16 @@ export async function openTrainData(
     augment?: boolean;
     image?: ImageDataConfig;
   },
+  normalization?: Normalization,
 ): Promise<TrainData> {
-  if (isImageFolderSpec(cfg.data)) return await openImageFolder(cfg);
+  if (isImageFolderSpec(cfg.data)) return await openImageFolder(cfg, normalization);
   const { train, test } = await loadDataset(cfg.data, {
     subset: cfg.subset,
     testSubset: cfg.testSubset,
     seed: cfg.seed,
   });
   checkSplits(train, test);
-  const stats = computeChannelStats(train);
+  const stats = normalization ? givenStats(normalization, train) : computeChannelStats(train);
   const augment = cfg.augment ?? augmentsByDefault(train);
   const loader = BatchLoader.train(train, {
     batchSize: cfg.batch,
@@ -143,8 +146,20 @@ function checkSplits(train: Dataset, test: Dataset): void {
   }
 }
 
+/** A given normalization (pretrained weights') as loader statistics, one value per channel. */
+function givenStats(n: Normalization, ds: Dataset): ChannelStats {
+  if (n.mean.length !== ds.channels) {
+    throw new Error(
+      `the weights were trained on ${n.mean.length}-channel images but ${ds.name} has ` +
+        `${ds.channels} channel(s)`,
+    );
+  }
+  return { mean: Float32Array.from(n.mean), std: Float32Array.from(n.std) };
+}
+
 async function openImageFolder(
   cfg: Parameters<typeof openTrainData>[0],
+  normalization?: Normalization,
 ): Promise<TrainData> {
   const { scanImageFolder } = await import("../image/folder.ts");
   const { ImageBatchLoader } = await import("../image/loader.ts");
@@ -172,7 +187,15 @@ async function openImageFolder(
   const train = shuffled(split.train, cfg.subset);
   const val = shuffled(split.val, cfg.testSubset);
   const size = img.imageSize ?? 224;
-  const trainT = transformPreset(img.transform ?? "torchvision", { size });
+  // A fine-tune normalizes as its pretrained weights were trained (src/app/pretrained.ts).
+  const norm = normalization ? { mean: [...normalization.mean], std: [...normalization.std] } : {};
+  if (normalization && normalization.mean.length !== 3) {
+    throw new Error(
+      `the weights were trained on ${normalization.mean.length}-channel images; ` +
+        `${cfg.data} gives RGB images`,
+    );
+  }
+  const trainT = transformPreset(img.transform ?? "torchvision", { size, ...norm });
   const evalT = evalTransformFor(trainT);
   const common = {
     workers: img.workers,

@@ -20,6 +20,7 @@ import { removeStaleTemps } from "../io/safetensors_file.ts";
 import { writeRunPlots } from "./run_plots.ts";
 import { checkSameSettings } from "./settings.ts";
 import { carryRecords, dirOf, earlierSeconds, summarizeRecords } from "./resume.ts";
+import { type FinetuneConfig, openPretrained } from "./pretrained.ts";
 
 /**
  * A training run's settings: the `deno task train` command line as an object, field for flag
@@ -28,7 +29,7 @@ import { carryRecords, dirOf, earlierSeconds, summarizeRecords } from "./resume.
  * should read like the command that made it; the library's classes say `batchSize` and
  * `weightDecay`. `deno task train --help` gives each flag's default.
  */
-export interface TrainConfig {
+export interface TrainConfig extends FinetuneConfig {
   /** A zoo name ({@link listModels}) or `resnetN`/`plainN` for a CIFAR depth N = 6n+2. */
   model: string;
   /** Where shapes change: A zero-pad, B projection, C projection everywhere. */
@@ -166,7 +167,9 @@ const CHECKPOINT = "checkpoint.safetensors";
  */
 export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<RunSummary> {
   const t0 = performance.now();
-  const data = await openTrainData(cfg);
+  // Fine-tuning: the weights file's header first (its normalization feeds the data).
+  const finetune = await openPretrained(cfg);
+  const data = await openTrainData(cfg, finetune?.normalization);
   // A checkpoint is read and its settings compared before any model or file is made.
   let resumed: Checkpoint | null = null;
   if (cfg.resume) {
@@ -186,15 +189,33 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       throw e;
     }
   }
-  const graph = buildModel(cfg.model, {
-    inputShape: data.inputShape,
-    classes: data.classes,
-    shortcut: cfg.shortcut,
-    width: cfg.width,
-  });
+  let graph, plan;
+  try {
+    graph = buildModel(cfg.model, {
+      inputShape: data.inputShape,
+      classes: data.classes,
+      shortcut: cfg.shortcut,
+      width: cfg.width,
+      stem: finetune?.stem,
+    });
+    // Every fine-tuning decision (prefixes, head) is checked before a model or file is made.
+    plan = finetune?.plan(graph, data.classNames);
+  } catch (e) {
+    data.dispose();
+    throw e;
+  }
   const rt = hooks.runtime ?? await Runtime.create(runtimeOptionsFromEnv());
   const model = Model.create(rt, graph, { name: cfg.model, seed: cfg.seed });
+  // A resumed run's weights come from its checkpoint; a new one's from --weights.
+  const loadedNote = plan && !cfg.resume
+    ? await plan.load(model).catch((e) => {
+      [model, ...(hooks.runtime ? [] : [rt]), data].forEach((o) => o.dispose());
+      throw e;
+    })
+    : null;
   const trainer = await Trainer.create(model, {
+    freeze: plan?.freeze,
+    frozenBatchNormEval: cfg.frozenBn !== "train",
     batchSize: cfg.batch,
     optimizer: {
       kind: cfg.optimizer,
@@ -281,6 +302,7 @@ export async function trainRun(cfg: TrainConfig, hooks: RunHooks = {}): Promise<
       `${data.trainCount}/${data.testCount} images ${data.inputShape.join("×")}, ` +
       `batch ${cfg.batch}, ${totalSteps} steps on ${rt.report.description}`,
   );
+  if (loadedNote) say(loadedNote);
 
   let interrupted = false;
   const onSigint = () => {

@@ -12,15 +12,18 @@ function debug(): boolean {
   return q.state === "granted" && !!Deno.env.get("RESGPU_DEBUG");
 }
 
-const TRAIN_PERMISSIONS = "`deno task train` reads only /usr/share/datasets, runs/ and " +
-  "~/.cache/resgpu and writes only runs/ and that cache: for data or output elsewhere run it as " +
-  "`deno run --allow-read=DIR,runs --allow-write=DIR --allow-env src/cli/train.ts …`";
+const TRAIN_PERMISSIONS = "`deno task train` reads only /usr/share/datasets, runs/, src/ and " +
+  "~/.cache/resgpu and writes only runs/ and that cache: for data, weights or output elsewhere " +
+  "run it as `deno run --allow-read=DIR,WEIGHTS,runs,src --allow-write=DIR,runs --allow-env " +
+  "--allow-net=127.0.0.1 src/cli/train.ts …`";
 
 /** `permissions`: what to say when a permission was missing (default: the train task's). */
 export function exitOnError(e: unknown, permissions = TRAIN_PERMISSIONS): never {
   if (e instanceof Error && !debug()) {
     console.error(`error: ${e.message}`);
-    if (e instanceof Deno.errors.NotCapable) console.error(permissions);
+    if (e instanceof Deno.errors.NotCapable || e.cause instanceof Deno.errors.NotCapable) {
+      console.error(permissions);
+    }
     Deno.exit(e instanceof DivergedError || e instanceof NoAdapterError ? 1 : 2);
   }
   throw e;

@@ -65,6 +65,31 @@ const flags = defineFlags({
       "(entries are checked against the files' size and modification time)",
   },
   cacheSize: { type: "int", default: 1024, min: 1, help: "limit of --cache, in MiB" },
+  weights: {
+    type: "string",
+    help: "fine-tune: start from this weights file (saveWeights, a torchvision-named " +
+      "safetensors file, tools/resgpu_torch.py's export, or a run's checkpoint.safetensors); the " +
+      "data is normalized as the file says when it stores a normalization",
+  },
+  trainOnly: {
+    type: "string",
+    help: "fine-tune: train only these comma-separated parameter name prefixes (e.g. layer4,fc); " +
+      "the rest stay frozen. A head (fc) that does not fit the data's classes is replaced when " +
+      "it trains, and refused when it would stay frozen",
+  },
+  newHead: {
+    type: "boolean",
+    default: false,
+    help: "fine-tune: initialize a new head (fc) instead of loading the file's, even when its " +
+      "shape fits",
+  },
+  frozenBn: {
+    type: "enum",
+    values: ["eval", "train"],
+    help: "fine-tune with --train-only: frozen batch norms normalize with their running " +
+      "statistics and keep them (eval, the default, as torchvision recipes do) or with batch " +
+      "statistics (train, as PyTorch's model.train())",
+  },
   epochs: { type: "int", default: 3, min: 1, help: "epochs" },
   batch: { type: "int", default: 128, min: 1, help: "training batch size" },
   evalBatch: { type: "int", default: 250, min: 1, help: "evaluation batch size" },
@@ -180,6 +205,10 @@ const fromFlags: TrainConfig = {
   augment: args.augment,
   logEvery: args.logEvery,
   gradNormEvery: args.gradNormEvery,
+  weights: args.weights,
+  trainOnly: args.trainOnly?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+  newHead: args.newHead || undefined,
+  frozenBn: args.frozenBn,
   image: {
     valSplit: args.valSplit,
     imageSize: args.imageSize,

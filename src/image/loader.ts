@@ -92,6 +92,8 @@ export class ImageBatchLoader {
   #list: ImageList;
   #opts: Required<Omit<ImageLoaderOptions, "cache" | "limits">> & { limits: DecodeLimits };
   #pool: Worker[] = [];
+  /** The first error of a worker that died; every later request fails with it. */
+  #workerError: string | undefined;
   #resolvers = new Map<number, (r: WorkerResult) => void>();
   #nextId = 0;
   #epoch = 0;
@@ -167,6 +169,9 @@ export class ImageBatchLoader {
       };
       worker.onerror = (e) => {
         e.preventDefault();
+        // A worker that died (it could not even load, say, without read permission for its
+        // module) answers nothing more: later requests fail at once instead of waiting forever.
+        this.#workerError ??= e.message;
         for (const r of this.#resolvers.values()) {
           r({ id: -1, x: new Float32Array(0), failed: [{ j: -1, message: e.message }], ms: 0 });
         }
@@ -296,6 +301,15 @@ export class ImageBatchLoader {
       };
       jobs.push(
         new Promise((resolve) => {
+          if (this.#workerError !== undefined) {
+            resolve([from, {
+              id: -1,
+              x: new Float32Array(0),
+              failed: [{ j: -1, message: this.#workerError }],
+              ms: 0,
+            }]);
+            return;
+          }
           this.#resolvers.set(id, (r) => resolve([from, r]));
           this.#pool[c % this.#pool.length].postMessage(job);
         }),

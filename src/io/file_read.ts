@@ -10,7 +10,8 @@ export async function openForReading(path: string): Promise<Deno.FsFile> {
     return await Deno.open(path, { read: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
+    // The cause stays, so a CLI can tell a missing permission (and say how to grant it).
+    throw new Error(`${path}: cannot read: ${(e as Error).message}`, { cause: e });
   }
 }
 

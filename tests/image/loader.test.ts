@@ -205,3 +205,77 @@ Deno.test("image loader: the decoded cache is filled, read, size-limited and inv
     await Deno.remove(cache, { recursive: true });
   }
 });
+
+/** `png` with its IHDR claiming `w`×`h` (CRC fixed), as a decompression bomb's header does. */
+function withIhdrSize(png: Uint8Array, w: number, h: number): Uint8Array {
+  const out = png.slice();
+  const v = new DataView(out.buffer);
+  v.setUint32(16, w);
+  v.setUint32(20, h);
+  let c = 0xffffffff;
+  for (let i = 12; i < 29; i++) {
+    c ^= out[i];
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  v.setUint32(29, (c ^ 0xffffffff) >>> 0);
+  return out;
+}
+
+Deno.test("image loader: a 1×1 image becomes a whole sample; a bomb in the folder is skipped, named", async () => {
+  const list = await makeList(4);
+  try {
+    await Deno.writeFile(list.files[1], encodePng(1, 1, 3, new Uint8Array([200, 100, 50])));
+    // 20,000×20,000 claimed by a 7×5 file: refused from its header, nothing of that size made.
+    await Deno.writeFile(
+      list.files[3],
+      withIhdrSize(encodePng(7, 5, 3, pattern(7, 5, 3)), 20000, 20000),
+    );
+    using ev = new ImageBatchLoader(list, {
+      batchSize: 4,
+      transform: evalT,
+      workers: 1,
+      onBadImage: "skip",
+    });
+    const [b] = await collect(ev, 1);
+    assert.equal(b.size, 3);
+    // The 1×1 image is resized up like any other: every pixel its one color, normalized.
+    assert.deepEqual(b.x.subarray(192, 384), expected(list.files[1], [0, 0, 0, 0], evalT));
+    const red = (200 / 255 - evalT.mean[0]) / evalT.std[0];
+    assert.ok(b.x.subarray(192, 256).every((v) => Math.abs(v - red) < 1e-5));
+    assert.deepEqual(ev.skipped.map((s) => s.path), [list.files[3]]);
+    assert.match(ev.skipped[0].message, /20000×20000 pixels is over the decoding limit/);
+  } finally {
+    await Deno.remove(list.dir, { recursive: true });
+  }
+});
+
+Deno.test("image loader: a worker that cannot start fails the batch instead of hanging", async () => {
+  const list = await makeList(2);
+  const root = new URL("../../", import.meta.url).pathname;
+  try {
+    // Read permission for the images but not for the worker's module: the worker dies loading.
+    const main = `${list.dir}/main.ts`;
+    await Deno.writeTextFile(
+      main,
+      `import { ImageBatchLoader } from ${JSON.stringify(`${root}src/image/loader.ts`)};
+       import { transformPreset } from ${JSON.stringify(`${root}src/image/transforms.ts`)};
+       const list = ${JSON.stringify({ ...list, labels: [...list.labels] })};
+       const l = new ImageBatchLoader({ ...list, labels: Int32Array.from(list.labels) },
+         { batchSize: 2, transform: transformPreset("eval", { size: 8 }), workers: 1 });
+       for (let i = 0; i < 2; i++) {
+         await l.next().then(() => console.log("batch"), (e) => console.log("failed:", e.message));
+       }
+       l.dispose();`,
+    );
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-lock", "--no-prompt", `--allow-read=${list.dir}`, main],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const out = new TextDecoder().decode(r.stdout);
+    assert.equal(out.match(/failed: image loader worker failed: .*read access/g)?.length, 2, out);
+  } finally {
+    await Deno.remove(list.dir, { recursive: true });
+  }
+});
