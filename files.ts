@@ -23,13 +23,8 @@ export {
   readCheckpointMeta,
   saveCheckpoint,
 } from "./src/train/checkpoint_file.ts";
-export {
-  DivergedError,
-  type RunHooks,
-  type RunSummary,
-  type TrainConfig,
-  trainRun,
-} from "./src/app/run.ts";
+export { DivergedError } from "./src/app/diverged_error.ts";
+export { type RunHooks, type RunSummary, type TrainConfig, trainRun } from "./src/app/run.ts";
 export { loadDataset, type LoadOptions } from "./src/data/dataset.ts";
 export type { Sink } from "./src/app/progress.ts";
 export { defaultTuneCachePath, runtimeOptionsFromEnv, tuneCacheFile } from "./src/host/deno_env.ts";

@@ -21,6 +21,7 @@ import { writeRunPlots } from "./run_plots.ts";
 import { checkSameSettings } from "./settings.ts";
 import { carryRecords, dirOf, earlierSeconds, summarizeRecords } from "./resume.ts";
 import { type FinetuneConfig, openPretrained } from "./pretrained.ts";
+import { DivergedError } from "./diverged_error.ts";
 
 /**
  * A training run's settings: the `deno task train` command line as an object, field for flag
@@ -115,18 +116,6 @@ export interface RunSummary {
   loaderWaitMs: number;
   /** Image files skipped because they failed to decode (image folders), with why. */
   skippedImages?: { path: string; message: string }[];
-}
-
-/**
- * A training step, the training loss or the test loss became NaN or infinite (or a checkpoint
- * would have held such values): the message names the step, why, and the last good checkpoint.
- */
-export class DivergedError extends Error {
-  /** The error with its message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "DivergedError";
-  }
 }
 
 /** How {@link trainRun} talks to its host (all optional). */

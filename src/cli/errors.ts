@@ -3,7 +3,7 @@
  * `error:` line, exit 1 for divergence or no adapter and 2 otherwise; RESGPU_DEBUG=1 rethrows, so
  * the stack shows. Anything that is not an Error is rethrown as is.
  */
-import { DivergedError } from "../app/run.ts";
+import { DivergedError } from "../app/diverged_error.ts";
 import { NoAdapterError } from "../gpu/device.ts";
 
 /** RESGPU_DEBUG=1, read only where granted: asking would prompt on a terminal. */
