@@ -7,12 +7,12 @@
 import { buildModel } from "../../src/zoo/registry.ts";
 import { Model } from "../../src/model/model.ts";
 import type { Runtime } from "../../src/gpu/runtime.ts";
-import type { StateEntry } from "../../src/model/state.ts";
 import { encodeCheckpoint } from "../../src/train/checkpoint.ts";
 import { saveWeights, stateTensors } from "../../src/io/weights.ts";
 import { encodeSafetensors } from "../../src/io/safetensors.ts";
 import { gatherRead } from "../../src/model/model.ts";
 import { encodePng, pattern, TINY_JPEG } from "../helpers/images.ts";
+import { loadRunningStats } from "../helpers/running_stats.ts";
 
 export const SIZE = 16;
 export const CLASS_NAMES = ["bird", "cat", "dog"];
@@ -38,19 +38,7 @@ export async function makeFixture(rt: Runtime): Promise<Fixture> {
     seed: 5,
     preprocessing: { mean: MEAN, std: STD, classNames: CLASS_NAMES },
   });
-  const stats = new Map<string, StateEntry>();
-  for (const p of graph.params) {
-    if (p.kind === "running_mean" || p.kind === "running_var") {
-      stats.set(p.name, {
-        shape: p.shape,
-        data: Float32Array.from(
-          { length: p.shape[0] },
-          (_, i) => p.kind === "running_mean" ? 0.1 * Math.sin(i) : 0.5 + 0.5 * Math.cos(i) ** 2,
-        ),
-      });
-    }
-  }
-  model.loadStateDict(stats, { strict: false });
+  loadRunningStats(model, graph, 0.5);
   const checkpoint = `${dir}/checkpoint.safetensors`;
   await Deno.writeFile(
     checkpoint,

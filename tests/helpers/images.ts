@@ -24,6 +24,21 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 }
 
 /**
+ * `png` with its IHDR rewritten to claim `width`×`height` and its CRC fixed, so only the size lies
+ * (a decompression bomb's header, or a size that disagrees with the pixel data).
+ */
+export function withIhdrSize(png: Uint8Array, width: number, height: number): Uint8Array {
+  const out = png.slice();
+  const v = new DataView(out.buffer);
+  v.setUint32(16, width);
+  v.setUint32(20, height);
+  let c = 0xffffffff;
+  for (let i = 12; i < 29; i++) c = CRC[(c ^ out[i]) & 0xff] ^ (c >>> 8);
+  v.setUint32(29, (c ^ 0xffffffff) >>> 0);
+  return out;
+}
+
+/**
  * An 8-bit PNG (gray, gray+alpha, RGB or RGBA by channel count) of interleaved `data`, rows
  * unfiltered. `header` overrides the IHDR's width and height (for lying headers).
  */

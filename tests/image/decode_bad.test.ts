@@ -12,7 +12,13 @@ import {
   ImageDecodeError,
   readImageHeader,
 } from "../../images.ts";
-import { encodePng, pattern, TINY_JPEG, TINY_PROGRESSIVE_JPEG } from "../helpers/images.ts";
+import {
+  encodePng,
+  pattern,
+  TINY_JPEG,
+  TINY_PROGRESSIVE_JPEG,
+  withIhdrSize,
+} from "../helpers/images.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 function rejects(f: () => unknown, kind: ImageDecodeError["kind"], re: RegExp): void {
@@ -22,21 +28,6 @@ function rejects(f: () => unknown, kind: ImageDecodeError["kind"], re: RegExp): 
     assert.match(e.message, re);
     return true;
   });
-}
-
-/** Rewrites a PNG's IHDR size and fixes its CRC, so only the size lies. */
-function withIhdrSize(png: Uint8Array, w: number, h: number): Uint8Array {
-  const out = png.slice();
-  const v = new DataView(out.buffer);
-  v.setUint32(16, w);
-  v.setUint32(20, h);
-  let c = 0xffffffff;
-  for (let i = 12; i < 29; i++) {
-    c ^= out[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  v.setUint32(29, (c ^ 0xffffffff) >>> 0);
-  return out;
 }
 
 /** The offset of the JPEG's SOF height field. */

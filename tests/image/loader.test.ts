@@ -11,7 +11,7 @@ import { decodeImage, toRgb } from "../../src/image/decode.ts";
 import { AUG_TAG } from "../../src/image/sample.ts";
 import { DisposedError } from "../../src/util/disposed.ts";
 import { Rng } from "../../src/util/rng.ts";
-import { encodePng, pattern } from "../helpers/images.ts";
+import { encodePng, pattern, withIhdrSize } from "../helpers/images.ts";
 
 async function makeList(n: number, dir?: string): Promise<ImageList & { dir: string }> {
   const root = dir ?? await Deno.makeTempDir({ prefix: "resgpu-loader-" });
@@ -205,21 +205,6 @@ Deno.test("image loader: the decoded cache is filled, read, size-limited and inv
     await Deno.remove(cache, { recursive: true });
   }
 });
-
-/** `png` with its IHDR claiming `w`×`h` (CRC fixed), as a decompression bomb's header does. */
-function withIhdrSize(png: Uint8Array, w: number, h: number): Uint8Array {
-  const out = png.slice();
-  const v = new DataView(out.buffer);
-  v.setUint32(16, w);
-  v.setUint32(20, h);
-  let c = 0xffffffff;
-  for (let i = 12; i < 29; i++) {
-    c ^= out[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  v.setUint32(29, (c ^ 0xffffffff) >>> 0);
-  return out;
-}
 
 Deno.test("image loader: a 1×1 image becomes a whole sample; a bomb in the folder is skipped, named", async () => {
   const list = await makeList(4);

@@ -18,7 +18,7 @@ import { buildStepPlan } from "../../src/scheduler/step_plan.ts";
 import { normalizePixels, softmaxRows } from "../../src/reference/infer.ts";
 import { Runtime } from "../../src/gpu/runtime.ts";
 import { DisposedError } from "../../src/util/disposed.ts";
-import type { StateEntry } from "../../src/model/state.ts";
+import { loadRunningStats } from "../helpers/running_stats.ts";
 
 const SHAPE = [3, 12, 10] as const, CLASSES = 5, MAX = 5;
 const PER = SHAPE[0] * SHAPE[1] * SHAPE[2];
@@ -28,19 +28,7 @@ function setup(rt: Runtime): Model {
   const graph = buildModel("resnet8", { inputShape: [...SHAPE], classes: CLASSES });
   const model = Model.create(rt, graph, { seed: 3, preprocessing: { mean: MEAN, std: STD } });
   // Non-trivial running statistics, so eval mode is exercised.
-  const stats = new Map<string, StateEntry>();
-  for (const p of graph.params) {
-    if (p.kind === "running_mean" || p.kind === "running_var") {
-      stats.set(p.name, {
-        shape: p.shape,
-        data: Float32Array.from(
-          { length: p.shape[0] },
-          (_, i) => p.kind === "running_mean" ? 0.1 * Math.sin(i) : 1 + 0.5 * Math.cos(i) ** 2,
-        ),
-      });
-    }
-  }
-  model.loadStateDict(stats, { strict: false });
+  loadRunningStats(model, graph, 1);
   return model;
 }
 
