@@ -3,7 +3,7 @@
 # classes rendered as a photo folder, then fine-tuned (layer4 + fc) on the five other classes from
 # 20 images each (ResNet-18 at 64 pixels, batch 16), against the same budget from scratch and with fc only. Writes the runs to
 # runs/finetune-demo/ and one JSON line per run to experiments/finetune-demo/results/.
-#   bash experiments/finetune-demo/run.sh     (about 15 minutes on 2 cores with lavapipe)
+#   bash experiments/finetune-demo/run.sh     (about 30 minutes on 2 cores with lavapipe)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export XDG_RUNTIME_DIR=/tmp DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND:-vulkan}
@@ -21,7 +21,8 @@ train() {
   deno task train --model resnet18 --image-size 64 --batch 16 --eval-batch 50 \
     --grad-norm-every 0 --log-every 5 "$@"
 }
-train --data "$data/pretrain" --subset 300 --epochs 2 --lr 0.02 --warmup 5 --out "$out/pretrain"
+train --data "$data/pretrain" --epochs "${PRETRAIN_EPOCHS:-6}" --lr 0.05 --warmup 10 \
+  --out "$out/pretrain"
 w="$out/pretrain/checkpoint.safetensors"
 ft=(--data "$data/finetune" --epochs 5 --lr 0.02 --warmup 0)
 train "${ft[@]}" --weights "$w" --train-only layer4,fc --out "$out/layer4-fc"
@@ -30,4 +31,4 @@ train "${ft[@]}" --out "$out/scratch"
 for r in pretrain layer4-fc fc scratch; do
   jq -c --arg run "$r" '{run: $run, testAccuracy, seconds, steps, imagesPerSec}' \
     "$out/$r/summary.json"
-done | tee "$res/$(date -u +%Y-%m-%d).jsonl"
+done | tee "$res/$(date -u +%Y-%m-%dT%H%M).jsonl"
