@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The fine-tuning demonstration of docs/IMAGES.md: a ResNet-18 pretrained on five Fashion-MNIST
 # classes rendered as a photo folder, then fine-tuned (layer4 + fc) on the five other classes from
-# 20 images each (ResNet-18 at 64 pixels, batch 16), against the same budget from scratch and with fc only. Writes the runs to
-# runs/finetune-demo/ and one JSON line per run to experiments/finetune-demo/results/.
-#   bash experiments/finetune-demo/run.sh     (about 30 minutes on 2 cores with lavapipe)
+# 20 images each (ResNet-18 at 64 pixels, batch 16), against the same budget from scratch and with
+# fc only. Writes the runs to runs/finetune-demo/ and one JSON line per run to
+# experiments/finetune-demo/results/.
+#   bash experiments/finetune-demo/run.sh     (14 minutes on 2 otherwise idle cores with lavapipe)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export XDG_RUNTIME_DIR=/tmp DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND:-vulkan}
