@@ -7,7 +7,7 @@ import type { Model } from "../model/model.ts";
 import type { Planned, Step } from "../gpu/plan.ts";
 import { buildSchedule, type Schedule } from "./schedule.ts";
 import type { Layer, Mode } from "../layers/layer.ts";
-import { activationBytes, firstGradWriter, stepLifetimes } from "./lifetimes.ts";
+import { firstGradWriter, stepLifetimes } from "./lifetimes.ts";
 import { type MemoryPlan, planMemory } from "./memory.ts";
 import type { Keeps, LayerContext } from "../layers/rule.ts";
 import { ruleFor } from "../layers/mod.ts";
@@ -229,9 +229,4 @@ export async function buildStepPlan(model: Model, opts: StepPlanOptions): Promis
       }
     },
   };
-}
-
-/** Bytes of one input batch, for callers validating what they write. */
-export function inputBytes(plan: StepPlan): number {
-  return activationBytes(plan.schedule, 0, plan.batchSize);
 }
