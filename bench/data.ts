@@ -121,15 +121,17 @@ log(
 
 // 3. The loader alone.
 const { train } = scanImageFolder(`${dir}/folder`, { valSplit: 0.01 });
+// The same loader settings for the loader alone and for the training it feeds.
+const loaderOptions = {
+  batchSize: batch,
+  transform: trainT,
+  shuffle: true,
+  dropLast: true,
+  workers,
+};
 const loaderRates: number[] = [];
 {
-  using loader = new ImageBatchLoader(train, {
-    batchSize: batch,
-    transform: trainT,
-    shuffle: true,
-    dropLast: true,
-    workers,
-  });
+  using loader = new ImageBatchLoader(train, loaderOptions);
   await loader.next(); // warm-up: workers start, wasm compiles
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
@@ -152,13 +154,7 @@ const trainer = await Trainer.create(model, {
 });
 const stepSec: number[] = [], waitMs: number[] = [];
 {
-  using loader = new ImageBatchLoader(train, {
-    batchSize: batch,
-    transform: trainT,
-    shuffle: true,
-    dropLast: true,
-    workers,
-  });
+  using loader = new ImageBatchLoader(train, loaderOptions);
   const first = await loader.next();
   trainer.step(first.x, first.y, 0.01); // plans and compiles
   await trainer.readMetrics();
