@@ -6,6 +6,7 @@
 import { type DecodedImage, type DecodeLimits, ImageDecodeError, sniffFormat } from "./header.ts";
 import { decodeJpeg } from "./jpeg.ts";
 import { decodePng } from "./png.ts";
+import { checkUint8 } from "../util/typed.ts";
 
 /**
  * Decodes a PNG or JPEG (sniffed from the bytes, not a file name) to interleaved uint8.
@@ -19,13 +20,7 @@ import { decodePng } from "./png.ts";
  * ```
  */
 export function decodeImage(bytes: Uint8Array, limits: DecodeLimits = {}): DecodedImage {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(
-      `image bytes must be a Uint8Array, got ${
-        bytes === null ? "null" : (bytes as object)?.constructor?.name ?? typeof bytes
-      }`,
-    );
-  }
+  checkUint8(bytes, "image bytes");
   const format = sniffFormat(bytes);
   if (format === "png") return decodePng(bytes, limits);
   if (format === "jpeg") return decodeJpeg(bytes, limits);

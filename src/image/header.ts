@@ -4,6 +4,7 @@
  * decoder allocates anything, so a 20,000×20,000 image of a few kilobytes (a decompression bomb)
  * costs nothing but this read.
  */
+import { checkUint8 } from "../util/typed.ts";
 
 /** A file that is not a decodable image, or one refused by a limit; the message names why. */
 export class ImageDecodeError extends Error {
@@ -97,9 +98,7 @@ function otherFormat(b: Uint8Array): string | null {
  * limits), before any pixel work.
  */
 export function readImageHeader(bytes: Uint8Array, limits: DecodeLimits = {}): ImageHeader {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`image bytes must be a Uint8Array, got ${describe(bytes)}`);
-  }
+  checkUint8(bytes, "image bytes");
   const format = sniffFormat(bytes);
   let h: ImageHeader;
   if (format === "png") h = readPngHeader(bytes);
@@ -131,10 +130,6 @@ export function checkLimits(h: { width: number; height: number }, limits: Decode
         "(raise DecodeLimits.maxPixels/maxSide to accept it)",
     );
   }
-}
-
-function describe(v: unknown): string {
-  return v === null ? "null" : typeof v === "object" ? v.constructor?.name ?? "object" : typeof v;
 }
 
 function be32(b: Uint8Array, o: number): number {

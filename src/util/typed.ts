@@ -24,3 +24,10 @@ export function checkFloat32(
     throw new TypeError(`${what} must be a Float32Array, got ${typeName(x)}${hint}`);
   }
 }
+
+/** Throws `TypeError("<what> must be a Uint8Array, got <type>")` unless `x` is one (a Node Buffer is). */
+export function checkUint8(x: unknown, what: string): asserts x is Uint8Array {
+  if (!(x instanceof Uint8Array)) {
+    throw new TypeError(`${what} must be a Uint8Array, got ${typeName(x)}`);
+  }
+}
